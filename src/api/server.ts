@@ -1,0 +1,136 @@
+// HTTP API: /healthz, /metrics (Prometheus) and /api/v1/* (bearer token).
+//
+// Authentication: /api/v1/* always needs "Authorization: Bearer <token>".
+// /metrics is open on a loopback bind (the default 127.0.0.1:8080) so a local
+// Prometheus or curl works as is; on any other bind it needs the token too,
+// unless http.publicMetrics is set. /healthz is always open and says nothing
+// beyond "ok".
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { formatListen, isLoopback, type ListenAddress } from "../config/address.js";
+import type { CollectorStats } from "../collector/stats.js";
+import { silentLogger, type Logger } from "../log.js";
+import type { RateMeter } from "../pipeline/rate.js";
+import { renderMetrics, type ExtraMetrics } from "./metrics.js";
+import { checkBearer } from "./token.js";
+
+export interface HttpApiOptions {
+  listen: ListenAddress;
+  token: string;
+  publicMetrics?: boolean;
+  stats: CollectorStats;
+  extra?: () => ExtraMetrics;
+  rates?: RateMeter;
+  log?: Logger;
+}
+
+export class HttpApi {
+  private readonly opts: HttpApiOptions;
+  private readonly log: Logger;
+  private server: Server | null = null;
+  /** "host:port" actually bound (real port when 0 was asked). */
+  address = "";
+  port = 0;
+
+  constructor(opts: HttpApiOptions) {
+    this.opts = opts;
+    this.log = opts.log ?? silentLogger;
+  }
+
+  /** Whether /metrics requires the token with this configuration. */
+  get metricsNeedToken(): boolean {
+    return !this.opts.publicMetrics && !isLoopback(this.opts.listen.host);
+  }
+
+  async start(): Promise<void> {
+    const server = createServer((req, res) => this.handle(req, res));
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
+    server.keepAliveTimeout = 5_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", (err: NodeJS.ErrnoException) =>
+        reject(
+          new Error(`cannot listen on http ${this.opts.listen.text}: ${err.code ?? err.message}`, {
+            cause: err,
+          }),
+        ),
+      );
+      server.listen(this.opts.listen.port, this.opts.listen.host, () => resolve());
+    });
+    server.on("error", (err) => this.log.error("http server error", { error: err.message }));
+    const a = server.address();
+    if (a && typeof a === "object") {
+      this.port = a.port;
+      this.address = formatListen(a.address, a.port);
+    }
+    this.server = server;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server;
+    this.server = null;
+    if (!s) return;
+    s.closeAllConnections();
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    try {
+      this.route(req, res);
+    } catch (err) {
+      this.log.limited("http-handler", "error", "http handler failed", { error: String(err) });
+      if (!res.headersSent) send(res, 500, "text/plain", "internal error\n");
+      else res.destroy();
+    }
+  }
+
+  private route(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? "/", "http://x");
+    const path = url.pathname;
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.setHeader("Allow", "GET, HEAD");
+      return send(res, 405, "text/plain", "method not allowed\n");
+    }
+    if (path === "/healthz") return send(res, 200, "text/plain", "ok\n");
+    if (path === "/metrics") {
+      if (this.metricsNeedToken && !this.authorized(req, res)) return;
+      const body = renderMetrics(this.opts.stats, this.opts.extra?.() ?? {});
+      return send(res, 200, "text/plain; version=0.0.4; charset=utf-8", body);
+    }
+    if (path.startsWith("/api/")) {
+      if (!this.authorized(req, res)) return;
+      if (path === "/api/v1/exporters") {
+        const list = [...this.opts.stats.exporters.values()]
+          .sort((a, b) => a.exporter.localeCompare(b.exporter))
+          .map((s) => s.toJSON());
+        return sendJson(res, 200, list);
+      }
+      if (path === "/api/v1/rates" && this.opts.rates) {
+        const n = Math.min(600, Math.max(1, Number(url.searchParams.get("seconds")) || 60));
+        return sendJson(res, 200, this.opts.rates.series(n));
+      }
+      return sendJson(res, 404, { error: "not found" });
+    }
+    send(res, 404, "text/plain", "not found\n");
+  }
+
+  private authorized(req: IncomingMessage, res: ServerResponse): boolean {
+    if (checkBearer(req.headers.authorization, this.opts.token)) return true;
+    res.setHeader("WWW-Authenticate", 'Bearer realm="nagare"');
+    sendJson(res, 401, { error: "missing or wrong bearer token (see dataDir/api-token)" });
+    return false;
+  }
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, {
+    "Content-Type": type,
+    "Content-Length": Buffer.byteLength(body),
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+  });
+  res.end(res.req.method === "HEAD" ? undefined : body);
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  send(res, status, "application/json; charset=utf-8", JSON.stringify(value) + "\n");
+}

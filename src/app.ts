@@ -1,0 +1,221 @@
+// The composition root: every component built and wired by hand, in one place.
+//
+//   config ─▶ CollectorStats ─▶ FlowDecoder ─▶ CollectorService (UDP) ─▶ Pipeline ─▶ RateMeter
+//                                                                                   └▶ JsonlWriter (optional)
+//            HttpApi (/metrics, /api/v1/*) reads the stats and the rate meter
+//            DemoTraffic sends NetFlow v9 to the collector while no router does
+//
+// Start order is dependency order; stop is the reverse, so the last datagrams
+// are decoded, flushed to the consumers and the templates saved before exit.
+import { mkdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { HttpApi } from "./api/server.js";
+import { ensureToken, type ApiToken } from "./api/token.js";
+import { FlowDecoder } from "./collector/decoder.js";
+import { CollectorService } from "./collector/service.js";
+import { CollectorStats } from "./collector/stats.js";
+import type { ListenSpec } from "./collector/udp.js";
+import { parseListen, type ListenAddress } from "./config/address.js";
+import type { NagareConfig } from "./config/schema.js";
+import { DemoTraffic } from "./demo/traffic.js";
+import { createLogger, type Logger } from "./log.js";
+import { JsonlWriter, Pipeline, RateMeter, type FlowConsumer } from "./pipeline/index.js";
+
+let cachedVersion: string | undefined;
+/** The package version (package.json sits two levels above dist/src/, one above src/). */
+export function nagareVersion(): string {
+  if (cachedVersion) return cachedVersion;
+  for (const rel of ["../package.json", "../../package.json"]) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), "utf8")) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === "nagare" && pkg.version) return (cachedVersion = pkg.version);
+    } catch {
+      // try the next location
+    }
+  }
+  return (cachedVersion = "0.0.0");
+}
+
+export interface AppOptions {
+  config: NagareConfig;
+  /** collector.listen came from the defaults: also listen on "[::]" (same port) when IPv6 works. */
+  listenDefaulted?: boolean;
+  log?: Logger;
+  /** Extra consumers (tests, later the store). */
+  consumers?: FlowConsumer[];
+}
+
+export class App {
+  readonly config: NagareConfig;
+  readonly log: Logger;
+  readonly stats: CollectorStats;
+  readonly decoder: FlowDecoder;
+  readonly pipeline: Pipeline;
+  readonly rate: RateMeter;
+  readonly jsonl: JsonlWriter | null;
+  readonly collector: CollectorService;
+  readonly http: HttpApi;
+  demo: DemoTraffic | null = null;
+  token: ApiToken | null = null;
+  private readonly tokenSlot: { token: string };
+  private started: (() => Promise<void>)[] = [];
+  private last = { packets: 0, errors: 0, kernelDrops: 0, t: Date.now() };
+
+  constructor(opts: AppOptions) {
+    const cfg = (this.config = opts.config);
+    this.log = opts.log ?? createLogger({ level: cfg.log.level });
+    this.stats = new CollectorStats(cfg.collector.maxExporters);
+
+    // Exact addresses are matched by the decoder; CollectorService resolves
+    // prefix keys per exporter when first heard (see service.ts).
+    const samplingExporters = { ...cfg.collector.sampling.exporters };
+    this.decoder = new FlowDecoder({
+      stats: this.stats,
+      log: this.log,
+      templates: { ...cfg.collector.templates, persistPath: join(cfg.dataDir, "templates.json") },
+      sampling: { default: cfg.collector.sampling.default, exporters: samplingExporters },
+    });
+
+    this.pipeline = new Pipeline({ log: this.log });
+    this.rate = new RateMeter();
+    this.pipeline.add(this.rate);
+    this.jsonl = cfg.output.jsonl ? new JsonlWriter(cfg.output.jsonl) : null;
+    if (this.jsonl) this.pipeline.add(this.jsonl);
+    for (const c of opts.consumers ?? []) this.pipeline.add(c);
+
+    const listen: ListenSpec[] = cfg.collector.listen.map((t) => ({ addr: parseListen(t) as ListenAddress }));
+    if (opts.listenDefaulted && listen.length === 1 && listen[0]!.addr.host === "0.0.0.0") {
+      const v6 = parseListen(`[::]:${listen[0]!.addr.port}`) as ListenAddress;
+      listen.push({ addr: v6, optional: true });
+    }
+    this.collector = new CollectorService({
+      listen,
+      receiveBufferBytes: cfg.collector.receiveBufferBytes,
+      stats: this.stats,
+      decoder: this.decoder,
+      log: this.log,
+      samplingExporters,
+      onBatch: (b) => this.pipeline.push(b),
+    });
+
+    // The token is known only at start (it may be generated then); the HTTP
+    // server reads it through this slot.
+    this.tokenSlot = { token: "" };
+    const slot = this.tokenSlot;
+    this.http = new HttpApi({
+      listen: parseListen(cfg.http.listen) as ListenAddress,
+      get token() {
+        return slot.token;
+      },
+      publicMetrics: cfg.http.publicMetrics,
+      stats: this.stats,
+      rates: this.rate,
+      log: this.log,
+      extra: () => ({
+        version: nagareVersion(),
+        pipelineFlows: this.pipeline.flows,
+        pipelineBatches: this.pipeline.batches,
+        handlerErrors: this.collector.handlerErrors,
+        ...(this.demo ? { demoActive: this.demo.active ? 1 : 0 } : {}),
+      }),
+    });
+  }
+
+  async start(): Promise<void> {
+    const cfg = this.config;
+    try {
+      mkdirSync(cfg.dataDir, { recursive: true });
+      this.token = ensureToken(cfg.dataDir, cfg.http.token);
+      this.tokenSlot.token = this.token.token;
+
+      await this.pipeline.start();
+      this.started.push(() => this.pipeline.stop());
+      await this.collector.start();
+      this.started.push(() => this.collector.stop());
+      await this.http.start();
+      this.started.push(() => this.http.stop());
+
+      const first = this.collector.bound[0];
+      if (cfg.demo.enabled && first) {
+        const demo: DemoTraffic = new DemoTraffic({
+          targetHost: first.host,
+          targetPort: first.port,
+          flowsPerSecond: cfg.demo.flowsPerSecond,
+          idleSeconds: cfg.demo.idleSeconds,
+          log: this.log,
+          lastRealTrafficMs: (): number => this.collector.lastHeardMs(demo.addresses),
+        });
+        await demo.start();
+        this.demo = demo;
+        this.started.push(() => demo.stop());
+      }
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    this.last = { ...this.snapshot(), t: Date.now() };
+  }
+
+  /** Stop in reverse order. Safe to call more than once. */
+  async stop(): Promise<void> {
+    const steps = this.started.reverse();
+    this.started = [];
+    for (const step of steps) {
+      try {
+        await step();
+      } catch (err) {
+        this.log.error("error while stopping", { error: String(err) });
+      }
+    }
+  }
+
+  /** Human-readable lines saying where Nagare listens (printed at start). */
+  describe(): string[] {
+    const lines: string[] = [];
+    for (const b of this.collector.bound) {
+      lines.push(`collector: listening on udp ${b.address} (receive buffer ${b.recvBufferBytes} bytes)`);
+    }
+    lines.push(`http: listening on http://${this.http.address} (/metrics, /healthz, /api/v1/exporters)`);
+    if (this.token?.path) {
+      lines.push(`api token: ${resolve(this.token.path)}${this.token.created ? " (new)" : ""}`);
+      if (this.token.created) lines.push(`api token (shown once): ${this.token.token}`);
+    } else {
+      lines.push("api token: from configuration (http.token)");
+    }
+    lines.push(`templates: ${resolve(this.config.dataDir, "templates.json")}`);
+    if (this.jsonl) lines.push(`output: flows as JSON lines to ${this.jsonl.path}`);
+    if (this.demo) {
+      lines.push(
+        `demo: synthetic NetFlow v9 from ${[...this.demo.addresses].join(", ")} while no real exporter is heard for ` +
+          `${this.config.demo.idleSeconds} s (disable with --no-demo)`,
+      );
+    }
+    return lines;
+  }
+
+  private snapshot(): { packets: number; errors: number; kernelDrops: number } {
+    const t = this.stats.totals();
+    return { packets: t.packets, errors: t.errors, kernelDrops: this.stats.kernelDrops };
+  }
+
+  /** One-line rate summary since the previous call (printed every 10 s). */
+  summary(): string {
+    const now = Date.now();
+    const s = this.snapshot();
+    const dt = Math.max(0.001, (now - this.last.t) / 1000);
+    const pps = (s.packets - this.last.packets) / dt;
+    const errors = s.errors - this.last.errors;
+    const drops = s.kernelDrops - this.last.kernelDrops;
+    this.last = { ...s, t: now };
+    const r = this.rate.average(Math.max(1, Math.round(dt)));
+    const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
+    const demo = this.demo?.active ? " (demo traffic)" : "";
+    return (
+      `flows/s ${fmt(r.flows)} · packets/s ${fmt(pps)} · exporters ${this.stats.exporters.size}${demo} · ` +
+      `decode errors +${errors} · kernel drops +${drops} · total flows ${fmt(this.pipeline.flows)}`
+    );
+  }
+}

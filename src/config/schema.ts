@@ -1,0 +1,228 @@
+// The configuration: one section per component, each with its defaults and
+// validation. Unknown keys are errors (a typo must not silently fall back to a
+// default), and every error names the key path and the reason, e.g.
+//   config: collector.listen[1]: "1.2.3.4:99999" — port must be 1-65535
+import type { LogLevel } from "../log.js";
+import { parseListen, parsePrefix, type ListenAddress } from "./address.js";
+
+export interface TemplatesConfig {
+  maxTemplatesPerScope: number;
+  maxPendingSetsPerExporter: number;
+  maxPendingBytesPerExporter: number;
+  pendingMaxAgeMs: number;
+}
+
+export interface SamplingConfig {
+  /** Rate when the export carries none and no override matches (0 = unknown). */
+  default: number;
+  /** Exporter address or CIDR prefix → rate. Exact addresses win, then the longest prefix. */
+  exporters: Record<string, number>;
+}
+
+export interface CollectorConfig {
+  listen: string[];
+  receiveBufferBytes: number;
+  templates: TemplatesConfig;
+  sampling: SamplingConfig;
+  maxExporters: number;
+}
+
+export interface HttpConfig {
+  listen: string;
+  /** Bearer token for /api/v1/*; "" = generated at first start into dataDir/api-token. */
+  token: string;
+  /** Serve /metrics without a token even on a non-loopback bind. */
+  publicMetrics: boolean;
+}
+
+export interface DemoConfig {
+  enabled: boolean;
+  /** Demo traffic runs only when no real exporter was heard for this long. */
+  idleSeconds: number;
+  flowsPerSecond: number;
+}
+
+export interface OutputConfig {
+  /** Path of a JSON-lines file receiving every flow ("" = off, "-" = stdout). */
+  jsonl: string;
+}
+
+export interface NagareConfig {
+  collector: CollectorConfig;
+  dataDir: string;
+  http: HttpConfig;
+  log: { level: LogLevel };
+  demo: DemoConfig;
+  output: OutputConfig;
+}
+
+export const MIB = 1024 * 1024;
+
+/** Defaults. `collector.listen` adds "[::]:2055" at start-up when IPv6 works (see app.ts). */
+export function defaultConfig(): NagareConfig {
+  return {
+    collector: {
+      listen: ["0.0.0.0:2055"],
+      receiveBufferBytes: 32 * MIB,
+      templates: {
+        maxTemplatesPerScope: 1024,
+        maxPendingSetsPerExporter: 1024,
+        maxPendingBytesPerExporter: 4 * MIB,
+        pendingMaxAgeMs: 60_000,
+      },
+      sampling: { default: 0, exporters: {} },
+      maxExporters: 10_000,
+    },
+    dataDir: "./data",
+    http: { listen: "127.0.0.1:8080", token: "", publicMetrics: false },
+    log: { level: "info" },
+    demo: { enabled: true, idleSeconds: 10, flowsPerSecond: 3000 },
+    output: { jsonl: "" },
+  };
+}
+
+export class ConfigError extends Error {
+  readonly key: string;
+  readonly reason: string;
+  constructor(key: string, reason: string) {
+    super(`config: ${key}: ${reason}`);
+    this.key = key;
+    this.reason = reason;
+  }
+}
+
+// ---- the validator: a tiny declarative walker --------------------------------
+
+type Check = (value: unknown, key: string) => unknown;
+
+function show(v: unknown): string {
+  const s = JSON.stringify(v);
+  return s === undefined ? String(v) : s.length > 60 ? s.slice(0, 57) + "..." : s;
+}
+
+function fail(key: string, value: unknown, reason: string): never {
+  throw new ConfigError(key, value === undefined ? reason : `${show(value)} — ${reason}`);
+}
+
+const int =
+  (min: number, max: number, what = "an integer"): Check =>
+  (v, key) => {
+    if (typeof v !== "number" || !Number.isInteger(v)) fail(key, v, `must be ${what}`);
+    if (v < min || v > max) fail(key, v, `must be ${min}-${max}`);
+    return v;
+  };
+
+const bool: Check = (v, key) => {
+  if (typeof v !== "boolean") fail(key, v, "must be true or false");
+  return v;
+};
+
+const str =
+  (validate?: (s: string) => string | null): Check =>
+  (v, key) => {
+    if (typeof v !== "string") fail(key, v, "must be a string");
+    const err = validate?.(v);
+    if (err) fail(key, v, err);
+    return v;
+  };
+
+const oneOf =
+  (...allowed: string[]): Check =>
+  (v, key) => {
+    if (typeof v !== "string" || !allowed.includes(v)) fail(key, v, `must be one of ${allowed.join(", ")}`);
+    return v;
+  };
+
+const listenCheck = (s: string): string | null => {
+  const r = parseListen(s);
+  return typeof r === "string" ? r : null;
+};
+
+const listenList: Check = (v, key) => {
+  if (!Array.isArray(v)) fail(key, v, 'must be a list of "address:port"');
+  if (v.length === 0) fail(key, v, "needs at least one address");
+  const seen = new Set<string>();
+  v.forEach((item, i) => {
+    str(listenCheck)(item, `${key}[${i}]`);
+    const a = parseListen(item as string) as ListenAddress;
+    const id = `${a.host}|${a.port}`;
+    if (a.port !== 0 && seen.has(id)) fail(`${key}[${i}]`, item, "listed twice");
+    seen.add(id);
+  });
+  return [...(v as string[])];
+};
+
+const rateMap: Check = (v, key) => {
+  if (typeof v !== "object" || v === null || Array.isArray(v))
+    fail(key, v, 'must be a map of "address or prefix": rate');
+  const out: Record<string, number> = {};
+  for (const [k, rate] of Object.entries(v)) {
+    const p = parsePrefix(k);
+    if (typeof p === "string") fail(`${key}.${k}`, undefined, `key ${p}`);
+    out[k] = int(1, 0xffffffff, "a positive integer (1-in-N)")(rate, `${key}.${k}`) as number;
+  }
+  return out;
+};
+
+type Spec = { [k: string]: Check | Spec };
+
+const SPEC: Spec = {
+  collector: {
+    listen: listenList,
+    receiveBufferBytes: int(0, 2 ** 31 - 1),
+    templates: {
+      maxTemplatesPerScope: int(1, 1_000_000),
+      maxPendingSetsPerExporter: int(0, 1_000_000),
+      maxPendingBytesPerExporter: int(0, 2 ** 31 - 1),
+      pendingMaxAgeMs: int(0, 86_400_000),
+    },
+    sampling: { default: int(0, 0xffffffff), exporters: rateMap },
+    maxExporters: int(1, 10_000_000),
+  },
+  dataDir: str((s) => (s.length === 0 ? "must not be empty" : null)),
+  http: {
+    listen: str(listenCheck),
+    token: str((s) =>
+      s !== "" && !/^[\x21-\x7e]{16,}$/.test(s)
+        ? "must be at least 16 printable characters, no spaces"
+        : null,
+    ),
+    publicMetrics: bool,
+  },
+  log: { level: oneOf("debug", "info", "warn", "error") },
+  demo: {
+    enabled: bool,
+    idleSeconds: int(1, 86_400),
+    flowsPerSecond: int(1, 100_000),
+  },
+  output: { jsonl: str() },
+};
+
+function walk(spec: Spec, value: unknown, base: Record<string, unknown>, prefix: string): void {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    fail(prefix || "(top level)", value, "must be a map");
+  }
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    const s = Object.hasOwn(spec, k) ? spec[k] : undefined;
+    if (s === undefined) {
+      fail(key, undefined, `unknown key (known here: ${Object.keys(spec).join(", ")})`);
+    }
+    if (typeof s === "function") {
+      base[k] = s(v, key);
+    } else {
+      walk(s, v, base[k] as Record<string, unknown>, key);
+    }
+  }
+}
+
+/**
+ * Validate `raw` (as parsed from the config file, possibly with overrides
+ * applied) on top of `defaults`. Throws ConfigError naming the first bad key.
+ */
+export function validateConfig(raw: unknown, defaults: NagareConfig = defaultConfig()): NagareConfig {
+  const cfg = structuredClone(defaults);
+  if (raw === null || raw === undefined) return cfg;
+  walk(SPEC, raw, cfg as unknown as Record<string, unknown>, "");
+  return cfg;
+}

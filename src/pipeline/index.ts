@@ -1,0 +1,81 @@
+// The pipeline: where decoded flow batches go.
+//
+// The collector hands each FlowBatch to Pipeline.push(); the pipeline fans it
+// out to every consumer (rate meter, JSON-lines writer, later the DuckDB
+// store). A batch is never reused after it is pushed (RecordSink allocates a
+// fresh one), so consumers may keep it. Consumers must not throw; if one does,
+// the error is logged (rate-limited) and the other consumers still get the batch.
+import type { FlowBatch } from "../collector/batch.js";
+import { silentLogger, type Logger } from "../log.js";
+
+export interface FlowConsumer {
+  name: string;
+  consume(batch: FlowBatch): void;
+  start?(): Promise<void>;
+  /** Flush and release resources. */
+  stop?(): Promise<void>;
+}
+
+export class Pipeline {
+  private readonly consumers: FlowConsumer[] = [];
+  private readonly log: Logger;
+  private running = false;
+  /** Batches and flows handed on so far. */
+  batches = 0;
+  flows = 0;
+  /** Consumer exceptions caught (each is a bug in that consumer). */
+  consumerErrors = 0;
+
+  constructor(opts: { log?: Logger } = {}) {
+    this.log = opts.log ?? silentLogger;
+  }
+
+  add(consumer: FlowConsumer): this {
+    this.consumers.push(consumer);
+    return this;
+  }
+
+  get names(): string[] {
+    return this.consumers.map((c) => c.name);
+  }
+
+  async start(): Promise<void> {
+    for (const c of this.consumers) await c.start?.();
+    this.running = true;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    for (const c of [...this.consumers].reverse()) {
+      try {
+        await c.stop?.();
+      } catch (err) {
+        this.log.error("pipeline consumer failed to stop", { consumer: c.name, error: String(err) });
+      }
+    }
+  }
+
+  push(batch: FlowBatch): void {
+    if (batch.length === 0) return;
+    this.batches++;
+    this.flows += batch.length;
+    for (const c of this.consumers) {
+      try {
+        c.consume(batch);
+      } catch (err) {
+        this.consumerErrors++;
+        this.log.limited(`consumer:${c.name}`, "error", "pipeline consumer failed", {
+          consumer: c.name,
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+    }
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+}
+
+export { RateMeter, type RateSample } from "./rate.js";
+export { JsonlWriter } from "./jsonl.js";
