@@ -6,7 +6,17 @@
 // decoder: their datagrams must be refused as bad_version, never misread.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { filePorts, isSflow, loadExpected, loadManifest, loadSummary, loadUnits, readFileDatagrams, readUnitDatagrams, unit } from "./helpers/captures.js";
+import {
+  filePorts,
+  isSflow,
+  loadExpected,
+  loadManifest,
+  loadSummary,
+  loadUnits,
+  readFileDatagrams,
+  readUnitDatagrams,
+  unit,
+} from "./helpers/captures.js";
 import { alignAndDiff, describe as describeMismatches } from "./helpers/compare.js";
 import { decodeDatagrams, sumExporters, type DecodeRun } from "./helpers/decode.js";
 import { readPcapUdp } from "./helpers/pcap.js";
@@ -27,17 +37,29 @@ const COUNT_EXCEPTIONS: Record<string, { records: number; why: string }> = {
   "graylog__netflow-v9-1": { records: 6, why: "6 flows (tshark stops at the v9 header count)" },
   // SUMMARY: "with the count field raised tshark decodes 2 flow + 1 options records
   // instead of 0 + 0 | review: nfcapd 1.7.1 fed the same datagram decodes 2 flows".
-  logstash__netflow9_test_invalid01: { records: 3, why: "2 flows + 1 options (tshark stops at the v9 header count)" },
+  logstash__netflow9_test_invalid01: {
+    records: 3,
+    why: "2 flows + 1 options (tshark stops at the v9 header count)",
+  },
   // SUMMARY: "TSHARK INCOMPLETE: tshark raised an exception inside 1 record(s) …
   // review: nfcapd 1.7.1 decodes all 16 records of the set".
-  logstash__netflow9_test_h3c__group: { records: 16, why: "H3C non-standard field length; nfcapd decodes 16" },
+  logstash__netflow9_test_h3c__group: {
+    records: 16,
+    why: "H3C non-standard field length; nfcapd decodes 16",
+  },
   // SUMMARY: "review: nfcapd 1.7.1 decodes 1 flow (20.20.20.20 -> 20.20.255.255 udp 137 -> 137)".
-  logstash__netflow9_test_h3c_netstream_varstring__group: { records: 1, why: "H3C variable-length string; nfcapd decodes 1" },
+  logstash__netflow9_test_h3c_netstream_varstring__group: {
+    records: 1,
+    why: "H3C variable-length string; nfcapd decodes 1",
+  },
   // SUMMARY: "1 data set(s) had no template yet when they arrived (not decoded);
   // tshark -2 (templates from later frames) decodes 22 records instead of 11".
   // Our pending buffer holds the data set until the template (later in the same
   // packet) is read, like tshark -2.
-  "akvorado__netflow__data+templates": { records: 22, why: "data set before its template in the same packet: pending buffer = tshark -2" },
+  "akvorado__netflow__data+templates": {
+    records: 22,
+    why: "data set before its template in the same packet: pending buffer = tshark -2",
+  },
   // SUMMARY: "2 data set(s) had no template yet … tshark -2 … decodes 16 records instead of 2".
   "graylog__nprobe-netflow9-4": { records: 16, why: "data before template: pending buffer = tshark -2" },
   // SUMMARY: "6 data set(s) had no template yet when they arrived (not decoded)":
@@ -101,14 +123,31 @@ describe("NetFlow/IPFIX units: record counts", () => {
     it(`${u.name}: ${want} records${exception ? ` (${exception.why})` : ""}`, () => {
       const r = run(u.name);
       assert.deepEqual(r.thrown, [], "decode() must never throw");
-      assert.equal(r.flows.length + r.options.length, want, `flows ${r.flows.length} + options ${r.options.length}`);
+      assert.equal(
+        r.flows.length + r.options.length,
+        want,
+        `flows ${r.flows.length} + options ${r.options.length}`,
+      );
       // The per-exporter counters tell the same story as the sink.
-      assert.equal(sumExporters(r.stats, (s) => s.flowRecords), r.flows.length, "stats flowRecords");
-      assert.equal(sumExporters(r.stats, (s) => s.optionsRecords), r.options.length, "stats optionsRecords");
-      assert.equal(sumExporters(r.stats, (s) => s.packets), readUnitDatagrams(u).length, "stats packets");
+      assert.equal(
+        sumExporters(r.stats, (s) => s.flowRecords),
+        r.flows.length,
+        "stats flowRecords",
+      );
+      assert.equal(
+        sumExporters(r.stats, (s) => s.optionsRecords),
+        r.options.length,
+        "stats optionsRecords",
+      );
+      assert.equal(
+        sumExporters(r.stats, (s) => s.packets),
+        readUnitDatagrams(u).length,
+        "stats packets",
+      );
       // Every flow row is stamped with the exporter it came from.
       const exporters = new Set(readUnitDatagrams(u).map((d) => d.srcAddr));
-      for (const row of r.flows) assert.ok(exporters.has(String(row.exporter_address)), `exporter_address ${row.exporter_address}`);
+      for (const row of r.flows)
+        assert.ok(exporters.has(String(row.exporter_address)), `exporter_address ${row.exporter_address}`);
     });
   }
 });
@@ -123,7 +162,11 @@ describe("NetFlow/IPFIX units: record by record against tshark (expected/<unit>.
       // decode more (COUNT_EXCEPTIONS), tshark's records must appear in ours in
       // the same order, with the extra ones between them.
       const { mismatches, unmatched } = alignAndDiff(expected, r.produced, !exception);
-      assert.equal(mismatches.length, 0, `${u.name}: ${mismatches.length} differences (${unmatched} unmatched)\n${describeMismatches(mismatches)}`);
+      assert.equal(
+        mismatches.length,
+        0,
+        `${u.name}: ${mismatches.length} differences (${unmatched} unmatched)\n${describeMismatches(mismatches)}`,
+      );
     });
   }
 
@@ -137,7 +180,10 @@ describe("NetFlow/IPFIX units: record by record against tshark (expected/<unit>.
     const r = run("logstash__netflow9_test_h3c_netstream_varstring__group");
     assert.equal(r.flows.length, 1);
     const f = r.flows[0]!;
-    assert.deepEqual([f.src_addr, f.dst_addr, f.protocol, f.src_port, f.dst_port], ["20.20.20.20", "20.20.255.255", 17, 137, 137]);
+    assert.deepEqual(
+      [f.src_addr, f.dst_addr, f.protocol, f.src_port, f.dst_port],
+      ["20.20.20.20", "20.20.255.255", 17, 137, 137],
+    );
   });
   it("logstash__netflow9_test_invalid01: the 2 flows and 1 options record behind the lying header count", () => {
     const r = run("logstash__netflow9_test_invalid01");
@@ -165,7 +211,9 @@ describe("field semantics tshark's columns do not show", () => {
     // (SUMMARY: "8 record(s) have delta and total counters: delta taken").
     const r = run("logstash__ipfix_test_barracuda__group");
     assert.equal(r.flows.length, 8);
-    r.flows.forEach((f, i) => assert.equal(f.responder_octets, 0, `record ${i}: responder_octets holds packetTotalCount`));
+    r.flows.forEach((f, i) =>
+      assert.equal(f.responder_octets, 0, `record ${i}: responder_octets holds packetTotalCount`),
+    );
   });
 });
 
@@ -177,7 +225,9 @@ describe("sFlow units are not misread as NetFlow", () => {
       const r = run(u.name);
       assert.deepEqual(r.thrown, []);
       const sflow = datagrams.filter((d) => isSflow(d.payload)).length;
-      const sflowDecoded = [...r.stats.exporters.values()].some((s) => Object.keys(s.versions).some((v) => /sflow/i.test(v)));
+      const sflowDecoded = [...r.stats.exporters.values()].some((s) =>
+        Object.keys(s.versions).some((v) => /sflow/i.test(v)),
+      );
       if (!sflowDecoded) {
         // The NetFlow/IPFIX decoder sees version 0 (sFlow's 32-bit version 5 reads
         // 0x0000 as a 16-bit NetFlow version) and must count, not decode, it.
@@ -185,7 +235,11 @@ describe("sFlow units are not misread as NetFlow", () => {
         assert.equal(r.flows.length + r.options.length, netflow, "only the NetFlow datagrams yield records");
       }
       // Every NetFlow row comes from a NetFlow datagram.
-      for (const p of r.produced) assert.ok(!isSflow(datagrams[p.datagram]!.payload) || sflowDecoded, `record from sFlow datagram ${p.datagram}`);
+      for (const p of r.produced)
+        assert.ok(
+          !isSflow(datagrams[p.datagram]!.payload) || sflowDecoded,
+          `record from sFlow datagram ${p.datagram}`,
+        );
     });
   }
 

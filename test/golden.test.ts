@@ -4,7 +4,13 @@
 // thing is compared; each skipped field says why.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { loadExpected, readFileDatagrams, readUnitDatagrams, unit, type ExpectedRecord } from "./helpers/captures.js";
+import {
+  loadExpected,
+  readFileDatagrams,
+  readUnitDatagrams,
+  unit,
+  type ExpectedRecord,
+} from "./helpers/captures.js";
 import { decodeDatagrams, type DecodeRun, type Row } from "./helpers/decode.js";
 import { loadPmacct, loadTelegraf, protocolNumber, type Line, type PmacctRecord } from "./helpers/golden.js";
 
@@ -84,10 +90,28 @@ function assertTelegrafFlows(lines: Line[], flows: Row[]): void {
     if (hit === undefined) missing.push(want);
     else free.delete(hit);
   }
-  assert.deepEqual(missing, [], `Telegraf lines without a matching flow:\n${missing.join("\n")}\nours:\n${flows
-    .slice(0, 5)
-    .map((r) => JSON.stringify([r.src_addr, r.dst_addr, r.src_port, r.dst_port, r.protocol, r.bytes, r.packets, r.in_if, r.out_if, r.src_as, r.dst_as]))
-    .join("\n")}`);
+  assert.deepEqual(
+    missing,
+    [],
+    `Telegraf lines without a matching flow:\n${missing.join("\n")}\nours:\n${flows
+      .slice(0, 5)
+      .map((r) =>
+        JSON.stringify([
+          r.src_addr,
+          r.dst_addr,
+          r.src_port,
+          r.dst_port,
+          r.protocol,
+          r.bytes,
+          r.packets,
+          r.in_if,
+          r.out_if,
+          r.src_as,
+          r.dst_as,
+        ]),
+      )
+      .join("\n")}`,
+  );
 }
 
 describe("golden: Telegraf line protocol", () => {
@@ -183,7 +207,13 @@ function pmKey(p: PmacctRecord): string {
   return JSON.stringify([p.ip_src, p.ip_dst, p.port_src, p.port_dst, protocolNumber(p.ip_proto)]);
 }
 
-function headerKey(h: { src: string | null; dst: string | null; sport: number | null; dport: number | null; proto: number | null }): string {
+function headerKey(h: {
+  src: string | null;
+  dst: string | null;
+  sport: number | null;
+  dport: number | null;
+  proto: number | null;
+}): string {
   return JSON.stringify([h.src, h.dst, h.sport ?? 0, h.dport ?? 0, h.proto ?? 0]);
 }
 
@@ -199,7 +229,13 @@ describe("golden: pmacct nfacctd JSON", () => {
       r.produced.forEach((p, i) => {
         if (p.kind !== "flow") return;
         const e = expected[i]!;
-        let key = JSON.stringify([p.row.src_addr, p.row.dst_addr, p.row.src_port, p.row.dst_port, p.row.protocol]);
+        let key = JSON.stringify([
+          p.row.src_addr,
+          p.row.dst_addr,
+          p.row.src_port,
+          p.row.dst_port,
+          p.row.protocol,
+        ]);
         if (e.inner) {
           inner++;
           assert.equal(key, headerKey(e), `record ${i}: our columns hold the outer header`);
@@ -217,10 +253,12 @@ describe("golden: pmacct nfacctd JSON", () => {
       }
       const diffs: string[] = [];
       for (const [k, v] of gb) {
-        if (bytes.get(k) !== v || packets.get(k) !== gp.get(k)) diffs.push(`${k}: pmacct ${v} B ${gp.get(k)} pkts, ours ${bytes.get(k)} B ${packets.get(k)} pkts`);
+        if (bytes.get(k) !== v || packets.get(k) !== gp.get(k))
+          diffs.push(`${k}: pmacct ${v} B ${gp.get(k)} pkts, ours ${bytes.get(k)} B ${packets.get(k)} pkts`);
       }
       assert.deepEqual(diffs, []);
-      if (["400", "403", "500", "502"].includes(test)) assert.ok(inner > 0, "the unit has two-header records");
+      if (["400", "403", "500", "502"].includes(test))
+        assert.ok(inner > 0, "the unit has two-header records");
     });
   }
 
@@ -229,8 +267,36 @@ describe("golden: pmacct nfacctd JSON", () => {
       const r = decodeUnit(PMACCT[test]!);
       const golden = loadPmacct(test);
       const key = (a: unknown[]): string => JSON.stringify(a);
-      const ours = multiset(r.flows.map((f) => key([f.src_addr, f.dst_addr, f.src_port, f.dst_port, f.protocol, f.in_if, f.out_if, scaled(f, "bytes"), scaled(f, "packets")])));
-      const theirs = multiset(golden.map((g) => key([g.ip_src, g.ip_dst, g.port_src, g.port_dst, protocolNumber(g.ip_proto), g.iface_in, g.iface_out, g.bytes, g.packets])));
+      const ours = multiset(
+        r.flows.map((f) =>
+          key([
+            f.src_addr,
+            f.dst_addr,
+            f.src_port,
+            f.dst_port,
+            f.protocol,
+            f.in_if,
+            f.out_if,
+            scaled(f, "bytes"),
+            scaled(f, "packets"),
+          ]),
+        ),
+      );
+      const theirs = multiset(
+        golden.map((g) =>
+          key([
+            g.ip_src,
+            g.ip_dst,
+            g.port_src,
+            g.port_dst,
+            protocolNumber(g.ip_proto),
+            g.iface_in,
+            g.iface_out,
+            g.bytes,
+            g.packets,
+          ]),
+        ),
+      );
       assert.deepEqual(ours, theirs);
     });
   }
@@ -242,9 +308,29 @@ describe("golden: pmacct nfacctd JSON", () => {
     const r = decodeUnit("pmacct__112__traffic-00");
     const golden = loadPmacct("112");
     assert.equal(golden.length, 9);
-    const ours = r.flows.map((f) => JSON.stringify([f.src_addr, f.dst_addr, f.src_port, f.dst_port, f.protocol, f.in_if, f.bytes, f.packets]));
+    const ours = r.flows.map((f) =>
+      JSON.stringify([
+        f.src_addr,
+        f.dst_addr,
+        f.src_port,
+        f.dst_port,
+        f.protocol,
+        f.in_if,
+        f.bytes,
+        f.packets,
+      ]),
+    );
     for (const g of golden) {
-      const k = JSON.stringify([g.ip_src, g.ip_dst, g.port_src, g.port_dst, protocolNumber(g.ip_proto), g.iface_in, g.bytes, g.packets]);
+      const k = JSON.stringify([
+        g.ip_src,
+        g.ip_dst,
+        g.port_src,
+        g.port_dst,
+        protocolNumber(g.ip_proto),
+        g.iface_in,
+        g.bytes,
+        g.packets,
+      ]);
       assert.ok(ours.includes(k), `pmacct flow ${k} not decoded; ours: ${ours.slice(0, 3).join(" ")}`);
     }
   });

@@ -4,7 +4,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DECODE_REASONS, type DecodeReason } from "../src/collector/errors.js";
-import { loadExpected, readFileDatagrams, readUnitDatagrams, unit, type Datagram } from "./helpers/captures.js";
+import {
+  loadExpected,
+  readFileDatagrams,
+  readUnitDatagrams,
+  unit,
+  type Datagram,
+} from "./helpers/captures.js";
 import { alignAndDiff, describe as describeMismatches } from "./helpers/compare.js";
 import { decodeDatagrams, sumErrors, sumExporters, type DecodeRun } from "./helpers/decode.js";
 
@@ -16,7 +22,8 @@ function decodeUnit(name: string, datagrams: Datagram[] = readUnitDatagrams(unit
 
 /** Exactly these reasons, with these counts, and no other. */
 function assertErrors(r: DecodeRun, want: Partial<Record<DecodeReason, number>>): void {
-  for (const k of Object.keys(want)) assert.ok((DECODE_REASONS as readonly string[]).includes(k), `${k} is a DecodeReason`);
+  for (const k of Object.keys(want))
+    assert.ok((DECODE_REASONS as readonly string[]).includes(k), `${k} is a DecodeReason`);
   assert.deepEqual(r.errors, want);
 }
 
@@ -77,11 +84,22 @@ describe("templates that never arrive", () => {
     const r = decodeUnit("graylog__netflow-v9-3_incomplete", d);
     assertErrors(r, { template_missing: 1 });
     assert.equal(r.flows.length + r.options.length, 0);
-    assert.equal(sumExporters(r.stats, (s) => s.pendingSets), 1, "the data set waits for its template");
+    assert.equal(
+      sumExporters(r.stats, (s) => s.pendingSets),
+      1,
+      "the data set waits for its template",
+    );
     r.decoder.tick(d[d.length - 1]!.timeMs + DAY);
     assert.deepEqual(sumErrors(r.stats), { template_missing: 1, pending_expired: 1 });
-    assert.equal(sumExporters(r.stats, (s) => s.pendingSets), 0);
-    assert.equal(sumExporters(r.stats, (s) => s.flowRecords), 0, "nothing emitted on expiry");
+    assert.equal(
+      sumExporters(r.stats, (s) => s.pendingSets),
+      0,
+    );
+    assert.equal(
+      sumExporters(r.stats, (s) => s.flowRecords),
+      0,
+      "nothing emitted on expiry",
+    );
   });
 
   it("ndpi__netflowv9: 10 packets, 23 data sets, no template ever → 23 template_missing, then 23 pending_expired", () => {
@@ -90,14 +108,23 @@ describe("templates that never arrive", () => {
     const r = decodeUnit("ndpi__netflowv9", d);
     assertErrors(r, { template_missing: 23 });
     assert.equal(r.produced.length, 0);
-    assert.equal(sumExporters(r.stats, (s) => s.pendingSets), 23);
+    assert.equal(
+      sumExporters(r.stats, (s) => s.pendingSets),
+      23,
+    );
     // A tick before the age limit expires nothing.
     r.decoder.tick(d[d.length - 1]!.timeMs);
     assert.equal(sumErrors(r.stats).pending_expired ?? 0, 0);
     r.decoder.tick(d[d.length - 1]!.timeMs + DAY);
     assert.deepEqual(sumErrors(r.stats), { template_missing: 23, pending_expired: 23 });
-    assert.equal(sumExporters(r.stats, (s) => s.pendingSets), 0);
-    assert.equal(sumExporters(r.stats, (s) => s.flowRecords + s.optionsRecords), 0);
+    assert.equal(
+      sumExporters(r.stats, (s) => s.pendingSets),
+      0,
+    );
+    assert.equal(
+      sumExporters(r.stats, (s) => s.flowRecords + s.optionsRecords),
+      0,
+    );
   });
 
   it("logstash__ipfix_test_netscaler__group: the data set whose template is not in the capture → template_missing, the rest decoded", () => {
@@ -126,13 +153,24 @@ describe("crash regressions", () => {
     // Files fed standalone (templates missing) and damaged datagrams must only
     // ever be counted. Bounded so the test stays fast: the first 3 datagrams
     // of each file, 64 truncation points and 64 byte flips each.
-    for (const u of ["logstash__netflow5", "graylog__netflow9", "logstash__ipfix", "akvorado__netflow__datalink__group", "logstash__ipfix_test_yaf__group", "logstash__ipfix_test_netscaler__group", "logstash__netflow9_test_h3c_netstream_varstring__group", "pmacct__500__traffic-00"]) {
+    for (const u of [
+      "logstash__netflow5",
+      "graylog__netflow9",
+      "logstash__ipfix",
+      "akvorado__netflow__datalink__group",
+      "logstash__ipfix_test_yaf__group",
+      "logstash__ipfix_test_netscaler__group",
+      "logstash__netflow9_test_h3c_netstream_varstring__group",
+      "pmacct__500__traffic-00",
+    ]) {
       for (const f of unit(u).files) {
         const d = readFileDatagrams(f).slice(0, 3);
         decodeUnit(`${f.file} alone`, d);
         for (const x of d) {
           const n = x.payload.length;
-          const cuts = Array.from({ length: Math.min(64, n) }, (_, k) => Math.floor((k * n) / Math.min(64, n)));
+          const cuts = Array.from({ length: Math.min(64, n) }, (_, k) =>
+            Math.floor((k * n) / Math.min(64, n)),
+          );
           const damaged: Datagram[] = [];
           for (const c of cuts) {
             damaged.push({ ...x, payload: x.payload.slice(0, c) });

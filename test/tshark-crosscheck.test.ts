@@ -26,14 +26,30 @@ const CASES: Case[] = [
   { unit: "akvorado__netflow__nfv5", what: "NetFlow v5 pcap on port 9990", records: 29 },
   { unit: "logstash__netflow5", what: "NetFlow v5, 12 raw datagrams", records: 30 },
   { unit: "graylog__nprobe-netflow9", what: "NetFlow v5 and v9 on one port, 2 exporters", records: 154 },
-  { unit: "logstash__netflow9_test_fortigate_fortios_542_appid__group", what: "NetFlow v9 raw, template file then data file", records: 17 },
+  {
+    unit: "logstash__netflow9_test_fortigate_fortios_542_appid__group",
+    what: "NetFlow v9 raw, template file then data file",
+    records: 17,
+  },
   { unit: "akvorado__netflow__group", what: "NetFlow v9 options template + options data + data", records: 8 },
   { unit: "akvorado__netflow__icmp__group", what: "NetFlow v9 IPv6 and ICMP flows", records: 4 },
-  { unit: "pmacct__101__traffic-00", what: "NetFlow v9 records with IPv4 and IPv6 address fields", records: 51 },
+  {
+    unit: "pmacct__101__traffic-00",
+    what: "NetFlow v9 records with IPv4 and IPv6 address fields",
+    records: 51,
+  },
   { unit: "pmacct__100__traffic-00", what: "IPFIX pcap on port 9991", records: 12 },
   { unit: "pmacct__501__traffic-00", what: "IPFIX over IPv6, MPLS, options", records: 113 },
-  { unit: "logstash__ipfix_test_yaf__group", what: "IPFIX enterprise (CERT PEN 6871) and options, 5 raw files", records: 3 },
-  { unit: "logstash__ipfix_test_barracuda__group", what: "IPFIX enterprise fields, delta and total counters", records: 8 },
+  {
+    unit: "logstash__ipfix_test_yaf__group",
+    what: "IPFIX enterprise (CERT PEN 6871) and options, 5 raw files",
+    records: 3,
+  },
+  {
+    unit: "logstash__ipfix_test_barracuda__group",
+    what: "IPFIX enterprise fields, delta and total counters",
+    records: 8,
+  },
   { unit: "ipfixcol2__example_flows", what: "IPFIX RFC 5655 file, 68 messages", records: 3979 },
 ];
 
@@ -43,7 +59,8 @@ let dir = "";
 function pcapFor(name: string): { path: string; ports: number[] } {
   const u = unit(name);
   const first = u.files[0]!;
-  if (u.files.length === 1 && first.format === "pcap") return { path: first.path, ports: filePorts(first).map((p) => p.port) };
+  if (u.files.length === 1 && first.format === "pcap")
+    return { path: first.path, ports: filePorts(first).map((p) => p.port) };
   // Raw files (and multi-file units, which tshark must see as one stream so the
   // templates of file 1 apply to file 2): synthetic 192.0.2.1:50000 → 192.0.2.2.
   const payloads = readUnitDatagrams(u).map((d) => d.payload);
@@ -77,7 +94,11 @@ describe("cross-check with the real tshark", () => {
       assert.deepEqual(r.thrown, []);
       assert.equal(r.produced.length, theirs.length, "record count");
       const { mismatches } = alignAndDiff(theirs, r.produced, true);
-      assert.equal(mismatches.length, 0, `${mismatches.length} differences\n${describeMismatches(mismatches)}`);
+      assert.equal(
+        mismatches.length,
+        0,
+        `${mismatches.length} differences\n${describeMismatches(mismatches)}`,
+      );
       assert.ok(
         theirs.some((t) => t.kind === "flow"),
         "the case has flow records",

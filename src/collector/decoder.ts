@@ -19,7 +19,13 @@ import { IPFIX_HEADER, walkIpfix } from "./netflow/ipfix.js";
 import { BatchColumns, decodeFlowRecords, decodeOptionsRecords, type MsgContext } from "./netflow/records.js";
 import { learnFromOptions } from "./netflow/sampling.js";
 import type { SetHandler } from "./netflow/sets.js";
-import { compileTemplate, TemplateCache, type CompiledTemplate, type Scope, type TemplateField } from "./netflow/templates.js";
+import {
+  compileTemplate,
+  TemplateCache,
+  type CompiledTemplate,
+  type Scope,
+  type TemplateField,
+} from "./netflow/templates.js";
 import type { CollectorStats, ExporterStats } from "./stats.js";
 import type { OptionsRecord, PacketSource, RecordSink } from "./types.js";
 
@@ -104,6 +110,9 @@ export class FlowDecoder implements FlowDecoderContract, SetHandler {
   private readonly fixed: FixedResult = { rows: 0, sequence: 0, records: 0, problem: "", headerCount: 0 };
   private sink!: RecordSink;
   private optScope: Scope | undefined;
+  /** Template records seen in the current v9 datagram (for the header count check). */
+  private templateRecords = 0;
+  private readonly v9Counts = { flowsets: 0 };
   private readonly onOptions = (rec: OptionsRecord): void => {
     if (this.optScope) learnFromOptions(this.optScope, rec);
     this.sink.options(rec);
@@ -154,7 +163,10 @@ export class FlowDecoder implements FlowDecoderContract, SetHandler {
         case 0:
           if (dv.getUint32(0) === 5) {
             if (this.sflow) return this.sflow(data, src, sink);
-            throw new DecodeError("bad_version", "sFlow datagram on a NetFlow port (no sFlow decoder configured)");
+            throw new DecodeError(
+              "bad_version",
+              "sFlow datagram on a NetFlow port (no sFlow decoder configured)",
+            );
           }
           throw new DecodeError("bad_version", `unknown export version ${version}`);
         default:
@@ -185,7 +197,8 @@ export class FlowDecoder implements FlowDecoderContract, SetHandler {
 
   private decodeFixed(version: 1 | 5 | 7, data: Uint8Array, dv: DataView, ctx: MsgContext): void {
     const L = LAYOUTS[version];
-    if (data.length < L.header) throw new DecodeError("truncated", `NetFlow v${version} header: ${data.length} bytes`);
+    if (data.length < L.header)
+      throw new DecodeError("truncated", `NetFlow v${version} header: ${data.length} bytes`);
     // v5: engine_type<<8 | engine_id identifies the flow cache (sequence numbers are per engine).
     this.setCommon(ctx, version, version === 5 ? dv.getUint16(20) : 0);
     ctx.exportMs = dv.getUint32(8) * 1000;
@@ -193,19 +206,40 @@ export class FlowDecoder implements FlowDecoderContract, SetHandler {
     const out = this.fixed;
     decodeFixed(version, data, dv, ctx, this.sink, out);
     if (out.problem) {
-      this.problem(ctx, out.problem, `NetFlow v${version}: header count ${out.headerCount}, ${data.length} bytes hold ${out.records} records`);
+      this.problem(
+        ctx,
+        out.problem,
+        `NetFlow v${version}: header count ${out.headerCount}, ${data.length} bytes hold ${out.records} records`,
+      );
     }
-    if (out.sequence >= 0 && ctx.scope) this.sequence(ctx.scope, ctx.stats, out.sequence, out.records, MAX_GAP_RECORDS);
+    if (out.sequence >= 0 && ctx.scope)
+      this.sequence(ctx.scope, ctx.stats, out.sequence, out.records, MAX_GAP_RECORDS);
   }
 
   private decodeV9(data: Uint8Array, dv: DataView, ctx: MsgContext): void {
-    if (data.length < V9_HEADER) throw new DecodeError("truncated", `NetFlow v9 header: ${data.length} bytes`);
+    if (data.length < V9_HEADER)
+      throw new DecodeError("truncated", `NetFlow v9 header: ${data.length} bytes`);
     this.setCommon(ctx, 9, dv.getUint32(16));
     ctx.sysUptimeMs = dv.getUint32(4);
     ctx.exportMs = dv.getUint32(8) * 1000;
     // RFC 3954 §5.1: the sequence counts export packets per source id.
     if (ctx.scope) this.sequence(ctx.scope, ctx.stats, dv.getUint32(12), 1, MAX_GAP_PACKETS);
-    walkV9(data, dv, ctx, this);
+    this.templateRecords = 0;
+    this.v9Counts.flowsets = 0;
+    const records = walkV9(data, dv, ctx, this, this.v9Counts);
+    // §5.1: count = template + options template + data records; many
+    // exporters (nProbe, Cisco WLC, FortiGate …) put the number of flowsets
+    // there instead, which is accepted too. Reported, never trusted (the walk
+    // above goes by flowset lengths); unknowable when some data sets were
+    // held for a missing template.
+    const count = dv.getUint16(2);
+    if (records >= 0 && count !== records + this.templateRecords && count !== this.v9Counts.flowsets) {
+      this.problem(
+        ctx,
+        "bad_count",
+        `NetFlow v9: header count ${count}, ${records + this.templateRecords} records present`,
+      );
+    }
   }
 
   private decodeIpfix(data: Uint8Array, dv: DataView, ctx: MsgContext): void {
@@ -216,7 +250,8 @@ export class FlowDecoder implements FlowDecoderContract, SetHandler {
     while (data.length - start >= IPFIX_HEADER && dv.getUint16(start) === 10) {
       const mlen = dv.getUint16(start + 2);
       if (mlen < IPFIX_HEADER) throw new DecodeError("bad_length", `IPFIX message length ${mlen}`);
-      if (start + mlen > data.length) throw new DecodeError("truncated", `IPFIX message length ${mlen}, datagram ${data.length - start}`);
+      if (start + mlen > data.length)
+        throw new DecodeError("truncated", `IPFIX message length ${mlen}, datagram ${data.length - start}`);
       if (first) this.setCommon(ctx, 10, dv.getUint32(start + 12));
       else {
         ctx.domain = dv.getUint32(start + 12);
@@ -234,7 +269,8 @@ export class FlowDecoder implements FlowDecoderContract, SetHandler {
       start += mlen;
     }
     if (first) throw new DecodeError("truncated", `IPFIX message header: ${data.length} bytes`);
-    if (start < data.length) this.problem(ctx, "padding", `IPFIX: ${data.length - start} bytes after the last message`);
+    if (start < data.length)
+      this.problem(ctx, "padding", `IPFIX: ${data.length - start} bytes after the last message`);
   }
 
   /**
@@ -247,7 +283,8 @@ export class FlowDecoder implements FlowDecoderContract, SetHandler {
     if (scope.seqNext >= 0 && seq !== scope.seqNext) {
       const gap = (seq - scope.seqNext) >>> 0;
       if (gap <= maxGap) st.sequenceLost += gap;
-      else if (0x100000000 - gap <= 64 * Math.max(advance, 1)) return; // late packet
+      else if (0x100000000 - gap <= 64 * Math.max(advance, 1))
+        return; // late packet
       else st.sequenceResets++;
     }
     scope.seqNext = (seq + advance) >>> 0;
@@ -256,15 +293,25 @@ export class FlowDecoder implements FlowDecoderContract, SetHandler {
   // --- SetHandler (called by the v9 / IPFIX walkers) ---------------------------
 
   template(ctx: MsgContext, id: number, fields: TemplateField[], options: boolean, scopeCount: number): void {
+    this.templateRecords++;
     const scope = ctx.scope;
     if (!scope) {
-      this.problem(ctx, "template_limit", `no template scope for ${ctx.src.exporter} domain ${ctx.domain} (scope cap)`);
+      this.problem(
+        ctx,
+        "template_limit",
+        `no template scope for ${ctx.src.exporter} domain ${ctx.domain} (scope cap)`,
+      );
       return;
     }
     const old = scope.templates.get(id);
-    if (old && old.options === options && old.scopeCount === scopeCount && sameFields(old.fields, fields)) return; // periodic refresh
+    if (old && old.options === options && old.scopeCount === scopeCount && sameFields(old.fields, fields))
+      return; // periodic refresh
     if (!old && scope.templates.size >= this.cache.opts.maxTemplatesPerScope) {
-      this.problem(ctx, "template_limit", `template ${id} ignored: ${scope.templates.size} templates in scope`);
+      this.problem(
+        ctx,
+        "template_limit",
+        `template ${id} ignored: ${scope.templates.size} templates in scope`,
+      );
       return;
     }
     const c = compileTemplate(id, fields, options, scopeCount, ctx.version);
@@ -274,10 +321,15 @@ export class FlowDecoder implements FlowDecoderContract, SetHandler {
     }
     if (c.badLengthFields) {
       ctx.stats.errors.field_length += c.badLengthFields;
-      this.log?.limited("netflow:field_length", "warn", `template ${id}: ${c.badLengthFields} field(s) with a length that does not fit the type; skipped`, {
-        exporter: ctx.src.exporter,
-        domain: ctx.domain,
-      });
+      this.log?.limited(
+        "netflow:field_length",
+        "warn",
+        `template ${id}: ${c.badLengthFields} field(s) with a length that does not fit the type; skipped`,
+        {
+          exporter: ctx.src.exporter,
+          domain: ctx.domain,
+        },
+      );
     }
     scope.templates.set(id, c); // a redefinition replaces (RFC 7011 §8, RFC 3954 §5.2)
     ctx.stats.templates = this.cache.templateCount(ctx.src.exporter);
@@ -288,7 +340,9 @@ export class FlowDecoder implements FlowDecoderContract, SetHandler {
     const scope = ctx.scope;
     if (!scope) return;
     if (kind === "one") scope.templates.delete(id);
-    else for (const [tid, t] of scope.templates) if (t.options === (kind === "allOptions")) scope.templates.delete(tid);
+    else
+      for (const [tid, t] of scope.templates)
+        if (t.options === (kind === "allOptions")) scope.templates.delete(tid);
     ctx.stats.templates = this.cache.templateCount(ctx.src.exporter);
   }
 
@@ -306,7 +360,14 @@ export class FlowDecoder implements FlowDecoderContract, SetHandler {
     this.log?.limited(`netflow:${reason}`, "warn", msg, { exporter: ctx.src.exporter, reason });
   }
 
-  private decodeSet(t: CompiledTemplate, ctx: MsgContext, buf: Uint8Array, dv: DataView, off: number, end: number): number {
+  private decodeSet(
+    t: CompiledTemplate,
+    ctx: MsgContext,
+    buf: Uint8Array,
+    dv: DataView,
+    off: number,
+    end: number,
+  ): number {
     if (t.options) {
       this.optScope = ctx.scope;
       return decodeOptionsRecords(t, buf, dv, off, end, ctx, this.onOptions);
@@ -323,11 +384,16 @@ export class FlowDecoder implements FlowDecoderContract, SetHandler {
     const e = this.cache.exporter(ctx.src.exporter);
     const len = end - off;
     if (!e || len > o.maxPendingBytesPerExporter || o.maxPendingSetsPerExporter <= 0) {
-      this.log?.limited("netflow:template_missing", "info", `data set ${setId} without template dropped`, { exporter: ctx.src.exporter });
+      this.log?.limited("netflow:template_missing", "info", `data set ${setId} without template dropped`, {
+        exporter: ctx.src.exporter,
+      });
       return;
     }
     this.expire(e, st, ctx.src.receivedMs);
-    while (e.pending.length > 0 && (e.pending.length >= o.maxPendingSetsPerExporter || e.pendingBytes + len > o.maxPendingBytesPerExporter)) {
+    while (
+      e.pending.length > 0 &&
+      (e.pending.length >= o.maxPendingSetsPerExporter || e.pendingBytes + len > o.maxPendingBytesPerExporter)
+    ) {
       const x = e.pending.shift()!;
       e.pendingBytes -= x.data.length;
       st.errors.pending_overflow++;
@@ -343,17 +409,22 @@ export class FlowDecoder implements FlowDecoderContract, SetHandler {
     });
     e.pendingBytes += len;
     st.pendingSets = e.pending.length;
-    this.log?.limited("netflow:template_missing", "info", `data set ${setId} held until its template arrives`, {
-      exporter: ctx.src.exporter,
-      domain: ctx.domain,
-    });
+    this.log?.limited(
+      "netflow:template_missing",
+      "info",
+      `data set ${setId} held until its template arrives`,
+      {
+        exporter: ctx.src.exporter,
+        domain: ctx.domain,
+      },
+    );
   }
 
   private drainPending(ctx: MsgContext, scope: Scope, t: CompiledTemplate): void {
     const e = this.cache.exporters.get(ctx.src.exporter);
     if (!e || e.pending.length === 0) return;
     const p = this.pctx;
-    for (let k = 0; k < e.pending.length; ) {
+    for (let k = 0; k < e.pending.length;) {
       const x = e.pending[k]!;
       if (x.version !== ctx.version || x.domain !== ctx.domain || x.setId !== t.id) {
         k++;
@@ -377,7 +448,11 @@ export class FlowDecoder implements FlowDecoderContract, SetHandler {
     ctx.stats.pendingSets = e.pending.length;
   }
 
-  private expire(e: { pending: { receivedMs: number; data: Uint8Array }[]; pendingBytes: number }, st: ExporterStats, nowMs: number): void {
+  private expire(
+    e: { pending: { receivedMs: number; data: Uint8Array }[]; pendingBytes: number },
+    st: ExporterStats,
+    nowMs: number,
+  ): void {
     const limit = nowMs - this.cache.opts.pendingMaxAgeMs;
     while (e.pending.length > 0 && e.pending[0]!.receivedMs < limit) {
       const x = e.pending.shift()!;
@@ -415,7 +490,8 @@ export class FlowDecoder implements FlowDecoderContract, SetHandler {
       this.log?.warn("ignoring saved template file", { path, error: r });
       return;
     }
-    for (const addr of this.cache.exporters.keys()) this.stats.exporter(addr).templates = this.cache.templateCount(addr);
+    for (const addr of this.cache.exporters.keys())
+      this.stats.exporter(addr).templates = this.cache.templateCount(addr);
     if (r > 0) this.log?.info("templates loaded", { path, templates: r });
   }
 }

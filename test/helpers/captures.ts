@@ -23,7 +23,10 @@ export { loadManifest, type ManifestRow };
 
 /** Flow-export ports of a file and their dissector, from udp_dst_ports ("2055(cflow)"). */
 export function filePorts(row: ManifestRow): { port: number; dissector: string }[] {
-  return [...row.udpDstPorts.matchAll(/(\d+)\((\w+)\)/g)].map((m) => ({ port: Number(m[1]), dissector: m[2]! }));
+  return [...row.udpDstPorts.matchAll(/(\d+)\((\w+)\)/g)].map((m) => ({
+    port: Number(m[1]),
+    dissector: m[2]!,
+  }));
 }
 
 export interface Unit {
@@ -128,7 +131,9 @@ export interface SummaryRow {
 }
 
 export function loadSummary(): Map<string, SummaryRow> {
-  const [, ...lines] = readFileSync(join(CAPTURES_DIR, "expected", "SUMMARY.tsv"), "utf8").split("\n").filter(Boolean);
+  const [, ...lines] = readFileSync(join(CAPTURES_DIR, "expected", "SUMMARY.tsv"), "utf8")
+    .split("\n")
+    .filter(Boolean);
   const out = new Map<string, SummaryRow>();
   for (const line of lines) {
     const [unitName, protocol, flows, opts, bytes, packets, notes] = line.split("\t");

@@ -43,7 +43,13 @@ export function norm(field: string, v: string | number | null | undefined): stri
 }
 
 /** Differences between one reference record and one of our rows, on the given fields. */
-export function diffRow(ref: RefRecord, row: Row, fields: readonly RefField[], refIdx: number, oursIdx: number): Mismatch[] {
+export function diffRow(
+  ref: RefRecord,
+  row: Row,
+  fields: readonly RefField[],
+  refIdx: number,
+  oursIdx: number,
+): Mismatch[] {
   const out: Mismatch[] = [];
   for (const [rf, col] of FLOW_FIELDS) {
     if (!fields.includes(rf)) continue;
@@ -78,7 +84,8 @@ const COUNTERS: readonly RefField[] = ["bytes", "packets", "in_if", "out_if"];
  */
 export function diffRecord(exp: ExpectedRecord, ours: Produced, refIdx: number, oursIdx: number): Mismatch[] {
   if (exp.kind === "flow") {
-    if (ours.kind !== "flow") return [{ ref: refIdx, ours: oursIdx, field: "kind", expected: "flow", got: ours.kind }];
+    if (ours.kind !== "flow")
+      return [{ ref: refIdx, ours: oursIdx, field: "kind", expected: "flow", got: ours.kind }];
     return diffRow(exp, ours.row, ALL, refIdx, oursIdx);
   }
   if (exp.datalink === null) {
@@ -86,26 +93,42 @@ export function diffRecord(exp: ExpectedRecord, ours: Produced, refIdx: number, 
     // a control word, truncated inner IP: "IPvN total length exceeds packet
     // length"); we may parse a header from it. Only the exported interfaces
     // are comparable.
-    if (ours.kind !== "flow") return [{ ref: refIdx, ours: oursIdx, field: "kind", expected: "flow (datalink)", got: ours.kind }];
+    if (ours.kind !== "flow")
+      return [{ ref: refIdx, ours: oursIdx, field: "kind", expected: "flow (datalink)", got: ours.kind }];
     return diffRow(exp, ours.row, ["in_if", "out_if"], refIdx, oursIdx);
   }
   if (exp.datalink) {
-    if (ours.kind !== "flow") return [{ ref: refIdx, ours: oursIdx, field: "kind", expected: "flow (datalink)", got: ours.kind }];
+    if (ours.kind !== "flow")
+      return [{ ref: refIdx, ours: oursIdx, field: "kind", expected: "flow (datalink)", got: ours.kind }];
     return [
-      ...diffRow(exp.datalink, ours.row, HEADER, refIdx, oursIdx).map((m) => ({ ...m, field: `datalink.${m.field}` })),
+      ...diffRow(exp.datalink, ours.row, HEADER, refIdx, oursIdx).map((m) => ({
+        ...m,
+        field: `datalink.${m.field}`,
+      })),
       ...diffRow(exp, ours.row, ["in_if", "out_if"], refIdx, oursIdx),
     ];
   }
   if (ours.kind === "options") {
     if (exp.sampling !== null && exp.sampling !== 0) {
       const values = [...Object.values(ours.options.fields), ...Object.values(ours.options.scope)];
-      if (!values.includes(exp.sampling)) return [{ ref: refIdx, ours: oursIdx, field: "options.sampling", expected: exp.sampling, got: ours.options }];
+      if (!values.includes(exp.sampling))
+        return [
+          {
+            ref: refIdx,
+            ours: oursIdx,
+            field: "options.sampling",
+            expected: exp.sampling,
+            got: ours.options,
+          },
+        ];
     }
     return [];
   }
   return [
     ...diffRow(exp, ours.row, COUNTERS, refIdx, oursIdx),
-    ...(ours.row.src_addr !== "" ? [{ ref: refIdx, ours: oursIdx, field: "src", expected: "", got: ours.row.src_addr }] : []),
+    ...(ours.row.src_addr !== ""
+      ? [{ ref: refIdx, ours: oursIdx, field: "src", expected: "", got: ours.row.src_addr }]
+      : []),
   ];
 }
 
@@ -116,7 +139,11 @@ export function diffRecord(exp: ExpectedRecord, ours: Produced, refIdx: number, 
  * held until its template arrived, or datagrams tshark stops short in); each
  * reference record is matched with the next of ours that agrees with it.
  */
-export function alignAndDiff(expected: readonly ExpectedRecord[], ours: readonly Produced[], exact: boolean): { mismatches: Mismatch[]; unmatched: number } {
+export function alignAndDiff(
+  expected: readonly ExpectedRecord[],
+  ours: readonly Produced[],
+  exact: boolean,
+): { mismatches: Mismatch[]; unmatched: number } {
   const mismatches: Mismatch[] = [];
   if (exact) {
     const n = Math.max(expected.length, ours.length);
@@ -124,7 +151,13 @@ export function alignAndDiff(expected: readonly ExpectedRecord[], ours: readonly
       const e = expected[i];
       const o = ours[i];
       if (!e || !o) {
-        mismatches.push({ ref: i, ours: i, field: "record", expected: e ?? "none", got: o ? o.kind : "none" });
+        mismatches.push({
+          ref: i,
+          ours: i,
+          field: "record",
+          expected: e ?? "none",
+          got: o ? o.kind : "none",
+        });
         continue;
       }
       mismatches.push(...diffRecord(e, o, i, i));
@@ -140,7 +173,9 @@ export function alignAndDiff(expected: readonly ExpectedRecord[], ours: readonly
       unmatched++;
       // Report against the record we would have paired it with, for a precise message.
       const o = ours[j];
-      mismatches.push(...(o ? diffRecord(e, o, i, j) : [{ ref: i, ours: -1, field: "record", expected: e, got: "none" }]));
+      mismatches.push(
+        ...(o ? diffRecord(e, o, i, j) : [{ ref: i, ours: -1, field: "record", expected: e, got: "none" }]),
+      );
       return;
     }
     j = k + 1;
@@ -149,7 +184,12 @@ export function alignAndDiff(expected: readonly ExpectedRecord[], ours: readonly
 }
 
 export function describe(m: readonly Mismatch[], limit = 15): string {
-  const lines = m.slice(0, limit).map((x) => `  ref #${x.ref} / ours #${x.ours} ${x.field}: expected ${JSON.stringify(x.expected)}, got ${JSON.stringify(x.got)}`);
+  const lines = m
+    .slice(0, limit)
+    .map(
+      (x) =>
+        `  ref #${x.ref} / ours #${x.ours} ${x.field}: expected ${JSON.stringify(x.expected)}, got ${JSON.stringify(x.got)}`,
+    );
   if (m.length > limit) lines.push(`  … ${m.length - limit} more`);
   return lines.join("\n");
 }

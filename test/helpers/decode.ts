@@ -65,7 +65,8 @@ export function decodeDatagrams(
     (batch) => {
       for (let i = 0; i < batch.length; i++) flowRows.push({ datagram: current, row: batch.row(i) });
     },
-    (rec) => optionMarks.push({ before: flowRows.length + sink.batch.length, datagram: current, options: rec }),
+    (rec) =>
+      optionMarks.push({ before: flowRows.length + sink.batch.length, datagram: current, options: rec }),
     1024,
   );
   const returns: number[] = [];
@@ -74,7 +75,9 @@ export function decodeDatagrams(
     current = i;
     const exporterIp = parseIp(d.srcAddr) ?? new Uint8Array(16);
     try {
-      returns.push(decoder.decode(d.payload, { exporter: d.srcAddr, exporterIp, receivedMs: d.timeMs }, sink));
+      returns.push(
+        decoder.decode(d.payload, { exporter: d.srcAddr, exporterIp, receivedMs: d.timeMs }, sink),
+      );
     } catch (e) {
       thrown.push(e);
     }

@@ -57,7 +57,9 @@ export function parseLineProtocol(text: string): Line[] {
 }
 
 export function loadTelegraf(name: string): Line[] {
-  return parseLineProtocol(readFileSync(join(CAPTURES_DIR, `telegraf__${name}.golden.telegraf-lineprotocol.out`), "utf8"));
+  return parseLineProtocol(
+    readFileSync(join(CAPTURES_DIR, `telegraf__${name}.golden.telegraf-lineprotocol.out`), "utf8"),
+  );
 }
 
 export type PmacctRecord = Record<string, unknown> & {
@@ -80,7 +82,16 @@ export function loadPmacct(test: string): PmacctRecord[] {
 }
 
 /** IANA protocol keywords used by Telegraf and pmacct → protocol number. */
-const PROTOCOLS: Record<string, number> = { icmp: 1, ipip: 4, tcp: 6, udp: 17, ipv6: 41, gre: 47, "ipv6-icmp": 58, vrrp: 112 };
+const PROTOCOLS: Record<string, number> = {
+  icmp: 1,
+  ipip: 4,
+  tcp: 6,
+  udp: 17,
+  ipv6: 41,
+  gre: 47,
+  "ipv6-icmp": 58,
+  vrrp: 112,
+};
 
 export function protocolNumber(v: string | number): number {
   if (typeof v === "number") return v;

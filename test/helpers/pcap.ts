@@ -145,7 +145,14 @@ export function readPcapUdp(path: string): UdpDatagram[] {
   return out;
 }
 
-function pushUdp(out: UdpDatagram[], udp: Uint8Array, src: string, dst: string, timeMs: number, frame: number): void {
+function pushUdp(
+  out: UdpDatagram[],
+  udp: Uint8Array,
+  src: string,
+  dst: string,
+  timeMs: number,
+  frame: number,
+): void {
   if (udp.length < 8) return;
   const udpLen = (udp[4]! << 8) | udp[5]!;
   out.push({

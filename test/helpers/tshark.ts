@@ -11,7 +11,8 @@ export const TSHARK = "/usr/bin/tshark";
 
 /** Fail loudly: these tests exist to compare with the real tool. */
 export function requireTshark(): void {
-  if (!existsSync(TSHARK)) throw new Error(`${TSHARK} is missing: install tshark (Debian package tshark) to run the cross-check`);
+  if (!existsSync(TSHARK))
+    throw new Error(`${TSHARK} is missing: install tshark (Debian package tshark) to run the cross-check`);
 }
 
 export interface TsharkRecord {
@@ -102,7 +103,10 @@ export function tsharkRecords(pcap: string, ports: number[], twoPass = false): T
   const args = ["-r", pcap, "-n", ...ports.flatMap((p) => ["-d", `udp.port==${p},cflow`])];
   if (twoPass) args.push("-2");
   args.push("-Y", "cflow", "-T", "json", "--no-duplicate-keys", "-J", "frame cflow");
-  const text = execFileSync(TSHARK, args, { maxBuffer: 1 << 30, stdio: ["ignore", "pipe", "ignore"] }).toString();
+  const text = execFileSync(TSHARK, args, {
+    maxBuffer: 1 << 30,
+    stdio: ["ignore", "pipe", "ignore"],
+  }).toString();
   const packets = JSON.parse(text) as { _source: { layers: Record<string, Json> } }[];
   const out: TsharkRecord[] = [];
   for (const p of packets) {

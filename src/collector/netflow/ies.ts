@@ -10,7 +10,8 @@
 // Map lookups here never run per record.
 
 /** Abstract data types (RFC 7012 §3.1), collapsed to what rendering needs. */
-export type IeType = "u" | "i" | "f" | "bool" | "ipv4" | "ipv6" | "mac" | "string" | "octets" | "s" | "ms" | "us" | "ns";
+export type IeType =
+  "u" | "i" | "f" | "bool" | "ipv4" | "ipv6" | "mac" | "string" | "octets" | "s" | "ms" | "us" | "ns";
 
 /**
  * Decoder operations. Numeric so that the per-record loop is one `switch` over
@@ -42,6 +43,7 @@ export const Op = {
   DATALINK: 22, // dataLinkFrameSection (315)
   IPHEADER: 23, // ipHeaderPacketSection (313)
   BADLEN: 24, // address with a length other than 4/16: skipped, counted as field_length
+  FRAME_SIZE: 25, // dataLinkFrameSize (312): bytes of a sampled-packet record
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -58,7 +60,12 @@ export interface IeDef {
 }
 
 const T = (name: string, type: IeType, extra: Partial<IeDef> = {}): IeDef => ({ name, type, ...extra });
-const col = (name: string, type: IeType, c: string, op?: OpCode): IeDef => ({ name, type, col: c, ...(op !== undefined ? { op } : {}) });
+const col = (name: string, type: IeType, c: string, op?: OpCode): IeDef => ({
+  name,
+  type,
+  col: c,
+  ...(op !== undefined ? { op } : {}),
+});
 
 /** Enterprise 0 (IANA / NetFlow v9). */
 const IANA: Record<number, IeDef> = {
@@ -258,7 +265,7 @@ const IANA: Record<number, IeDef> = {
   309: T("samplingSize", "u"),
   310: T("samplingPopulation", "u"),
   311: T("samplingProbability", "f"),
-  312: T("dataLinkFrameSize", "u"),
+  312: T("dataLinkFrameSize", "u", { op: Op.FRAME_SIZE }),
   313: T("ipHeaderPacketSection", "octets", { op: Op.IPHEADER }),
   314: T("ipPayloadPacketSection", "octets"),
   315: T("dataLinkFrameSection", "octets", { op: Op.DATALINK }),

@@ -17,19 +17,31 @@ import type { TemplateField } from "./templates.js";
 export const IPFIX_HEADER = 16;
 
 /** Walk the sets of one IPFIX message occupying buf[0, msgLen). Returns data records decoded (-1 if some were held pending). */
-export function walkIpfix(buf: Uint8Array, dv: DataView, start: number, msgEnd: number, ctx: MsgContext, h: SetHandler): number {
+export function walkIpfix(
+  buf: Uint8Array,
+  dv: DataView,
+  start: number,
+  msgEnd: number,
+  ctx: MsgContext,
+  h: SetHandler,
+): number {
   let off = start + IPFIX_HEADER;
   let records = 0;
   let pending = false;
   while (off < msgEnd) {
     if (msgEnd - off < 4) {
-      if (!allZero(buf, off, msgEnd)) h.problem(ctx, "padding", `ipfix: ${msgEnd - off} trailing bytes after the last set`);
+      if (!allZero(buf, off, msgEnd))
+        h.problem(ctx, "padding", `ipfix: ${msgEnd - off} trailing bytes after the last set`);
       break;
     }
     const id = dv.getUint16(off);
     const slen = dv.getUint16(off + 2);
     if (slen < 4 || off + slen > msgEnd) {
-      h.problem(ctx, "bad_length", `ipfix: set ${id} length ${slen} at offset ${off} (message ends at ${msgEnd})`);
+      h.problem(
+        ctx,
+        "bad_length",
+        `ipfix: set ${id} length ${slen} at offset ${off} (message ends at ${msgEnd})`,
+      );
       break;
     }
     const end = off + slen;
@@ -45,7 +57,15 @@ export function walkIpfix(buf: Uint8Array, dv: DataView, start: number, msgEnd: 
   return pending ? -1 : records;
 }
 
-function parseTemplates(buf: Uint8Array, dv: DataView, p: number, end: number, options: boolean, ctx: MsgContext, h: SetHandler): void {
+function parseTemplates(
+  buf: Uint8Array,
+  dv: DataView,
+  p: number,
+  end: number,
+  options: boolean,
+  ctx: MsgContext,
+  h: SetHandler,
+): void {
   while (end - p >= 4) {
     const tid = dv.getUint16(p);
     const fc = dv.getUint16(p + 2);

@@ -82,6 +82,7 @@ const OP_FW_EVENT = Op.FW_EVENT;
 const OP_DATALINK = Op.DATALINK;
 const OP_IPHEADER = Op.IPHEADER;
 const OP_BADLEN = Op.BADLEN;
+const OP_FRAME_SIZE = Op.FRAME_SIZE;
 const VAR = VARLEN;
 
 const IP_SRC = colIndex("src_addr");
@@ -159,6 +160,7 @@ export function decodeFlowRecords(
     const cols = bc.cols;
     let p = off;
     let bad = false;
+    let ipLength = 0;
     if (t.sectionField >= 0) {
       // RFC 7133 sections: parse the sampled header FIRST so that explicit IEs
       // of the same record, decoded below, overwrite what it found.
@@ -181,7 +183,7 @@ export function decodeFlowRecords(
         if (q + len > end) bad = true;
         if (bad) break;
         if (k === t.sectionField) {
-          parsePacketHeader(buf, q, q + len, args[k] === 0 ? "ethernet" : "ip", cols, i);
+          ipLength = parsePacketHeader(buf, q, q + len, args[k] === 0 ? "ethernet" : "ip", cols, i).ipLength;
           break;
         }
         q += len;
@@ -200,7 +202,8 @@ export function decodeFlowRecords(
       pktInterval = 0,
       pktSpace = 0,
       ipVersion = 0,
-      fw = 0;
+      fw = 0,
+      frameSize = 0;
     for (let k = 0; k < n && !bad; k++) {
       let len = lens[k]!;
       if (len === VAR) {
@@ -301,7 +304,9 @@ export function decodeFlowRecords(
         case OP_T_NTP:
           if (len === 8) {
             // RFC 7011 §6.1.9/10: NTP format, seconds since 1900 + 2^-32 fractions.
-            const ms = (dv.getUint32(p) - NTP_EPOCH_OFFSET_S) * 1000 + Math.floor((dv.getUint32(p + 4) * 1000) / 4294967296);
+            const ms =
+              (dv.getUint32(p) - NTP_EPOCH_OFFSET_S) * 1000 +
+              Math.floor((dv.getUint32(p + 4) * 1000) / 4294967296);
             if (args[k] === 0) tStart = ms;
             else tEnd = ms;
           }
@@ -335,6 +340,9 @@ export function decodeFlowRecords(
           break;
         case OP_BADLEN:
           break;
+        case OP_FRAME_SIZE:
+          frameSize = readUint(buf, dv, p, len);
+          break;
       }
       p += len;
     }
@@ -356,8 +364,10 @@ export function decodeFlowRecords(
       else if (scope && scope.sysInitMs) base = scope.sysInitMs;
       if (base === base) {
         const bootToExport = ctx.sysUptimeMs >= 0 ? ctx.sysUptimeMs : 0;
-        if (upStart >= 0 && tStart !== tStart) tStart = ctx.sysUptimeMs >= 0 ? ctx.exportMs - wrapDiff(bootToExport, upStart) : base + upStart;
-        if (upEnd >= 0 && tEnd !== tEnd) tEnd = ctx.sysUptimeMs >= 0 ? ctx.exportMs - wrapDiff(bootToExport, upEnd) : base + upEnd;
+        if (upStart >= 0 && tStart !== tStart)
+          tStart = ctx.sysUptimeMs >= 0 ? ctx.exportMs - wrapDiff(bootToExport, upStart) : base + upStart;
+        if (upEnd >= 0 && tEnd !== tEnd)
+          tEnd = ctx.sysUptimeMs >= 0 ? ctx.exportMs - wrapDiff(bootToExport, upEnd) : base + upEnd;
       }
     }
     if (tEnd !== tEnd) tEnd = obs === obs ? obs : tStart === tStart ? tStart : ctx.exportMs;
@@ -376,6 +386,12 @@ export function decodeFlowRecords(
     else if (ipVersion > 0) cols.ip_version[i] = ipVersion;
     if (hasSampler) cols.sampler_id[i] = samplerId;
     if (!t.hasIcmp) icmpFromPort(cols, i);
+    if (t.sectionField >= 0) {
+      // PSAMP-style record (RFC 7133): one sampled packet. Without explicit
+      // counters it counts 1 packet of dataLinkFrameSize (else IP total length) bytes.
+      if (!t.hasPackets) cols.packets[i] = 1;
+      if (!t.hasBytes) cols.bytes[i] = frameSize || ipLength;
+    }
 
     // Sampling rate (precedence documented in sampling.ts).
     let r = ctx.rateOverride;
@@ -434,7 +450,11 @@ function optionValue(type: string, buf: Uint8Array, dv: DataView, p: number, len
     }
     case "us":
     case "ns":
-      if (len === 8) return (dv.getUint32(p) - NTP_EPOCH_OFFSET_S) * 1000 + Math.floor((dv.getUint32(p + 4) * 1000) / 4294967296);
+      if (len === 8)
+        return (
+          (dv.getUint32(p) - NTP_EPOCH_OFFSET_S) * 1000 +
+          Math.floor((dv.getUint32(p + 4) * 1000) / 4294967296)
+        );
       return hex(buf, p, len);
     default:
       return len <= 8 && len > 0 && len !== 3 && len <= 4 ? readUint(buf, dv, p, len) : hex(buf, p, len);

@@ -64,6 +64,9 @@ export interface CompiledTemplate {
   readonly hasFwEvent: boolean;
   /** The template carries ICMP type/code IEs (else they are derived from the destination port). */
   readonly hasIcmp: boolean;
+  /** The template feeds the bytes / packets columns. */
+  readonly hasBytes: boolean;
+  readonly hasPackets: boolean;
   /** Address fields whose length is not 4/16 (counted as field_length once per template). */
   readonly badLengthFields: number;
   /** Options rendering: IE name and type per field. */
@@ -92,7 +95,7 @@ function groupOp(group: ColGroup): OpCode {
  *    run-time rule (first NON-ZERO address wins) in records.ts;
  *  - counters: delta (1/2) over total (85/86) over post (23/24); the others
  *    are skipped so nothing is added twice;
- *  - NSEL (a template with NF_F_FW_EVENT 40005 or firewallEvent 233): ASA
+ *  - NSEL (a v9 template with NF_F_FW_EVENT 40005 or firewallEvent 233): ASA
  *    exports its per-direction byte counts in 85/86 (NF_F_FWD/REV_FLOW_DELTA_BYTES),
  *    so there 85/86 feed initiator/responder_octets and never `bytes`;
  *  - addresses with a length other than 4/16 are skipped (field_length).
@@ -117,19 +120,26 @@ export function compileTemplate(
   let sectionField = -1;
   const fed = new Set<string>();
   const hasFwEvent = fields.some((f) => f.enterprise === 0 && (f.id === 233 || f.id === 40005));
+  // Only NetFlow v9 NSEL reuses 85/86 for per-direction bytes; in IPFIX they
+  // keep their IANA meaning even next to firewallEvent (Barracuda).
+  const nsel = version === 9 && hasFwEvent;
   // Best counter rank present per counter column.
   const best: Record<string, number> = { bytes: 99, packets: 99 };
   for (const f of fields) {
     if (f.length === 0) continue;
     const d = ieDef(f.enterprise, f.id);
-    if (d.counter && !(hasFwEvent && d.counter.rank === 1)) best[d.counter.col] = Math.min(best[d.counter.col]!, d.counter.rank);
+    if (d.counter && !(nsel && d.counter.rank === 1))
+      best[d.counter.col] = Math.min(best[d.counter.col]!, d.counter.rank);
   }
   for (let k = 0; k < n; k++) {
     const f = fields[k]!;
     lens[k] = f.length;
     minLength += f.length === VARLEN ? 1 : f.length;
     const isScope = options && k < scopeCount;
-    const d = isScope && version === 9 ? { name: V9_SCOPE_NAMES[f.id] ?? `scope${f.id}`, type: "u" as IeType } : ieDef(f.enterprise, f.id);
+    const d =
+      isScope && version === 9
+        ? { name: V9_SCOPE_NAMES[f.id] ?? `scope${f.id}`, type: "u" as IeType }
+        : ieDef(f.enterprise, f.id);
     if (options || f.length === 0) {
       names.push(d.name);
       types.push(d.type);
@@ -138,9 +148,9 @@ export function compileTemplate(
     names.push(d.name);
     types.push(d.type);
     let column = d.col;
-    let op: OpCode | undefined = d.op;
+    const op: OpCode | undefined = d.op;
     if (d.counter) {
-      if (hasFwEvent && d.counter.rank === 1) {
+      if (nsel && d.counter.rank === 1) {
         column = d.counter.col === "bytes" ? "initiator_octets" : "responder_octets";
       } else if (d.counter.rank === best[d.counter.col]) {
         column = d.counter.col;
@@ -213,6 +223,8 @@ export function compileTemplate(
     hasDirection: fed.has("direction"),
     hasFwEvent,
     hasIcmp: fed.has("icmp_type") || fed.has("icmp_code"),
+    hasBytes: fed.has("bytes"),
+    hasPackets: fed.has("packets"),
     badLengthFields,
     names,
     types,
@@ -396,7 +408,8 @@ interface ParsedScope {
   sysInitMs: number;
 }
 
-const isU = (v: unknown, max: number): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= max;
+const isU = (v: unknown, max: number): v is number =>
+  typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= max;
 
 function validateFile(doc: unknown): ParsedScope[] | string {
   if (typeof doc !== "object" || doc === null) return "not an object";
@@ -411,16 +424,26 @@ function validateFile(doc: unknown): ParsedScope[] | string {
     if (s.exportVersion !== 9 && s.exportVersion !== 10) return "bad exportVersion";
     if (!isU(s.domain, 0xffffffff)) return "bad domain";
     if (!Array.isArray(s.templates) || !Array.isArray(s.samplers)) return "bad templates/samplers";
-    if (!isU(s.defaultRate, 0xffffffff) || !isU(s.sysInitMs, Number.MAX_SAFE_INTEGER)) return "bad defaultRate/sysInitMs";
+    if (!isU(s.defaultRate, 0xffffffff) || !isU(s.sysInitMs, Number.MAX_SAFE_INTEGER))
+      return "bad defaultRate/sysInitMs";
     const templates: CompiledTemplate[] = [];
     for (const rt of s.templates as unknown[]) {
       const t = rt as Record<string, unknown>;
       if (typeof t !== "object" || t === null) return "template is not an object";
-      if (!isU(t.id, 65535) || t.id < 256 || typeof t.options !== "boolean" || !isU(t.scopeCount, 65535)) return "bad template header";
-      if (!Array.isArray(t.fields) || t.fields.length === 0 || t.fields.length > 65535) return "bad template fields";
+      if (!isU(t.id, 65535) || t.id < 256 || typeof t.options !== "boolean" || !isU(t.scopeCount, 65535))
+        return "bad template header";
+      if (!Array.isArray(t.fields) || t.fields.length === 0 || t.fields.length > 65535)
+        return "bad template fields";
       const fields: TemplateField[] = [];
       for (const f of t.fields as unknown[]) {
-        if (!Array.isArray(f) || f.length !== 3 || !isU(f[0], 65535) || !isU(f[1], 0xffffffff) || !isU(f[2], 65535)) return "bad field";
+        if (
+          !Array.isArray(f) ||
+          f.length !== 3 ||
+          !isU(f[0], 65535) ||
+          !isU(f[1], 0xffffffff) ||
+          !isU(f[2], 65535)
+        )
+          return "bad field";
         fields.push({ id: f[0] as number, enterprise: f[1] as number, length: f[2] as number });
       }
       if (t.scopeCount > fields.length) return "bad scopeCount";
@@ -430,7 +453,13 @@ function validateFile(doc: unknown): ParsedScope[] | string {
     }
     const samplers: [number, number][] = [];
     for (const p of s.samplers as unknown[]) {
-      if (!Array.isArray(p) || p.length !== 2 || !isU(p[0], Number.MAX_SAFE_INTEGER) || !isU(p[1], 0xffffffff)) return "bad sampler";
+      if (
+        !Array.isArray(p) ||
+        p.length !== 2 ||
+        !isU(p[0], Number.MAX_SAFE_INTEGER) ||
+        !isU(p[1], 0xffffffff)
+      )
+        return "bad sampler";
       samplers.push([p[0] as number, p[1] as number]);
     }
     out.push({

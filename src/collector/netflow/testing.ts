@@ -98,7 +98,11 @@ export function readPcapUdp(name: string): { payload: Uint8Array; src: string; d
     } else continue;
     if (proto !== 17 || p + 8 > pkt.length) continue;
     const ulen = pv.getUint16(p + 4);
-    out.push({ payload: pkt.subarray(p + 8, Math.min(pkt.length, p + ulen)), src, dstPort: pv.getUint16(p + 2) });
+    out.push({
+      payload: pkt.subarray(p + 8, Math.min(pkt.length, p + ulen)),
+      src,
+      dstPort: pv.getUint16(p + 2),
+    });
   }
   return out;
 }
@@ -118,7 +122,11 @@ export function source(exporter = EXPORTER, receivedMs = 1_700_000_000_000): Pac
 }
 
 /** Feed datagrams (in order) through one decoder; collect rows as plain objects. */
-export function decodeAll(datagrams: Uint8Array[], opts: Partial<DecoderOptions> = {}, decoder?: FlowDecoder): Decoded {
+export function decodeAll(
+  datagrams: Uint8Array[],
+  opts: Partial<DecoderOptions> = {},
+  decoder?: FlowDecoder,
+): Decoded {
   const stats = opts.stats ?? new CollectorStats();
   const d = decoder ?? new FlowDecoder({ ...opts, stats });
   const batches: FlowBatch[] = [];

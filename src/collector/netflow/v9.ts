@@ -17,37 +17,55 @@ import type { TemplateField } from "./templates.js";
 
 export const V9_HEADER = 20;
 
-/** Walk the flowsets of one v9 datagram (header already parsed into ctx). Returns data records decoded. */
-export function walkV9(buf: Uint8Array, dv: DataView, ctx: MsgContext, h: SetHandler): number {
+/** Walk the flowsets of one v9 datagram (header already parsed into ctx). Returns data records decoded, -1 if some sets were held pending. */
+export function walkV9(
+  buf: Uint8Array,
+  dv: DataView,
+  ctx: MsgContext,
+  h: SetHandler,
+  counts = { flowsets: 0 },
+): number {
   const len = buf.length;
   let off = V9_HEADER;
   let records = 0;
+  let pending = false;
   while (off < len) {
     if (len - off < 4) {
-      if (!allZero(buf, off, len)) h.problem(ctx, "padding", `v9: ${len - off} trailing bytes after the last flowset`);
+      if (!allZero(buf, off, len))
+        h.problem(ctx, "padding", `v9: ${len - off} trailing bytes after the last flowset`);
       break;
     }
     const id = dv.getUint16(off);
     const slen = dv.getUint16(off + 2);
     if (slen < 4 || off + slen > len) {
       // A zero-filled tail (Palo Alto pads datagrams with zeros) is not an error.
-      if (!allZero(buf, off, len)) h.problem(ctx, "bad_length", `v9: flowset ${id} length ${slen} at offset ${off} (datagram ${len})`);
+      if (!allZero(buf, off, len))
+        h.problem(ctx, "bad_length", `v9: flowset ${id} length ${slen} at offset ${off} (datagram ${len})`);
       break;
     }
     const end = off + slen;
+    counts.flowsets++;
     if (id === 0) parseTemplates(buf, dv, off + 4, end, ctx, h);
     else if (id === 1) parseOptionsTemplates(buf, dv, off + 4, end, ctx, h);
     else if (id < 256) h.problem(ctx, "bad_set_id", `v9: reserved flowset id ${id}`);
     else {
       const r = h.data(ctx, id, buf, dv, off + 4, end);
-      if (r > 0) records += r;
+      if (r < 0) pending = true;
+      else records += r;
     }
     off = end;
   }
-  return records;
+  return pending ? -1 : records;
 }
 
-function parseTemplates(buf: Uint8Array, dv: DataView, p: number, end: number, ctx: MsgContext, h: SetHandler): void {
+function parseTemplates(
+  buf: Uint8Array,
+  dv: DataView,
+  p: number,
+  end: number,
+  ctx: MsgContext,
+  h: SetHandler,
+): void {
   while (end - p >= 4) {
     const tid = dv.getUint16(p);
     const fc = dv.getUint16(p + 2);
@@ -58,7 +76,8 @@ function parseTemplates(buf: Uint8Array, dv: DataView, p: number, end: number, c
       return;
     }
     const fields: TemplateField[] = new Array(fc);
-    for (let k = 0; k < fc; k++) fields[k] = { id: dv.getUint16(p + 4 * k), enterprise: 0, length: dv.getUint16(p + 4 * k + 2) };
+    for (let k = 0; k < fc; k++)
+      fields[k] = { id: dv.getUint16(p + 4 * k), enterprise: 0, length: dv.getUint16(p + 4 * k + 2) };
     p += fc * 4;
     if (tid < 256 || fc === 0) {
       h.problem(ctx, "template_invalid", `v9: template id ${tid} with ${fc} fields`);
@@ -68,7 +87,14 @@ function parseTemplates(buf: Uint8Array, dv: DataView, p: number, end: number, c
   }
 }
 
-function parseOptionsTemplates(buf: Uint8Array, dv: DataView, p: number, end: number, ctx: MsgContext, h: SetHandler): void {
+function parseOptionsTemplates(
+  buf: Uint8Array,
+  dv: DataView,
+  p: number,
+  end: number,
+  ctx: MsgContext,
+  h: SetHandler,
+): void {
   while (end - p >= 6) {
     const tid = dv.getUint16(p);
     const scopeLen = dv.getUint16(p + 2);
@@ -76,12 +102,17 @@ function parseOptionsTemplates(buf: Uint8Array, dv: DataView, p: number, end: nu
     if (tid === 0 && allZero(buf, p, end)) return; // padding
     p += 6;
     if (scopeLen % 4 !== 0 || optLen % 4 !== 0 || p + scopeLen + optLen > end) {
-      h.problem(ctx, "template_invalid", `v9: options template ${tid} scope ${scopeLen} / option ${optLen} bytes do not fit`);
+      h.problem(
+        ctx,
+        "template_invalid",
+        `v9: options template ${tid} scope ${scopeLen} / option ${optLen} bytes do not fit`,
+      );
       return;
     }
     const n = (scopeLen + optLen) / 4;
     const fields: TemplateField[] = new Array(n);
-    for (let k = 0; k < n; k++) fields[k] = { id: dv.getUint16(p + 4 * k), enterprise: 0, length: dv.getUint16(p + 4 * k + 2) };
+    for (let k = 0; k < n; k++)
+      fields[k] = { id: dv.getUint16(p + 4 * k), enterprise: 0, length: dv.getUint16(p + 4 * k + 2) };
     p += scopeLen + optLen;
     // Records are padded to 4 bytes (RFC 3954 §6.1 "Padding").
     p += (4 - ((6 + scopeLen + optLen) % 4)) % 4;

@@ -1,0 +1,136 @@
+// Packets for the template and pending floods: one exporter announcing
+// thousands of distinct templates, or sending data for templates it never
+// announced. Built by hand from the wire grammar (RFC 3954 §5, RFC 7011 §3).
+
+/** A typical IPv4 flow template: (IE id, length) pairs, 45 bytes per record. */
+export const FLOOD_FIELDS: readonly (readonly [number, number])[] = [
+  [8, 4], // sourceIPv4Address
+  [12, 4], // destinationIPv4Address
+  [7, 2], // sourceTransportPort
+  [11, 2], // destinationTransportPort
+  [4, 1], // protocolIdentifier
+  [1, 8], // octetDeltaCount
+  [2, 8], // packetDeltaCount
+  [10, 4], // ingressInterface
+  [14, 4], // egressInterface
+  [6, 1], // tcpControlBits
+  [5, 1], // ipClassOfService
+  [22, 4], // flowStartSysUpTime
+  [21, 4], // flowEndSysUpTime
+];
+
+class W {
+  readonly b: Uint8Array;
+  readonly dv: DataView;
+  o = 0;
+  constructor(n: number) {
+    this.b = new Uint8Array(n);
+    this.dv = new DataView(this.b.buffer);
+  }
+  u16(v: number): void {
+    this.dv.setUint16(this.o, v);
+    this.o += 2;
+  }
+  u32(v: number): void {
+    this.dv.setUint32(this.o, v >>> 0);
+    this.o += 4;
+  }
+}
+
+export interface FloodFormat {
+  name: string;
+  /** One export packet defining a template for each id. */
+  templates(ids: readonly number[], domain: number, seq: number): Uint8Array;
+  /** One export packet with a data set of `bytes` bytes for each id (templates never sent). */
+  data(ids: readonly number[], domain: number, seq: number, bytes: number): Uint8Array;
+}
+
+const TEMPLATE_BYTES = 4 + 4 * FLOOD_FIELDS.length;
+
+export const V9_FLOOD: FloodFormat = {
+  name: "NetFlow v9",
+  templates(ids, domain, seq) {
+    const w = new W(20 + 4 + ids.length * TEMPLATE_BYTES);
+    v9Header(w, ids.length, seq, domain);
+    w.u16(0); // template FlowSet
+    w.u16(4 + ids.length * TEMPLATE_BYTES);
+    for (const id of ids) {
+      w.u16(id);
+      w.u16(FLOOD_FIELDS.length);
+      for (const [ie, len] of FLOOD_FIELDS) {
+        w.u16(ie);
+        w.u16(len);
+      }
+    }
+    return w.b;
+  },
+  data(ids, domain, seq, bytes) {
+    const w = new W(20 + ids.length * (4 + bytes));
+    v9Header(w, ids.length, seq, domain);
+    for (const id of ids) {
+      w.u16(id);
+      w.u16(4 + bytes);
+      for (let k = 0; k < bytes; k++) w.b[w.o++] = (k * 31 + id) & 0xff;
+    }
+    return w.b;
+  },
+};
+
+export const IPFIX_FLOOD: FloodFormat = {
+  name: "IPFIX",
+  templates(ids, domain, seq) {
+    const len = 16 + 4 + ids.length * TEMPLATE_BYTES;
+    const w = new W(len);
+    ipfixHeader(w, len, seq, domain);
+    w.u16(2); // template set
+    w.u16(4 + ids.length * TEMPLATE_BYTES);
+    for (const id of ids) {
+      w.u16(id);
+      w.u16(FLOOD_FIELDS.length);
+      for (const [ie, l] of FLOOD_FIELDS) {
+        w.u16(ie);
+        w.u16(l);
+      }
+    }
+    return w.b;
+  },
+  data(ids, domain, seq, bytes) {
+    const len = 16 + ids.length * (4 + bytes);
+    const w = new W(len);
+    ipfixHeader(w, len, seq, domain);
+    for (const id of ids) {
+      w.u16(id);
+      w.u16(4 + bytes);
+      for (let k = 0; k < bytes; k++) w.b[w.o++] = (k * 31 + id) & 0xff;
+    }
+    return w.b;
+  },
+};
+
+function v9Header(w: W, count: number, seq: number, domain: number): void {
+  w.u16(9);
+  w.u16(count);
+  w.u32(1_000_000); // sysUpTime
+  w.u32(1_700_000_000); // unix secs
+  w.u32(seq);
+  w.u32(domain); // source id
+}
+
+function ipfixHeader(w: W, len: number, seq: number, domain: number): void {
+  w.u16(10);
+  w.u16(len);
+  w.u32(1_700_000_000);
+  w.u32(seq);
+  w.u32(domain);
+}
+
+/** `count` template ids from 256 on, in packets of `perPacket`. */
+export function idBatches(count: number, perPacket: number, first = 256): number[][] {
+  const out: number[][] = [];
+  for (let k = 0; k < count; k += perPacket) {
+    const ids: number[] = [];
+    for (let j = k; j < Math.min(count, k + perPacket); j++) ids.push(first + j);
+    out.push(ids);
+  }
+  return out;
+}
