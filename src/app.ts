@@ -12,6 +12,7 @@ import { join, resolve } from "node:path";
 import { HttpApi } from "./api/server.js";
 import { ensureToken, type ApiToken } from "./api/token.js";
 import { FlowDecoder } from "./collector/decoder.js";
+import { SflowDecoder } from "./collector/sflow/decoder.js";
 import { CollectorService } from "./collector/service.js";
 import { CollectorStats } from "./collector/stats.js";
 import type { ListenSpec } from "./collector/udp.js";
@@ -72,9 +73,12 @@ export class App {
     // Exact addresses are matched by the decoder; CollectorService resolves
     // prefix keys per exporter when first heard (see service.ts).
     const samplingExporters = { ...cfg.collector.sampling.exporters };
+    // sFlow datagrams (00 00 00 05) on any port go to the sFlow decoder through FlowDecoder's hook.
+    const sflow = new SflowDecoder({ stats: this.stats, log: this.log });
     this.decoder = new FlowDecoder({
       stats: this.stats,
       log: this.log,
+      sflow: sflow.hook,
       templates: { ...cfg.collector.templates, persistPath: join(cfg.dataDir, "templates.json") },
       sampling: { default: cfg.collector.sampling.default, exporters: samplingExporters },
     });
@@ -91,6 +95,11 @@ export class App {
       const v6 = parseListen(`[::]:${listen[0]!.addr.port}`) as ListenAddress;
       listen.push({ addr: v6, optional: true });
     }
+    // The default sFlow port is optional (a busy 6343 must not stop NetFlow collection); a configured one is not.
+    const sflowDefault =
+      cfg.collector.sflowListen.length === 1 && cfg.collector.sflowListen[0] === "0.0.0.0:6343";
+    for (const t of cfg.collector.sflowListen)
+      listen.push({ addr: parseListen(t) as ListenAddress, optional: sflowDefault });
     this.collector = new CollectorService({
       listen,
       receiveBufferBytes: cfg.collector.receiveBufferBytes,

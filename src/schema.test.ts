@@ -36,7 +36,10 @@ test("docs/schema.md lists every column with its kind, and nothing else", () => 
 test("FlowBatch has one typed column per schema column; absent values read as zero/empty", () => {
   const b = new FlowBatch(4);
   const row = b.row(2);
-  assert.deepEqual(Object.keys(row), FLOW_COLUMNS.map((c) => c.name));
+  assert.deepEqual(
+    Object.keys(row),
+    FLOW_COLUMNS.map((c) => c.name),
+  );
   assert.equal(row.src_addr, "");
   assert.equal(row.bytes, 0);
   b.cols.bytes[1] = 2 ** 40;

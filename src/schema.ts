@@ -23,13 +23,43 @@ export interface ColumnDef {
 }
 
 export const FLOW_COLUMNS = [
-  { name: "time_received", kind: "time", unit: "ms", description: "When the collector received the export packet (UTC)" },
-  { name: "time_flow_start", kind: "time", unit: "ms", description: "First packet of the flow, as reported by the exporter (UTC)" },
-  { name: "time_flow_end", kind: "time", unit: "ms", description: "Last packet of the flow, as reported by the exporter (UTC)" },
-  { name: "exporter_address", kind: "ip", description: "Address the export packet came from (router, probe)" },
-  { name: "observation_domain_id", kind: "u32", description: "IPFIX observation domain / NetFlow v9 source id / sFlow sub-agent id; v5 engine type<<8|engine id" },
+  {
+    name: "time_received",
+    kind: "time",
+    unit: "ms",
+    description: "When the collector received the export packet (UTC)",
+  },
+  {
+    name: "time_flow_start",
+    kind: "time",
+    unit: "ms",
+    description: "First packet of the flow, as reported by the exporter (UTC)",
+  },
+  {
+    name: "time_flow_end",
+    kind: "time",
+    unit: "ms",
+    description: "Last packet of the flow, as reported by the exporter (UTC)",
+  },
+  {
+    name: "exporter_address",
+    kind: "ip",
+    description: "Address the export packet came from (router, probe)",
+  },
+  {
+    name: "observation_domain_id",
+    kind: "u32",
+    description:
+      "IPFIX observation domain / NetFlow v9 source id / sFlow sub-agent id; v5 engine type<<8|engine id",
+  },
   { name: "sampler_id", kind: "u32", description: "Sampler (selector) id the record refers to, 0 if none" },
-  { name: "sampling_rate", kind: "u32", unit: "1-in-N", description: "Packet sampling rate in force for this record (1 = unsampled, 0 = unknown). Counters are stored unscaled; multiply at query time" },
+  {
+    name: "sampling_rate",
+    kind: "u32",
+    unit: "1-in-N",
+    description:
+      "Packet sampling rate in force for this record (1 = unsampled, 0 = unknown). Counters are stored unscaled; multiply at query time",
+  },
   { name: "in_if", kind: "u32", description: "Input interface index (SNMP ifIndex)" },
   { name: "out_if", kind: "u32", description: "Output interface index (SNMP ifIndex)" },
   { name: "ip_version", kind: "u8", description: "4 or 6; 0 when the record carries no IP addresses" },
@@ -42,35 +72,125 @@ export const FLOW_COLUMNS = [
   { name: "tos", kind: "u8", description: "IP ToS / IPv6 traffic class byte (DSCP = tos >> 2)" },
   { name: "src_as", kind: "u32", description: "Source autonomous system number" },
   { name: "dst_as", kind: "u32", description: "Destination autonomous system number" },
-  { name: "src_prefix_len", kind: "u8", unit: "bits", description: "Source prefix length from the exporter's routing table" },
-  { name: "dst_prefix_len", kind: "u8", unit: "bits", description: "Destination prefix length from the exporter's routing table" },
+  {
+    name: "src_prefix_len",
+    kind: "u8",
+    unit: "bits",
+    description: "Source prefix length from the exporter's routing table",
+  },
+  {
+    name: "dst_prefix_len",
+    kind: "u8",
+    unit: "bits",
+    description: "Destination prefix length from the exporter's routing table",
+  },
   { name: "next_hop", kind: "ip", description: "IP next hop" },
   { name: "bgp_next_hop", kind: "ip", description: "BGP next hop" },
   { name: "src_vlan", kind: "u16", description: "Source (ingress) VLAN id" },
   { name: "dst_vlan", kind: "u16", description: "Destination (egress) VLAN id" },
   { name: "src_mac", kind: "mac", description: "Source MAC address" },
   { name: "dst_mac", kind: "mac", description: "Destination MAC address" },
-  { name: "mpls_label_1", kind: "u32", description: "Top MPLS label (20-bit label value, without EXP/S bits)" },
+  {
+    name: "mpls_label_1",
+    kind: "u32",
+    description: "Top MPLS label (20-bit label value, without EXP/S bits)",
+  },
   { name: "mpls_label_2", kind: "u32", description: "Second MPLS label" },
   { name: "mpls_label_3", kind: "u32", description: "Third MPLS label" },
-  { name: "direction", kind: "u8", description: "Flow direction: 0 ingress, 1 egress (IPFIX flowDirection); 255 unknown" },
-  { name: "forwarding_status", kind: "u8", description: "Forwarding status (RFC 7270): 64-127 forwarded, 128-191 dropped, 192-255 consumed" },
+  {
+    name: "direction",
+    kind: "u8",
+    description: "Flow direction: 0 ingress, 1 egress (IPFIX flowDirection); 255 unknown",
+  },
+  {
+    name: "forwarding_status",
+    kind: "u8",
+    description: "Forwarding status (RFC 7270): 64-127 forwarded, 128-191 dropped, 192-255 consumed",
+  },
   { name: "icmp_type", kind: "u8", description: "ICMP / ICMPv6 type" },
   { name: "icmp_code", kind: "u8", description: "ICMP / ICMPv6 code" },
-  { name: "fragment", kind: "u8", description: "1 when the sampled packet was an IP fragment (from packet-header parsing)" },
+  {
+    name: "fragment",
+    kind: "u8",
+    description: "1 when the sampled packet was an IP fragment (from packet-header parsing)",
+  },
   { name: "ttl", kind: "u8", description: "IP TTL / hop limit (minimum seen, when reported)" },
-  { name: "flow_end_reason", kind: "u8", description: "IPFIX flowEndReason (1 idle, 2 active, 3 end of flow, 4 forced, 5 lack of resources)" },
+  {
+    name: "flow_end_reason",
+    kind: "u8",
+    description: "IPFIX flowEndReason (1 idle, 2 active, 3 end of flow, 4 forced, 5 lack of resources)",
+  },
   { name: "layer2_segment_id", kind: "u64", description: "Layer-2 segment id (e.g. VXLAN VNI, IE 351)" },
-  { name: "fw_event", kind: "u8", description: "Firewall/NAT event (Cisco ASA NSEL NF_F_FW_EVENT / IE 233): 0 = plain traffic record" },
+  {
+    name: "fw_event",
+    kind: "u8",
+    description: "Firewall/NAT event (Cisco ASA NSEL NF_F_FW_EVENT / IE 233): 0 = plain traffic record",
+  },
   { name: "post_nat_src_addr", kind: "ip", description: "Source address after NAT (IE 225/281)" },
   { name: "post_nat_dst_addr", kind: "ip", description: "Destination address after NAT (IE 226/282)" },
   { name: "post_nat_src_port", kind: "u16", description: "Source port after NAT (IE 227)" },
   { name: "post_nat_dst_port", kind: "u16", description: "Destination port after NAT (IE 228)" },
-  { name: "initiator_octets", kind: "u64", unit: "bytes", description: "NSEL / IE 231: bytes from the initiator" },
-  { name: "responder_octets", kind: "u64", unit: "bytes", description: "NSEL / IE 232: bytes from the responder" },
-  { name: "bytes", kind: "u64", unit: "bytes", description: "Bytes as exported (unscaled; multiply by sampling_rate for an estimate)" },
+  {
+    name: "initiator_octets",
+    kind: "u64",
+    unit: "bytes",
+    description: "NSEL / IE 231: bytes from the initiator",
+  },
+  {
+    name: "responder_octets",
+    kind: "u64",
+    unit: "bytes",
+    description: "NSEL / IE 232: bytes from the responder",
+  },
+  {
+    name: "inner_src_addr",
+    kind: "ip",
+    description: "Tunnelled (VXLAN, IP-in-IP, GRE) packet: innermost source IP, from a sampled packet header",
+  },
+  { name: "inner_dst_addr", kind: "ip", description: "Tunnelled packet: innermost destination IP" },
+  { name: "inner_src_port", kind: "u16", description: "Tunnelled packet: innermost source transport port" },
+  {
+    name: "inner_dst_port",
+    kind: "u16",
+    description: "Tunnelled packet: innermost destination transport port",
+  },
+  { name: "inner_protocol", kind: "u8", description: "Tunnelled packet: innermost IP protocol" },
+  {
+    name: "drop_reason",
+    kind: "u16",
+    description:
+      "sFlow discard reason code (ICMP unreachable code 0-255, 256+ sFlow drop reasons); meaningful when forwarding_status >= 128",
+  },
+  {
+    name: "as_path",
+    kind: "string",
+    description:
+      "BGP AS path to the destination, space-separated, AS_SET members in braces (sFlow extended gateway)",
+  },
+  {
+    name: "bgp_communities",
+    kind: "string",
+    description:
+      "BGP communities of the destination route, space-separated high:low (sFlow extended gateway)",
+  },
+  {
+    name: "local_pref",
+    kind: "u32",
+    description: "BGP local preference of the destination route (sFlow extended gateway)",
+  },
+  {
+    name: "bytes",
+    kind: "u64",
+    unit: "bytes",
+    description: "Bytes as exported (unscaled; multiply by sampling_rate for an estimate)",
+  },
   { name: "packets", kind: "u64", unit: "packets", description: "Packets as exported (unscaled)" },
-  { name: "flows", kind: "u32", unit: "flows", description: "Number of flows this record stands for (1 for a flow record)" },
+  {
+    name: "flows",
+    kind: "u32",
+    unit: "flows",
+    description: "Number of flows this record stands for (1 for a flow record)",
+  },
 ] as const satisfies readonly ColumnDef[];
 
 export type FlowColumn = (typeof FLOW_COLUMNS)[number];

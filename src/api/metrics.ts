@@ -80,6 +80,18 @@ export function renderMetrics(stats: CollectorStats, extra: ExtraMetrics = {}): 
     per((s) => s.fwEventRecords),
   );
   w.metric(
+    `${P}counter_records_total`,
+    "counter",
+    "sFlow counter samples decoded into interface counters, per exporter.",
+    per((s) => s.counterRecords),
+  );
+  w.metric(
+    `${P}sflow_sample_drops_total`,
+    "counter",
+    "Packets the sFlow agent could not sample for lack of resources (increments of the samples' drops), per exporter.",
+    per((s) => s.sampleDrops),
+  );
+  w.metric(
     `${P}unknown_sampling_records_total`,
     "counter",
     "Flow records stored with an unknown sampling rate, per exporter.",

@@ -10,14 +10,21 @@
 // file's mtime), so the output is reproducible.
 //
 // Datagrams to the sFlow port (default 6343; raw files: sFlow by magic) are
-// handed to an sFlow decoder when one is given (`opts.sflow`); until the
-// sFlow decoder is wired in they are counted as "sflowSkipped".
+// handed to an sFlow decoder when one is given (`opts.sflow`, main.ts gives
+// src/collector/sflow), else counted as "sflowSkipped". With it, sFlow on a
+// NetFlow port and NetFlow on the sFlow port are decoded too, and each sFlow
+// counter sample prints as {"kind":"counters", …}.
 import { readCapture, type CapturedDatagram } from "../collector/capture.js";
 import { FlowDecoder } from "../collector/decoder.js";
 import { parseIp } from "../collector/ip.js";
 import { DECODE_REASONS } from "../collector/errors.js";
 import { CollectorStats } from "../collector/stats.js";
-import { RecordSink, type OptionsRecord, type PacketSource } from "../collector/types.js";
+import {
+  RecordSink,
+  type InterfaceCounters,
+  type OptionsRecord,
+  type PacketSource,
+} from "../collector/types.js";
 import type { FlowBatch } from "../collector/batch.js";
 import { createLogger, type Logger } from "../log.js";
 
@@ -27,6 +34,10 @@ export type LineOut = ((line: string) => void) | { write(chunk: string): unknown
 /** Anything that decodes one datagram like FlowDecoder does (used for sFlow). */
 export interface DatagramDecoder {
   decode(data: Uint8Array, src: PacketSource, sink: RecordSink): number;
+  /** For FlowDecoder's `sflow` option (sFlow arriving on a NetFlow port). */
+  hook?: (data: Uint8Array, src: PacketSource, sink: RecordSink) => number;
+  /** Set to the run's FlowDecoder: NetFlow/IPFIX arriving on the sFlow port. */
+  netflow?: { decode(data: Uint8Array, src: PacketSource, sink: RecordSink): number };
 }
 
 export interface DecodeRunOptions {
@@ -90,14 +101,16 @@ export async function runDecode(
 
   const stats = new CollectorStats();
   const log = createLogger({ level: "warn", write: err });
-  const decoder = new FlowDecoder({ stats, log });
   const sflow = opts.sflow?.({ stats, log });
+  const decoder = new FlowDecoder({ stats, log, ...(sflow?.hook ? { sflow: sflow.hook } : {}) });
+  if (sflow) sflow.netflow = decoder;
 
   // Print rows in production order: rows committed before an options record
   // are printed before it. `printed` counts printed rows of the current batch.
   let printed = 0;
   let flows = 0;
   let options = 0;
+  let counters = 0;
   const printRows = (b: FlowBatch, upTo: number): void => {
     for (; printed < upTo; printed++) {
       out(JSON.stringify({ kind: "flow", ...b.row(printed) }));
@@ -113,6 +126,12 @@ export async function runDecode(
       printRows(sink.batch, sink.batch.length);
       out(JSON.stringify({ kind: "options", ...rec }));
       options++;
+    },
+    4096,
+    (rec: InterfaceCounters) => {
+      printRows(sink.batch, sink.batch.length);
+      out(JSON.stringify({ kind: "counters", ...rec }));
+      counters++;
     },
   );
 
@@ -163,6 +182,7 @@ export async function runDecode(
       datagrams,
       records: flows,
       options,
+      ...(counters > 0 ? { counters } : {}),
       errors,
       sequenceLost,
       pendingSets,

@@ -249,7 +249,8 @@ export async function main(args: string[], ioIn: Partial<MainIo> = {}): Promise<
         return await start(rest, io);
       case "decode": {
         const { runDecode } = await import("./decode.js");
-        return await runDecode(rest, io.out, io.err);
+        const { SflowDecoder } = await import("../collector/sflow/decoder.js");
+        return await runDecode(rest, io.out, io.err, { sflow: (o) => new SflowDecoder(o) });
       }
       case "stats":
         return await stats(rest, io);

@@ -8,7 +8,10 @@ import { FLOW_COLUMNS as SCHEMA, type ColumnDef, type ColumnKind, type FlowColum
 const FLOW_COLUMNS: readonly ColumnDef[] = SCHEMA;
 import { formatIp, formatMac } from "./ip.js";
 
-function allocate(kind: ColumnKind, capacity: number): Float64Array | Uint8Array | Uint16Array | Uint32Array | string[] {
+function allocate(
+  kind: ColumnKind,
+  capacity: number,
+): Float64Array | Uint8Array | Uint16Array | Uint32Array | string[] {
   switch (kind) {
     case "time":
     case "u64":

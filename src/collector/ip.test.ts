@@ -11,7 +11,14 @@ test("IPv4 round-trips through the IPv4-mapped form", () => {
 });
 
 test("IPv6 formats per RFC 5952 and parses back", () => {
-  for (const text of ["2001:db8::1", "::1", "fe80::a:b:c:d", "2001:db8:0:1:1:1:1:1", "1::", "2001:0:0:1::1"]) {
+  for (const text of [
+    "2001:db8::1",
+    "::1",
+    "fe80::a:b:c:d",
+    "2001:db8:0:1:1:1:1:1",
+    "1::",
+    "2001:0:0:1::1",
+  ]) {
     const b = parseIp(text);
     assert.ok(b, text);
     assert.equal(formatIp(b, 0), text);

@@ -48,7 +48,7 @@ export function formatIp(buf: Uint8Array, off: number): string {
   // RFC 5952 §4.2: compress the longest run (length >= 2) of zero words.
   let bestStart = -1;
   let bestLen = 0;
-  for (let k = 0; k < 8; ) {
+  for (let k = 0; k < 8;) {
     if (words[k] !== 0) {
       k++;
       continue;

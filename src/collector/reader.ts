@@ -23,7 +23,10 @@ export class Reader {
 
   need(n: number, what: string): void {
     if (n < 0 || this.pos + n > this.end) {
-      throw new DecodeError("truncated", `${what}: need ${n} bytes at offset ${this.pos}, have ${this.end - this.pos}`);
+      throw new DecodeError(
+        "truncated",
+        `${what}: need ${n} bytes at offset ${this.pos}, have ${this.end - this.pos}`,
+      );
     }
   }
 

@@ -12,6 +12,10 @@ export class ExporterStats {
   optionsRecords = 0;
   /** NSEL / firewall-event records (kept as flows with fw_event set, never as plain traffic). */
   fwEventRecords = 0;
+  /** sFlow counter samples decoded into interface-counter records. */
+  counterRecords = 0;
+  /** sFlow: packets the agent could not sample for lack of resources (sum of the samples' `drops` increments). */
+  sampleDrops = 0;
   /** Flow records for which no sampling rate was known (stored with sampling_rate 0). */
   unknownSamplingRecords = 0;
   /** Export packets (v9: packets; IPFIX/v5: records; sFlow: datagrams) missing according to sequence numbers. */
@@ -48,6 +52,8 @@ export class ExporterStats {
       flowRecords: this.flowRecords,
       optionsRecords: this.optionsRecords,
       fwEventRecords: this.fwEventRecords,
+      counterRecords: this.counterRecords,
+      sampleDrops: this.sampleDrops,
       unknownSamplingRecords: this.unknownSamplingRecords,
       sequenceLost: this.sequenceLost,
       sequenceResets: this.sequenceResets,
@@ -55,7 +61,9 @@ export class ExporterStats {
       pendingSets: this.pendingSets,
       templates: this.templates,
       versions: this.versions,
-      errors: Object.fromEntries(DECODE_REASONS.filter((r) => this.errors[r] > 0).map((r) => [r, this.errors[r]])),
+      errors: Object.fromEntries(
+        DECODE_REASONS.filter((r) => this.errors[r] > 0).map((r) => [r, this.errors[r]]),
+      ),
       firstSeen: this.firstSeen ? new Date(this.firstSeen).toISOString() : null,
       lastSeen: this.lastSeen ? new Date(this.lastSeen).toISOString() : null,
     };
@@ -92,7 +100,13 @@ export class CollectorStats {
     return s;
   }
 
-  totals(): { packets: number; flowRecords: number; optionsRecords: number; errors: number; sequenceLost: number } {
+  totals(): {
+    packets: number;
+    flowRecords: number;
+    optionsRecords: number;
+    errors: number;
+    sequenceLost: number;
+  } {
     let packets = 0,
       flowRecords = 0,
       optionsRecords = 0,

@@ -24,6 +24,69 @@ export interface OptionsRecord {
 }
 
 /**
+ * Interface counters of one sFlow counter sample (generic interface record,
+ * format 1, and/or Ethernet record, format 2): kept as their own time series
+ * per agent and ifIndex, not as flows. Counters are the agent's running
+ * totals (wrapping at 2^32 / 2^64), as exported; rates are differences
+ * between samples. Rare (one per interface every 20-30 s): plain objects.
+ */
+export interface InterfaceCounters {
+  /** UDP source the datagram came from (the stats key). */
+  exporter: string;
+  /** sFlow agent address (the device the counters belong to). */
+  agent: string;
+  subAgentId: number;
+  receivedMs: number;
+  /** Counter sample sequence number (per data source). */
+  sequence: number;
+  /** Data source: type (0 ifIndex, 1 VLAN, 2 physical entity) and index. */
+  sourceIdType: number;
+  sourceIdIndex: number;
+  /** Interface: from the generic record, else the data source index. */
+  ifIndex: number;
+  /** Generic interface counters (sFlow v5 if_counters); absent when the sample has none. */
+  generic?: {
+    ifType: number;
+    /** bits per second */
+    ifSpeed: number;
+    /** 0 unknown, 1 full-duplex, 2 half-duplex, 3 in, 4 out */
+    ifDirection: number;
+    /** bit 0 admin up, bit 1 oper up */
+    ifStatus: number;
+    inOctets: number;
+    inUcastPkts: number;
+    inMulticastPkts: number;
+    inBroadcastPkts: number;
+    inDiscards: number;
+    inErrors: number;
+    inUnknownProtos: number;
+    outOctets: number;
+    outUcastPkts: number;
+    outMulticastPkts: number;
+    outBroadcastPkts: number;
+    outDiscards: number;
+    outErrors: number;
+    promiscuousMode: number;
+  };
+  /** Ethernet (dot3) counters (sFlow v5 ethernet_counters); absent when the sample has none. */
+  ethernet?: {
+    alignmentErrors: number;
+    fcsErrors: number;
+    singleCollisionFrames: number;
+    multipleCollisionFrames: number;
+    sqeTestErrors: number;
+    deferredTransmissions: number;
+    lateCollisions: number;
+    excessiveCollisions: number;
+    internalMacTransmitErrors: number;
+    carrierSenseErrors: number;
+    frameTooLongs: number;
+    internalMacReceiveErrors: number;
+    symbolErrors: number;
+  };
+}
+
+/**
  * Receives what decoders produce. Decoders write rows into `batch` and call
  * `commit()` per finished row; a full batch is handed on by `flush()`.
  */
@@ -31,17 +94,21 @@ export class RecordSink {
   batch: FlowBatch;
   private readonly onBatch: (batch: FlowBatch) => void;
   private readonly onOptions: (rec: OptionsRecord) => void;
+  /** Interface counters (sFlow counter samples); settable so existing constructors need no change. */
+  onCounters: (rec: InterfaceCounters) => void;
   private readonly capacity: number;
 
   constructor(
     onBatch: (batch: FlowBatch) => void,
     onOptions: (rec: OptionsRecord) => void = () => {},
     capacity = 4096,
+    onCounters: (rec: InterfaceCounters) => void = () => {},
   ) {
     this.capacity = capacity;
     this.batch = new FlowBatch(capacity);
     this.onBatch = onBatch;
     this.onOptions = onOptions;
+    this.onCounters = onCounters;
   }
 
   /** Finish the row at index batch.length; hands the batch on when full. */
@@ -60,5 +127,9 @@ export class RecordSink {
 
   options(rec: OptionsRecord): void {
     this.onOptions(rec);
+  }
+
+  counters(rec: InterfaceCounters): void {
+    this.onCounters(rec);
   }
 }

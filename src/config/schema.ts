@@ -21,6 +21,8 @@ export interface SamplingConfig {
 
 export interface CollectorConfig {
   listen: string[];
+  /** sFlow listen addresses (sFlow and NetFlow are told apart per datagram on every port). */
+  sflowListen: string[];
   receiveBufferBytes: number;
   templates: TemplatesConfig;
   sampling: SamplingConfig;
@@ -63,6 +65,7 @@ export function defaultConfig(): NagareConfig {
   return {
     collector: {
       listen: ["0.0.0.0:2055"],
+      sflowListen: ["0.0.0.0:6343"],
       receiveBufferBytes: 32 * MIB,
       templates: {
         maxTemplatesPerScope: 1024,
@@ -169,6 +172,7 @@ type Spec = { [k: string]: Check | Spec };
 const SPEC: Spec = {
   collector: {
     listen: listenList,
+    sflowListen: listenList,
     receiveBufferBytes: int(0, 2 ** 31 - 1),
     templates: {
       maxTemplatesPerScope: int(1, 1_000_000),

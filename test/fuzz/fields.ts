@@ -1,4 +1,4 @@
-// Where the 16-bit length and count fields of a datagram are: the targets of
+// Where the length and count fields of a datagram are: the targets of
 // the "length lies" mutations. A structural walk of the wire grammar, tolerant
 // of anything (it stops at the first inconsistency), so it can be run on
 // real captures and on already-mutated data alike.
@@ -12,8 +12,10 @@
 //   options template set (id 3): template id, field count, scope field count, fields…
 
 export interface LengthField {
-  /** Byte offset of the 16-bit big-endian field. */
+  /** Byte offset of the big-endian field. */
   offset: number;
+  /** Field width in bytes: 2 (NetFlow/IPFIX) unless 4 (sFlow XDR). */
+  width?: 4;
   /** Start of the structure the field measures; "remaining length" is counted from here. */
   base: number;
   what: string;
@@ -64,7 +66,14 @@ function walkSets(p: Uint8Array, start: number, end: number, version: 9 | 10, ou
   }
 }
 
-function walkTemplates(p: Uint8Array, start: number, end: number, version: 9 | 10, options: boolean, out: LengthField[]): void {
+function walkTemplates(
+  p: Uint8Array,
+  start: number,
+  end: number,
+  version: 9 | 10,
+  options: boolean,
+  out: LengthField[],
+): void {
   let r = start;
   while (r + 4 <= end) {
     const tid = u16(p, r);
@@ -96,9 +105,65 @@ function walkTemplates(p: Uint8Array, start: number, end: number, version: 9 | 1
   }
 }
 
-/** Fallback for formats without a walker: every even offset of the first 64 bytes. */
-export function headerWords(p: Uint8Array): LengthField[] {
+function u32(p: Uint8Array, o: number): number {
+  return ((p[o]! << 24) | (p[o + 1]! << 16) | (p[o + 2]! << 8) | p[o + 3]!) >>> 0;
+}
+
+/**
+ * sFlow v5 (sflow_version_5.txt, XDR: every length and count is 32-bit):
+ *   datagram: version, address type, agent address (4|16), sub-agent, sequence, uptime, sample count, samples
+ *   sample:   data_format, length, body — flow (1) / expanded flow (3) / counters (2) / expanded counters (4)
+ *             bodies end in a record count and records: data_format, length, body
+ *   sampled header record (1): protocol, frame length, stripped, header length, header bytes
+ */
+export function sflowLengthFields(p: Uint8Array): LengthField[] {
   const out: LengthField[] = [];
-  for (let o = 0; o + 2 <= Math.min(p.length, 64); o += 2) out.push({ offset: o, base: 0, what: `word @${o}` });
+  if (p.length < 28) return out;
+  const atype = u32(p, 4);
+  let o = atype === 2 ? 8 + 16 : 8 + 4;
+  o += 12; // sub-agent, sequence, uptime
+  if (o + 4 > p.length) return out;
+  out.push({ offset: o, width: 4, base: 0, what: "sFlow sample count" });
+  const samples = u32(p, o);
+  o += 4;
+  for (let s = 0; s < samples && o + 8 <= p.length; s++) {
+    const fmt = u32(p, o) & 0xfff;
+    const len = u32(p, o + 4);
+    out.push({ offset: o + 4, width: 4, base: o, what: `sample ${s} (format ${fmt}) length @${o + 4}` });
+    const body = o + 8;
+    const end = Math.min(p.length, body + len);
+    // Offset of the record count inside the sample body, per sample format.
+    const countAt = fmt === 1 ? 28 : fmt === 3 ? 40 : fmt === 2 ? 8 : fmt === 4 ? 12 : -1;
+    if (countAt >= 0 && body + countAt + 4 <= end) {
+      out.push({
+        offset: body + countAt,
+        width: 4,
+        base: body,
+        what: `sample ${s} record count @${body + countAt}`,
+      });
+      const n = u32(p, body + countAt);
+      let r = body + countAt + 4;
+      for (let k = 0; k < n && r + 8 <= end; k++) {
+        const rfmt = u32(p, r);
+        out.push({
+          offset: r + 4,
+          width: 4,
+          base: r,
+          what: `sample ${s} record ${k} (format ${rfmt}) length @${r + 4}`,
+        });
+        if ((fmt === 1 || fmt === 3) && rfmt === 1 && r + 24 <= end) {
+          out.push({
+            offset: r + 20,
+            width: 4,
+            base: r + 24,
+            what: `sample ${s} sampled header length @${r + 20}`,
+          });
+        }
+        r += 8 + u32(p, r + 4);
+      }
+    }
+    if (len === 0) break;
+    o = body + len;
+  }
   return out;
 }

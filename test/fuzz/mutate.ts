@@ -23,19 +23,22 @@ export function flipBit(p: Uint8Array, bit: number): Mutant {
   return { desc: `flip bit ${bit} (byte ${bit >> 3})`, data: d };
 }
 
-export function setU16(p: Uint8Array, offset: number, value: number, what: string): Mutant {
+/** Set the length field `f` (2 or 4 bytes, big-endian) to `value`. */
+export function setField(p: Uint8Array, f: LengthField, value: number): Mutant {
   const d = p.slice();
-  const v = ((value % 0x10000) + 0x10000) % 0x10000;
-  d[offset] = v >> 8;
-  d[offset + 1] = v & 0xff;
-  return { desc: `${what} := ${v}`, data: d };
+  const dv = new DataView(d.buffer);
+  if (f.width === 4) dv.setUint32(f.offset, value >>> 0);
+  else dv.setUint16(f.offset, value & 0xffff);
+  return { desc: `${f.what} := ${value}`, data: d };
 }
 
-/** Every value a length field is set to (deduplicated), see SMALL_DELTAS. */
+/** Every value a length field is set to (deduplicated): extremes, then the remaining length ± SMALL_DELTAS. */
 export function lengthValues(p: Uint8Array, f: LengthField): number[] {
   const rem = p.length - f.base;
+  const max = f.width === 4 ? 0xffffffff : 0xffff;
   const vals = new Set<number>([0, 1, 0xffff, 0x7fff]);
-  for (const d of SMALL_DELTAS) if (rem + d >= 0 && rem + d <= 0xffff) vals.add(rem + d);
+  if (f.width === 4) [0x7fffffff, 0xffffffff, 0x10000].forEach((v) => vals.add(v));
+  for (const d of SMALL_DELTAS) if (rem + d >= 0 && rem + d <= max) vals.add(rem + d);
   return [...vals];
 }
 
@@ -81,7 +84,7 @@ export function randomMutant(p: Uint8Array, fields: LengthField[], other: Uint8A
     case 2: {
       if (!fields.length) return randomBytes(p, rng);
       const f = rng.pick(fields);
-      return setU16(p, f.offset, rng.pick(lengthValues(p, f)), f.what);
+      return setField(p, f, rng.pick(lengthValues(p, f)));
     }
     case 3:
       return randomBytes(p, rng);

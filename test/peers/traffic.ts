@@ -12,7 +12,7 @@
 //     streams (RTP-like) of tens to a few hundred datagrams.
 //   - ICMP echo request/reply (IPv4) and ICMPv6 echo (IPv6), plus a few
 //     ICMP destination-unreachable messages.
-// A seeded PRNG (mulberry32) drives every choice, so the same seed gives the
+// A seeded PRNG (test/fuzz/prng.ts, mulberry32) drives every choice, so the same seed gives the
 // same bytes. Checksums (IPv4 header, TCP, UDP, ICMP, ICMPv6) are computed, so
 // tshark and the exporters see well-formed packets.
 //
@@ -20,6 +20,8 @@
 // (packets, IP-level bytes) so that a test can hold an exact exporter
 // (softflowd) to the traffic itself, not only to a reference collector.
 import { writeFileSync } from "node:fs";
+import { formatIp } from "../../src/collector/ip.js";
+import { Prng } from "../fuzz/prng.js";
 
 export interface TrafficOptions {
   /** PRNG seed (default 0x6e616761, "naga"). */
@@ -60,30 +62,9 @@ interface Packet {
   frame: Uint8Array;
 }
 
-class Prng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  u32(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-  int(n: number): number {
-    return n <= 0 ? 0 : this.u32() % n;
-  }
-  range(lo: number, hi: number): number {
-    return lo + this.int(hi - lo + 1);
-  }
-  chance(p: number): boolean {
-    return this.u32() / 4294967296 < p;
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)]!;
-  }
+/** True with probability p. */
+function chance(rng: Prng, p: number): boolean {
+  return rng.u32() / 4294967296 < p;
 }
 
 // ---- addresses ---------------------------------------------------------------
@@ -107,36 +88,12 @@ function v6Host(prefix: number[], iid: number, rng: Prng): Host {
   });
   addr[14] = (iid >> 8) & 0xff;
   addr[15] = iid & 0xff;
-  return { v: 6, addr, text: v6Text(addr), mac: mac(rng) };
+  return { v: 6, addr, text: formatIp(addr, 0), mac: mac(rng) };
 }
 
 function mac(rng: Prng): Uint8Array {
   const m = Uint8Array.of(0x02, rng.int(256), rng.int(256), rng.int(256), rng.int(256), rng.int(256));
   return m; // locally administered, unicast
-}
-
-/** RFC 5952 text (same rules as src/collector/ip.ts formatIp; kept local so the generator stands alone). */
-export function v6Text(a: Uint8Array): string {
-  const words: number[] = [];
-  for (let k = 0; k < 8; k++) words.push((a[2 * k]! << 8) | a[2 * k + 1]!);
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let k = 0; k < 8; ) {
-    if (words[k] !== 0) {
-      k++;
-      continue;
-    }
-    let j = k;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - k > bestLen && j - k >= 2) {
-      bestStart = k;
-      bestLen = j - k;
-    }
-    k = j;
-  }
-  const hex = words.map((w) => w.toString(16));
-  if (bestStart < 0) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
 }
 
 // ---- packet building ---------------------------------------------------------
@@ -170,7 +127,13 @@ interface L4 {
 let ipId = 1;
 
 /** Ethernet + IPv4/IPv6 + L4 with checksums; payload bytes are a deterministic pattern. */
-function buildFrame(src: Host, dst: Host, l4: L4, tos: number, ttl: number): { frame: Uint8Array; ipLen: number } {
+function buildFrame(
+  src: Host,
+  dst: Host,
+  l4: L4,
+  tos: number,
+  ttl: number,
+): { frame: Uint8Array; ipLen: number } {
   const l4Len = l4.header.length + l4.payloadLen;
   const ipHdr = src.v === 4 ? 20 : 40;
   const ipLen = ipHdr + l4Len;
@@ -266,7 +229,16 @@ class Builder {
   readonly flows = new Map<TupleKey, FlowTruth>();
   private n = 0;
 
-  add(timeUs: number, src: Host, dst: Host, sport: number, dport: number, l4: L4, tos: number, ttl: number): void {
+  add(
+    timeUs: number,
+    src: Host,
+    dst: Host,
+    sport: number,
+    dport: number,
+    l4: L4,
+    tos: number,
+    ttl: number,
+  ): void {
     const { frame, ipLen } = buildFrame(src, dst, l4, tos, ttl);
     this.packets.push({ timeUs, seq: this.n++, frame });
     const key = tupleKey(src.text, dst.text, sport, dport, l4.proto);
@@ -284,7 +256,15 @@ export function tupleKey(src: string, dst: string, sport: number, dport: number,
   return `${src}|${dst}|${sport}|${dport}|${proto}`;
 }
 
-function tcpConversation(b: Builder, rng: Prng, t0: number, c: Host, s: Host, sport: number, dport: number): void {
+function tcpConversation(
+  b: Builder,
+  rng: Prng,
+  t0: number,
+  c: Host,
+  s: Host,
+  sport: number,
+  dport: number,
+): void {
   const tos = rng.pick([0, 0, 0, 0x10, 0x28, 0xb8]);
   const rtt = rng.range(200, 20_000); // µs
   let t = t0;
@@ -295,7 +275,16 @@ function tcpConversation(b: Builder, rng: Prng, t0: number, c: Host, s: Host, sp
   const seg = (from: "c" | "s", flags: number, len: number): void => {
     const [src, dst, sp, dp, seq, ack, ttl] =
       from === "c" ? [c, s, sport, dport, cseq, sseq, ttlC] : [s, c, dport, sport, sseq, cseq, ttlS];
-    b.add(t, src, dst, sp, dp, { proto: 6, header: tcpHeader(sp, dp, seq, ack, flags), payloadLen: len, checksumOff: 16 }, tos, ttl);
+    b.add(
+      t,
+      src,
+      dst,
+      sp,
+      dp,
+      { proto: 6, header: tcpHeader(sp, dp, seq, ack, flags), payloadLen: len, checksumOff: 16 },
+      tos,
+      ttl,
+    );
     const adv = len + (flags & (TCP_SYN | TCP_FIN) ? 1 : 0);
     if (from === "c") cseq = (cseq + adv) >>> 0;
     else sseq = (sseq + adv) >>> 0;
@@ -326,9 +315,9 @@ function tcpConversation(b: Builder, rng: Prng, t0: number, c: Host, s: Host, sp
   const exchanges = rng.int(100) < 80 ? rng.range(1, 3) : rng.range(4, 12);
   for (let e = 0; e < exchanges; e++) {
     t += rng.range(50, 5000);
-    seg("c", TCP_PSH | TCP_ACK | (rng.chance(0.02) ? TCP_URG : 0), rng.range(40, 700));
+    seg("c", TCP_PSH | TCP_ACK | (chance(rng, 0.02) ? TCP_URG : 0), rng.range(40, 700));
     t += rtt;
-    const segments = rng.chance(0.06) ? rng.range(10, 60) : rng.range(1, 6);
+    const segments = chance(rng, 0.06) ? rng.range(10, 60) : rng.range(1, 6);
     for (let k = 0; k < segments; k++) {
       const last = k === segments - 1;
       const len = last ? rng.range(1, 1448) : 1448;
@@ -341,11 +330,11 @@ function tcpConversation(b: Builder, rng: Prng, t0: number, c: Host, s: Host, sp
     }
   }
   t += rng.range(100, 20_000);
-  if (rng.chance(0.1)) {
+  if (chance(rng, 0.1)) {
     seg("c", TCP_RST | TCP_ACK, 0); // abortive close
     return;
   }
-  const clientCloses = rng.chance(0.6);
+  const clientCloses = chance(rng, 0.6);
   const first = clientCloses ? "c" : "s";
   const second = clientCloses ? "s" : "c";
   seg(first, TCP_FIN | TCP_ACK, 0);
@@ -357,16 +346,25 @@ function tcpConversation(b: Builder, rng: Prng, t0: number, c: Host, s: Host, sp
 
 function udpConversation(b: Builder, rng: Prng, t0: number, c: Host, s: Host, sport: number): void {
   const udp = (from: Host, to: Host, sp: number, dp: number, len: number, t: number, tos: number): void =>
-    b.add(t, from, to, sp, dp, { proto: 17, header: udpHeader(sp, dp, len), payloadLen: len, checksumOff: 6 }, tos, 64);
-  if (rng.chance(0.6)) {
+    b.add(
+      t,
+      from,
+      to,
+      sp,
+      dp,
+      { proto: 17, header: udpHeader(sp, dp, len), payloadLen: len, checksumOff: 6 },
+      tos,
+      64,
+    );
+  if (chance(rng, 0.6)) {
     // DNS-like: one query, usually one answer, sometimes a retry.
-    const tries = rng.chance(0.1) ? 2 : 1;
+    const tries = chance(rng, 0.1) ? 2 : 1;
     let t = t0;
     for (let k = 0; k < tries; k++) {
       udp(c, s, sport, 53, rng.range(28, 60), t, 0);
       t += rng.range(500, 30_000);
     }
-    if (!rng.chance(0.05)) udp(s, c, 53, sport, rng.range(60, 500), t, 0);
+    if (!chance(rng, 0.05)) udp(s, c, 53, sport, rng.range(60, 500), t, 0);
     return;
   }
   // RTP-like one-way stream (sometimes with a thin reverse stream: RTCP-like).
@@ -375,7 +373,7 @@ function udpConversation(b: Builder, rng: Prng, t0: number, c: Host, s: Host, sp
   const size = rng.pick([172, 180, 200, 252, 1200]);
   const gap = rng.pick([10_000, 20_000, 25_000]);
   for (let k = 0; k < n; k++) udp(c, s, sport, dport, size - 28, t0 + k * gap, 0xb8);
-  if (rng.chance(0.3)) {
+  if (chance(rng, 0.3)) {
     for (let k = 0; k < Math.ceil(n / 50); k++) udp(s, c, dport, sport, 64, t0 + k * 1_000_000 + 1, 0xb8);
   }
 }
@@ -383,7 +381,16 @@ function udpConversation(b: Builder, rng: Prng, t0: number, c: Host, s: Host, sp
 function icmpConversation(b: Builder, rng: Prng, t0: number, c: Host, s: Host): void {
   const v6 = c.v === 6;
   const proto = v6 ? 58 : 1;
-  const icmp = (from: Host, to: Host, type: number, code: number, id: number, sq: number, len: number, t: number): void => {
+  const icmp = (
+    from: Host,
+    to: Host,
+    type: number,
+    code: number,
+    id: number,
+    sq: number,
+    len: number,
+    t: number,
+  ): void => {
     b.add(
       t,
       from,
@@ -395,7 +402,7 @@ function icmpConversation(b: Builder, rng: Prng, t0: number, c: Host, s: Host): 
       64,
     );
   };
-  if (rng.chance(0.15)) {
+  if (chance(rng, 0.15)) {
     // Destination unreachable (port unreachable), quoting an IP header + 8 bytes.
     const [type, code] = v6 ? [1, 4] : [3, 3];
     icmp(s, c, type, code, 0, 0, v6 ? 48 : 28, t0);
@@ -408,7 +415,7 @@ function icmpConversation(b: Builder, rng: Prng, t0: number, c: Host, s: Host): 
   for (let k = 0; k < count; k++) {
     const t = t0 + k * 200_000;
     icmp(c, s, req, 0, id, k + 1, len, t);
-    if (!rng.chance(0.1)) icmp(s, c, rep, 0, id, k + 1, len, t + rng.range(300, 30_000));
+    if (!chance(rng, 0.1)) icmp(s, c, rep, 0, id, k + 1, len, t + rng.range(300, 30_000));
   }
 }
 
@@ -446,7 +453,7 @@ export function generateTraffic(opts: TrafficOptions = {}): { summary: TrafficSu
   };
   for (let i = 0; i < conversations; i++) {
     const t0 = startUs + rng.int(spanUs);
-    const v6 = rng.chance(0.3);
+    const v6 = chance(rng, 0.3);
     const c = rng.pick(v6 ? clients6 : clients4);
     const s = rng.pick(v6 ? servers6 : servers4);
     const what = rng.int(100);

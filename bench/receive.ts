@@ -1,0 +1,419 @@
+// Receive path over loopback: the real collector (`nagare start`, forked via
+// bench/collector.ts) and the peers nfcapd (nfdump) and nfacctd (pmacct),
+// each fed the SAME real NetFlow v9 stream by a separate sender process at
+// stepped rates. Loss = 1 − received/sent flow records per step; the figure
+// of merit is the highest rate with < 0.1% loss. Collectors run one at a
+// time (2 cores: one for the sender, one for the collector under test).
+import { fork, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { CollectorReport } from "./collector.js";
+import type { SenderResult } from "./sender.js";
+
+export const RECEIVE_RATES = [100_000, 250_000, 500_000, 1_000_000, 1_500_000, 2_000_000];
+export const LOSS_LIMIT = 0.001;
+const HOST = "127.0.0.1";
+/** Socket receive buffer for every collector (nfcapd did 2.0 M/s here with this). */
+export const RCVBUF = 16 * 1024 * 1024;
+
+export interface StepResult {
+  collector: string;
+  targetRate: number;
+  /** Flow records/s the sender achieved. */
+  sentRate: number;
+  sent: number;
+  received: number;
+  loss: number;
+  /** CPU of the collector during the step, in % of one core (where measurable). */
+  cpuPercent: number | null;
+  note?: string;
+}
+
+export interface MemorySample {
+  rate: number;
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  arrayBuffers: number;
+}
+
+export interface ReceiveResult {
+  stream: string;
+  seconds: number;
+  rcvbuf: number;
+  rmemMax: number;
+  steps: StepResult[];
+  /** Highest sent rate with < 0.1% loss, per collector. */
+  best: Record<string, number>;
+  memory: MemorySample[];
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const isTs = import.meta.url.endsWith(".ts");
+
+/** node arguments to run a sibling script (compiled .js, or .ts under tsx during development). */
+function script(name: string): { path: string; execArgv: string[] } {
+  return { path: join(here, `${name}.${isTs ? "ts" : "js"}`), execArgv: isTs ? ["--import", "tsx"] : [] };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((res) => setTimeout(res, ms));
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once("error", rej);
+    s.listen(0, HOST, () => {
+      const a = s.address();
+      const port = typeof a === "object" && a ? a.port : 0;
+      s.close(() => res(port));
+    });
+  });
+}
+
+/** A free UDP port: a TCP probe is good enough on loopback, offset into a quiet range. */
+async function freeUdpPort(): Promise<number> {
+  const { createSocket } = await import("node:dgram");
+  return new Promise((res) => {
+    const s = createSocket("udp4");
+    s.bind(0, HOST, () => {
+      const p = s.address().port;
+      s.close(() => res(p));
+    });
+  });
+}
+
+async function runSender(port: number, rate: number, seconds: number): Promise<SenderResult> {
+  const s = script("sender");
+  const child = spawn(
+    process.execPath,
+    [...s.execArgv, s.path, JSON.stringify({ host: HOST, port, rate, seconds })],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
+  let out = "";
+  child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+  const code = await new Promise<number | null>((res) => child.on("close", res));
+  if (code !== 0) throw new Error(`sender exited with ${code}`);
+  return JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as SenderResult;
+}
+
+/** utime+stime of a process in clock ticks (Linux), or null. */
+function cpuTicks(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return null;
+  }
+}
+const CLK_TCK = 100;
+
+async function killGroup(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
+  const closed = new Promise<void>((res) => child.once("exit", () => res()));
+  try {
+    process.kill(-child.pid, "SIGTERM");
+  } catch {
+    child.kill("SIGTERM");
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {
+      child.kill("SIGKILL");
+    }
+  }, graceMs);
+  await closed;
+  clearTimeout(timer);
+}
+
+function requireTool(name: string): void {
+  const r = spawnSync("sh", ["-c", `command -v ${name}`]);
+  if (r.status !== 0)
+    throw new Error(
+      `${name} not found: the receive benchmark measures it as a peer (apt-get install nfdump pmacct)`,
+    );
+}
+
+// --- Nagare -----------------------------------------------------------------
+
+class NagareUnderTest {
+  private child!: ChildProcess;
+  port = 0;
+  private dir = "";
+
+  async start(): Promise<void> {
+    this.port = await freeUdpPort();
+    const http = await freePort();
+    this.dir = mkdtempSync(join(tmpdir(), "nagare-bench-"));
+    const s = script("collector");
+    this.child = fork(
+      s.path,
+      [
+        "start",
+        "--listen",
+        `${HOST}:${this.port}`,
+        "--no-demo",
+        "--http-listen",
+        `${HOST}:${http}`,
+        "--data-dir",
+        this.dir,
+        "--log-level",
+        "error",
+      ],
+      {
+        execArgv: s.execArgv,
+        stdio: ["ignore", "ignore", "inherit", "ipc"],
+        env: { ...process.env, NAGARE_RECEIVE_BUFFER_BYTES: String(RCVBUF) },
+      },
+    );
+    await new Promise<void>((res, rej) => {
+      const t = setTimeout(() => rej(new Error("nagare did not start in 20 s")), 20_000);
+      this.child.once("exit", (c) => rej(new Error(`nagare exited with ${c}`)));
+      this.child.on("message", (m) => {
+        if (m === "ready") {
+          clearTimeout(t);
+          res();
+        }
+      });
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  report(): Promise<CollectorReport> {
+    return new Promise((res) => {
+      const on = (m: unknown): void => {
+        if (typeof m === "object" && m !== null) {
+          this.child.off("message", on);
+          res(m as CollectorReport);
+        }
+      };
+      this.child.on("message", on);
+      this.child.send("stats");
+    });
+  }
+
+  async stop(): Promise<void> {
+    const exited = new Promise<void>((res) => this.child.once("exit", () => res()));
+    this.child.send("stop");
+    const t = setTimeout(() => this.child.kill("SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(t);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+// --- the steps ------------------------------------------------------------------
+
+export async function runReceive(
+  opts: { rates?: number[]; seconds?: number; log?: (s: string) => void } = {},
+): Promise<ReceiveResult> {
+  const rates = opts.rates ?? RECEIVE_RATES;
+  const seconds = opts.seconds ?? 3;
+  const log = opts.log ?? (() => {});
+  requireTool("nfcapd");
+  requireTool("nfdump");
+  requireTool("nfacctd");
+  requireTool("pmacct");
+  const rmemMax = raiseRmemMax(RCVBUF * 2);
+  const { RECEIVE_STREAM } = await import("./stream.js");
+  const steps: StepResult[] = [];
+  const memory: MemorySample[] = [];
+
+  const nagare = new NagareUnderTest();
+  await nagare.start();
+  try {
+    for (const rate of rates) {
+      // Nagare: one long-running process, counters read before and after.
+      const before = await nagare.report();
+      const c0 = cpuNow(nagare.pid);
+      let mid: CollectorReport | undefined;
+      const sampler = sleep((seconds * 1000) / 2 + 250).then(async () => (mid = await nagare.report()));
+      const s = await runSender(nagare.port, rate, seconds);
+      await sampler;
+      await sleep(700);
+      const after = await nagare.report();
+      const c1 = cpuNow(nagare.pid);
+      const received = after.flows - before.flows;
+      steps.push(
+        step(
+          "nagare",
+          rate,
+          s,
+          received,
+          c0,
+          c1,
+          after.kernelDrops > before.kernelDrops
+            ? `kernel drops ${after.kernelDrops - before.kernelDrops} datagrams`
+            : undefined,
+        ),
+      );
+      if (mid)
+        memory.push({
+          rate,
+          rss: mid.rss,
+          heapUsed: mid.heapUsed,
+          heapTotal: mid.heapTotal,
+          arrayBuffers: mid.arrayBuffers,
+        });
+      log(line(steps.at(-1)!));
+
+      steps.push(await nfcapdStep(rate, seconds));
+      log(line(steps.at(-1)!));
+      steps.push(await nfacctdStep(rate, seconds));
+      log(line(steps.at(-1)!));
+    }
+  } finally {
+    await nagare.stop();
+  }
+  const best: Record<string, number> = {};
+  for (const st of steps) {
+    if (st.loss < LOSS_LIMIT) best[st.collector] = Math.max(best[st.collector] ?? 0, st.sentRate);
+    else best[st.collector] ??= 0;
+  }
+  return { stream: RECEIVE_STREAM.name, seconds, rcvbuf: RCVBUF, rmemMax, steps, best, memory };
+}
+
+interface Cpu {
+  ticks: number | null;
+  ms: number;
+}
+
+function cpuNow(pid: number | undefined): Cpu {
+  return { ticks: cpuTicks(pid), ms: performance.now() };
+}
+
+/** CPU of the collector from c0 to c1 (sender start to after the drain), % of one core. */
+function step(
+  collector: string,
+  rate: number,
+  s: SenderResult,
+  received: number,
+  c0: Cpu,
+  c1: Cpu,
+  note?: string,
+): StepResult {
+  const cpu =
+    c0.ticks !== null && c1.ticks !== null
+      ? ((c1.ticks - c0.ticks) / CLK_TCK / ((c1.ms - c0.ms) / 1000)) * 100
+      : null;
+  const r: StepResult = {
+    collector,
+    targetRate: rate,
+    sentRate: Math.round(s.rateFlows),
+    sent: s.sentFlows,
+    received,
+    loss: s.sentFlows > 0 ? Math.max(0, 1 - received / s.sentFlows) : 0,
+    cpuPercent: cpu === null ? null : Math.round(cpu),
+  };
+  if (note) r.note = note;
+  return r;
+}
+
+export function line(s: StepResult): string {
+  return `  ${s.collector.padEnd(8)} target ${(s.targetRate / 1e6).toFixed(2)} M/s  sent ${(s.sentRate / 1e6).toFixed(2)} M/s  received ${s.received}/${s.sent}  loss ${(s.loss * 100).toFixed(3)}%${s.cpuPercent !== null ? `  cpu ${s.cpuPercent}%` : ""}${s.note ? `  (${s.note})` : ""}`;
+}
+
+/** nfcapd: fresh process and directory per step; flows counted by `nfdump -R DIR -I`. */
+async function nfcapdStep(rate: number, seconds: number): Promise<StepResult> {
+  const dir = mkdtempSync(join(tmpdir(), "nfcapd-bench-"));
+  const port = await freeUdpPort();
+  const child = spawn("nfcapd", ["-B", String(RCVBUF), "-b", HOST, "-p", String(port), "-w", dir], {
+    stdio: "ignore",
+    detached: true,
+  });
+  try {
+    await sleep(600);
+    const c0 = cpuNow(child.pid);
+    const s = await runSender(port, rate, seconds);
+    await sleep(700);
+    const c1 = cpuNow(child.pid);
+    await killGroup(child, 5000); // SIGTERM: nfcapd closes its current file
+    const out = spawnSync("nfdump", ["-R", dir, "-I"], { encoding: "utf8" }).stdout ?? "";
+    const m = /^Flows:\s+(\d+)/m.exec(out);
+    if (!m) throw new Error(`nfdump -I printed no flow count:\n${out}`);
+    return step("nfcapd", rate, s, Number(m[1]), c0, c1);
+  } finally {
+    await killGroup(child, 2000);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * nfacctd with the memory plugin (the print plugin loses records above about
+ * 20 k/s, peers README). The memory table aggregates flows, so records are
+ * counted through the packets they carry: received = sent flows × (packets in
+ * the table / packets sent). CPU: core process only (the plugin is another).
+ */
+async function nfacctdStep(rate: number, seconds: number): Promise<StepResult> {
+  const dir = mkdtempSync(join(tmpdir(), "nfacctd-bench-"));
+  const port = await freeUdpPort();
+  const pipe = join(dir, "pmacct.pipe");
+  const conf = join(dir, "nfacctd.conf");
+  writeFileSync(
+    conf,
+    [
+      "daemonize: false",
+      `nfacctd_ip: ${HOST}`,
+      `nfacctd_port: ${port}`,
+      `nfacctd_pipe_size: ${RCVBUF}`,
+      "plugins: memory[m]",
+      "aggregate[m]: src_host,dst_host,src_port,dst_port,proto",
+      `imt_path[m]: ${pipe}`,
+      "imt_mem_pools_number: 0",
+      "plugin_pipe_size[m]: 102400000",
+      "plugin_buffer_size[m]: 102400",
+      "",
+    ].join("\n"),
+  );
+  const child = spawn("nfacctd", ["-f", conf], { stdio: "ignore", detached: true });
+  try {
+    await sleep(1200);
+    const c0 = cpuNow(child.pid);
+    const s = await runSender(port, rate, seconds);
+    await sleep(1500);
+    const c1 = cpuNow(child.pid);
+    const out =
+      spawnSync("pmacct", ["-p", pipe, "-s", "-O", "json"], { encoding: "utf8", maxBuffer: 1 << 28 })
+        .stdout ?? "";
+    let packets = 0;
+    for (const l of out.split("\n")) {
+      if (!l.startsWith("{")) continue;
+      packets += (JSON.parse(l) as { packets: number }).packets;
+    }
+    if (packets === 0 && s.sentPackets > 0) throw new Error("pmacct -s returned an empty memory table");
+    const received = Math.round((s.sentFlows * packets) / s.sentPackets);
+    return step("nfacctd", rate, s, received, c0, c1, "counted by packets in the memory table");
+  } finally {
+    await killGroup(child, 2000);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Raise net.core.rmem_max (root only) so every collector gets the buffer it asks for; returns the value in force. */
+function raiseRmemMax(want: number): number {
+  const path = "/proc/sys/net/core/rmem_max";
+  try {
+    const cur = Number(readFileSync(path, "utf8").trim());
+    if (cur >= want) return cur;
+    try {
+      writeFileSync(path, String(want));
+    } catch {
+      return cur;
+    }
+    return Number(readFileSync(path, "utf8").trim());
+  } catch {
+    return 0;
+  }
+}

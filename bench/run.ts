@@ -1,0 +1,181 @@
+// `npm run bench` — decode-only throughput, then the loopback receive test
+// against nfcapd and nfacctd, then the collector's memory at steady state.
+// Prints tables and writes bench/results.json; BENCHMARKS.md is written by
+// hand from a real run (nothing here edits it).
+//
+//   npm run bench              everything (about 3-4 minutes)
+//   npm run bench -- decode    decode-only part
+//   npm run bench -- receive   receive part (needs nfcapd, nfdump, nfacctd, pmacct)
+import { writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { decodeCases, runDecodeCase, type DecodeResult } from "./decode.js";
+import { LOSS_LIMIT, RECEIVE_RATES, runReceive, type ReceiveResult } from "./receive.js";
+
+/** Published, not measured here: Akvorado's Go decoder (goflow2-derived), per core. */
+export const PUBLISHED_GO_DECODER = {
+  recordsPerSecondPerCore: 760_000,
+  source: "Akvorado documentation (goflow2-derived NetFlow/IPFIX decoder), published figure",
+};
+export const DECODE_TARGET = 1_500_000;
+export const RECEIVE_TARGET = 1_000_000;
+
+const M = (x: number): string => (x / 1e6).toFixed(2);
+const MiB = (x: number): string => (x / 1048576).toFixed(1);
+
+function table(head: string[], rows: string[][]): string {
+  const w = head.map((h, k) => Math.max(h.length, ...rows.map((r) => (r[k] ?? "").length)));
+  const fmt = (r: string[]): string => "| " + r.map((c, k) => c.padEnd(w[k]!)).join(" | ") + " |";
+  return [fmt(head), "|" + w.map((n) => "-".repeat(n + 2)).join("|") + "|", ...rows.map(fmt)].join("\n");
+}
+
+async function main(): Promise<void> {
+  const part = process.argv[2] ?? "all";
+  if (!["all", "decode", "receive"].includes(part)) {
+    console.error(`usage: npm run bench [-- decode|receive]   (got "${part}")`);
+    process.exitCode = 2;
+    return;
+  }
+  const started = new Date();
+  const machine = {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? "unknown",
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+  };
+  console.log(
+    `nagare bench — ${started.toISOString()} — ${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, node ${machine.node}\n`,
+  );
+
+  let decode: DecodeResult[] | undefined;
+  if (part !== "receive") {
+    console.log("Decode only (one FlowDecoder, one core, datagrams in memory; 0.5 s warm-up, 2 s measured)");
+    decode = [];
+    for (const c of decodeCases()) {
+      const r = runDecodeCase(c);
+      decode.push(r);
+      console.log(`  ${r.name}: ${M(r.recordsPerSecond)} M records/s`);
+    }
+    console.log(
+      "\n" +
+        table(
+          [
+            "case",
+            "ver",
+            "kind",
+            "rec/datagram",
+            "M records/s/core",
+            "k datagrams/s",
+            "vs target 1.5 M",
+            "vs Go 0.76 M (published)",
+          ],
+          decode.map((r) => [
+            r.name,
+            r.version,
+            r.kind,
+            (r.recordsPerLoop / r.datagramsPerLoop).toFixed(1),
+            M(r.recordsPerSecond),
+            (r.datagramsPerSecond / 1e3).toFixed(0),
+            `${(r.recordsPerSecond / DECODE_TARGET).toFixed(2)}×`,
+            `${(r.recordsPerSecond / PUBLISHED_GO_DECODER.recordsPerSecondPerCore).toFixed(2)}×`,
+          ]),
+        ) +
+        "\n",
+    );
+  }
+
+  let receive: ReceiveResult | undefined;
+  if (part !== "decode") {
+    console.log(
+      `Receive over loopback (same real NetFlow v9 stream to each collector; steps ${RECEIVE_RATES.map((r) => M(r)).join(", ")} M records/s)`,
+    );
+    receive = await runReceive({ log: (s) => console.log(s) });
+    console.log(
+      "\n" +
+        table(
+          [
+            "target M/s",
+            "sent M/s",
+            "nagare loss",
+            "nfcapd loss",
+            "nfacctd loss",
+            "nagare cpu",
+            "nfcapd cpu",
+          ],
+          RECEIVE_RATES.map((rate) => {
+            const at = (c: string) => receive!.steps.find((s) => s.collector === c && s.targetRate === rate);
+            const loss = (c: string): string => {
+              const s = at(c);
+              return s ? `${(s.loss * 100).toFixed(3)}% (${M(s.sentRate)})` : "-";
+            };
+            const cpu = (c: string): string => {
+              const v = at(c)?.cpuPercent;
+              return v === null || v === undefined ? "-" : `${v}%`;
+            };
+            return [
+              M(rate),
+              M(at("nagare")?.sentRate ?? 0),
+              loss("nagare"),
+              loss("nfcapd"),
+              loss("nfacctd"),
+              cpu("nagare"),
+              cpu("nfcapd"),
+            ];
+          }),
+        ),
+    );
+    const best = receive.best;
+    console.log(
+      `\nHighest rate with < ${LOSS_LIMIT * 100}% loss (M records/s): ` +
+        Object.entries(best)
+          .map(([c, v]) => `${c} ${M(v)}`)
+          .join(", "),
+    );
+    if (best.nagare !== undefined) {
+      for (const peer of ["nfcapd", "nfacctd"]) {
+        const p = best[peer];
+        if (p) console.log(`  nagare / ${peer}: ${(best.nagare / p).toFixed(2)}×`);
+      }
+    }
+    console.log("\nCollector memory mid-step (nagare start):");
+    console.log(
+      table(
+        ["rate M/s", "RSS MiB", "heapUsed MiB", "heapTotal MiB", "arrayBuffers MiB"],
+        receive.memory.map((m) => [
+          M(m.rate),
+          MiB(m.rss),
+          MiB(m.heapUsed),
+          MiB(m.heapTotal),
+          MiB(m.arrayBuffers),
+        ]),
+      ),
+    );
+  }
+
+  const out = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bench", "results.json");
+  const path = import.meta.url.endsWith(".ts")
+    ? join(dirname(fileURLToPath(import.meta.url)), "results.json")
+    : out;
+  writeFileSync(
+    path,
+    JSON.stringify(
+      {
+        started: started.toISOString(),
+        finished: new Date().toISOString(),
+        part,
+        machine,
+        targets: { decodeRecordsPerSecondPerCore: DECODE_TARGET, receiveRecordsPerSecond: RECEIVE_TARGET },
+        published: { goDecoder: PUBLISHED_GO_DECODER },
+        decode,
+        receive,
+      },
+      null,
+      2,
+    ) + "\n",
+  );
+  console.log(`\nwrote ${path}`);
+}
+
+await main();
