@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CollectorReport } from "./collector.js";
-import type { SenderResult } from "./sender.js";
+import type { SenderArgs, SenderResult } from "./sender.js";
 
 export const RECEIVE_RATES = [100_000, 250_000, 500_000, 1_000_000, 1_500_000, 2_000_000];
 export const LOSS_LIMIT = 0.001;
@@ -76,7 +76,7 @@ async function freePort(): Promise<number> {
 }
 
 /** A free UDP port: a TCP probe is good enough on loopback, offset into a quiet range. */
-async function freeUdpPort(): Promise<number> {
+export async function freeUdpPort(): Promise<number> {
   const { createSocket } = await import("node:dgram");
   return new Promise((res) => {
     const s = createSocket("udp4");
@@ -87,11 +87,16 @@ async function freeUdpPort(): Promise<number> {
   });
 }
 
-async function runSender(port: number, rate: number, seconds: number): Promise<SenderResult> {
+export async function runSender(
+  port: number,
+  rate: number,
+  seconds: number,
+  extra: Partial<SenderArgs> = {},
+): Promise<SenderResult> {
   const s = script("sender");
   const child = spawn(
     process.execPath,
-    [...s.execArgv, s.path, JSON.stringify({ host: HOST, port, rate, seconds })],
+    [...s.execArgv, s.path, JSON.stringify({ host: HOST, port, rate, seconds, ...extra })],
     {
       stdio: ["ignore", "pipe", "inherit"],
     },
@@ -116,7 +121,7 @@ function cpuTicks(pid: number | undefined): number | null {
 }
 const CLK_TCK = 100;
 
-async function killGroup(child: ChildProcess, graceMs: number): Promise<void> {
+export async function killGroup(child: ChildProcess, graceMs: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
   const closed = new Promise<void>((res) => child.once("exit", () => res()));
   try {
@@ -135,7 +140,7 @@ async function killGroup(child: ChildProcess, graceMs: number): Promise<void> {
   clearTimeout(timer);
 }
 
-function requireTool(name: string): void {
+export function requireTool(name: string): void {
   const r = spawnSync("sh", ["-c", `command -v ${name}`]);
   if (r.status !== 0)
     throw new Error(
@@ -145,7 +150,7 @@ function requireTool(name: string): void {
 
 // --- Nagare -----------------------------------------------------------------
 
-class NagareUnderTest {
+export class NagareUnderTest {
   private child!: ChildProcess;
   port = 0;
   private dir = "";
@@ -290,12 +295,12 @@ interface Cpu {
   ms: number;
 }
 
-function cpuNow(pid: number | undefined): Cpu {
+export function cpuNow(pid: number | undefined): Cpu {
   return { ticks: cpuTicks(pid), ms: performance.now() };
 }
 
 /** CPU of the collector from c0 to c1 (sender start to after the drain), % of one core. */
-function step(
+export function step(
   collector: string,
   rate: number,
   s: SenderResult,
@@ -402,7 +407,7 @@ async function nfacctdStep(rate: number, seconds: number): Promise<StepResult> {
 }
 
 /** Raise net.core.rmem_max (root only) so every collector gets the buffer it asks for; returns the value in force. */
-function raiseRmemMax(want: number): number {
+export function raiseRmemMax(want: number): number {
   const path = "/proc/sys/net/core/rmem_max";
   try {
     const cur = Number(readFileSync(path, "utf8").trim());

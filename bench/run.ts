@@ -6,12 +6,14 @@
 //   npm run bench              everything (about 3-4 minutes)
 //   npm run bench -- decode    decode-only part
 //   npm run bench -- receive   receive part (needs nfcapd, nfdump, nfacctd, pmacct)
+//   npm run bench -- sflow     sFlow decode + receive vs sfacctd (bench/sflow.ts, results-sflow.json)
 import { writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodeCases, runDecodeCase, type DecodeResult } from "./decode.js";
 import { LOSS_LIMIT, RECEIVE_RATES, runReceive, type ReceiveResult } from "./receive.js";
+import { runSflowPart } from "./sflow.js";
 
 /** Published, not measured here: Akvorado's Go decoder (goflow2-derived), per core. */
 export const PUBLISHED_GO_DECODER = {
@@ -32,8 +34,10 @@ function table(head: string[], rows: string[][]): string {
 
 async function main(): Promise<void> {
   const part = process.argv[2] ?? "all";
-  if (!["all", "decode", "receive"].includes(part)) {
-    console.error(`usage: npm run bench [-- decode|receive]   (got "${part}")`);
+  if (!["all", "decode", "receive", "sflow", "sflow-decode", "sflow-receive"].includes(part)) {
+    console.error(
+      `usage: npm run bench [-- decode|receive|sflow|sflow-decode|sflow-receive]   (got "${part}")`,
+    );
     process.exitCode = 2;
     return;
   }
@@ -48,6 +52,11 @@ async function main(): Promise<void> {
   console.log(
     `nagare bench — ${started.toISOString()} — ${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, node ${machine.node}\n`,
   );
+
+  if (part.startsWith("sflow")) {
+    await runSflowPart(machine, part === "sflow" ? "all" : part === "sflow-decode" ? "decode" : "receive");
+    return;
+  }
 
   let decode: DecodeResult[] | undefined;
   if (part !== "receive") {
@@ -176,6 +185,10 @@ async function main(): Promise<void> {
     ) + "\n",
   );
   console.log(`\nwrote ${path}`);
+  if (part === "all") {
+    console.log("");
+    await runSflowPart(machine);
+  }
 }
 
 await main();

@@ -5,6 +5,7 @@
 // them), then the whole stream in a loop, paced to a target records/s.
 // Prints one JSON line: what it actually sent and over how long.
 import { createSocket } from "node:dgram";
+import { sflowStream } from "./sflow.js";
 import { RECEIVE_STREAM, loadStream } from "./stream.js";
 
 export interface SenderArgs {
@@ -13,6 +14,8 @@ export interface SenderArgs {
   /** Target flow records per second (0 = as fast as possible). */
   rate: number;
   seconds: number;
+  /** Replay the synthetic sFlow stream (bench/sflow.ts) instead of the NetFlow v9 one. */
+  sflow?: boolean;
 }
 
 export interface SenderResult {
@@ -27,7 +30,7 @@ export interface SenderResult {
 
 async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2] ?? "{}") as SenderArgs;
-  const stream = loadStream(RECEIVE_STREAM.name, RECEIVE_STREAM.files);
+  const stream = args.sflow ? sflowStream() : loadStream(RECEIVE_STREAM.name, RECEIVE_STREAM.files);
   const dgs = stream.datagrams;
   const sock = createSocket("udp4");
   sock.on("error", () => {});

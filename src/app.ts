@@ -2,7 +2,8 @@
 //
 //   config ─▶ CollectorStats ─▶ FlowDecoder ─▶ CollectorService (UDP) ─▶ Pipeline ─▶ RateMeter
 //                                                                                   └▶ JsonlWriter (optional)
-//            HttpApi (/metrics, /api/v1/*) reads the stats and the rate meter
+//                         └─ sFlow counter samples ─▶ CounterStore (interface time series)
+//            HttpApi (/metrics, /api/v1/*) reads the stats, the rate meter and the counter store
 //            DemoTraffic sends NetFlow v9 to the collector while no router does
 //
 // Start order is dependency order; stop is the reverse, so the last datagrams
@@ -11,6 +12,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { HttpApi } from "./api/server.js";
 import { ensureToken, type ApiToken } from "./api/token.js";
+import { CounterStore } from "./collector/counters.js";
 import { FlowDecoder } from "./collector/decoder.js";
 import { SflowDecoder } from "./collector/sflow/decoder.js";
 import { CollectorService } from "./collector/service.js";
@@ -56,6 +58,7 @@ export class App {
   readonly decoder: FlowDecoder;
   readonly pipeline: Pipeline;
   readonly rate: RateMeter;
+  readonly counters: CounterStore;
   readonly jsonl: JsonlWriter | null;
   readonly collector: CollectorService;
   readonly http: HttpApi;
@@ -83,6 +86,8 @@ export class App {
       sampling: { default: cfg.collector.sampling.default, exporters: samplingExporters },
     });
 
+    this.counters = new CounterStore(cfg.collector.counters);
+
     this.pipeline = new Pipeline({ log: this.log });
     this.rate = new RateMeter();
     this.pipeline.add(this.rate);
@@ -108,6 +113,7 @@ export class App {
       log: this.log,
       samplingExporters,
       onBatch: (b) => this.pipeline.push(b),
+      onCounters: this.counters.add,
     });
 
     // The token is known only at start (it may be generated then); the HTTP
@@ -122,6 +128,8 @@ export class App {
       publicMetrics: cfg.http.publicMetrics,
       stats: this.stats,
       rates: this.rate,
+      counters: this.counters,
+      countersMetricsMax: cfg.collector.counters.metricsMaxSeries,
       log: this.log,
       extra: () => ({
         version: nagareVersion(),
@@ -187,7 +195,9 @@ export class App {
     for (const b of this.collector.bound) {
       lines.push(`collector: listening on udp ${b.address} (receive buffer ${b.recvBufferBytes} bytes)`);
     }
-    lines.push(`http: listening on http://${this.http.address} (/metrics, /healthz, /api/v1/exporters)`);
+    lines.push(
+      `http: listening on http://${this.http.address} (/metrics, /healthz, /api/v1/exporters, /api/v1/interfaces)`,
+    );
     if (this.token?.path) {
       lines.push(`api token: ${resolve(this.token.path)}${this.token.created ? " (new)" : ""}`);
       if (this.token.created) lines.push(`api token (shown once): ${this.token.token}`);

@@ -35,7 +35,8 @@ import {
   type Mutant,
 } from "./fuzz/mutate.js";
 import { Prng, fuzzSeed } from "./fuzz/prng.js";
-import { isNetflowOrIpfix, isSflow, loadSeedUnits, type SeedDatagram, type SeedUnit } from "./fuzz/seeds.js";
+import { isNetflowOrIpfix, loadSeedUnits, type SeedDatagram, type SeedUnit } from "./fuzz/seeds.js";
+import { isSflow } from "./helpers/captures.js";
 
 interface FuzzTarget {
   name: string;

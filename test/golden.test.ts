@@ -9,6 +9,7 @@ import {
   readFileDatagrams,
   readUnitDatagrams,
   unit,
+  type ExpectedHeader,
   type ExpectedRecord,
 } from "./helpers/captures.js";
 import { decodeDatagrams, type DecodeRun, type Row } from "./helpers/decode.js";
@@ -23,6 +24,16 @@ function multiset(keys: string[]): Multiset {
   const m: Multiset = new Map();
   for (const k of keys) m.set(k, (m.get(k) ?? 0) + 1);
   return m;
+}
+
+/** Our row's 5-tuple (src, dst, ports, protocol), the head of every key compared below. */
+function fiveTuple(r: Row): (string | number | undefined)[] {
+  return [r.src_addr, r.dst_addr, r.src_port, r.dst_port, r.protocol];
+}
+
+/** The same 5-tuple of a pmacct record. */
+function pmTuple(p: PmacctRecord): unknown[] {
+  return [p.ip_src, p.ip_dst, p.port_src, p.port_dst, protocolNumber(p.ip_proto)];
 }
 
 /** Counters scaled by the sampling rate we learned (0 = unknown → as exported). */
@@ -62,11 +73,7 @@ function telegrafKey(l: Line): string {
 function ourKey(r: Row, l: Line): string {
   const has = (k: string): boolean => k in l.fields;
   return JSON.stringify([
-    r.src_addr,
-    r.dst_addr,
-    r.src_port,
-    r.dst_port,
-    r.protocol,
+    ...fiveTuple(r),
     r.bytes,
     r.packets,
     has("in_snmp") ? r.in_if : "-",
@@ -96,43 +103,33 @@ function assertTelegrafFlows(lines: Line[], flows: Row[]): void {
     `Telegraf lines without a matching flow:\n${missing.join("\n")}\nours:\n${flows
       .slice(0, 5)
       .map((r) =>
-        JSON.stringify([
-          r.src_addr,
-          r.dst_addr,
-          r.src_port,
-          r.dst_port,
-          r.protocol,
-          r.bytes,
-          r.packets,
-          r.in_if,
-          r.out_if,
-          r.src_as,
-          r.dst_as,
-        ]),
+        JSON.stringify([...fiveTuple(r), r.bytes, r.packets, r.in_if, r.out_if, r.src_as, r.dst_as]),
       )
       .join("\n")}`,
   );
 }
 
-describe("golden: Telegraf line protocol", () => {
-  it("netflow_v5_example: 8 flows", () => {
-    const r = decodeUnit("telegraf__netflow_v5_example__netflow_v5");
-    const lines = loadTelegraf("netflow_v5_example");
-    assert.equal(lines.length, 8);
-    assertTelegrafFlows(lines, r.flows);
-  });
+/** Decode a unit and load Telegraf's lines for the same capture, which must number `lineCount`. */
+function telegrafRun(unitName: string, golden: string, lineCount: number): { r: DecodeRun; lines: Line[] } {
+  const r = decodeUnit(unitName);
+  const lines = loadTelegraf(golden);
+  assert.equal(lines.length, lineCount);
+  return { r, lines };
+}
 
-  it("netflow_v9_example: 8 flows", () => {
-    const r = decodeUnit("telegraf__netflow_v9_example__netflow_v9");
-    const lines = loadTelegraf("netflow_v9_example");
-    assert.equal(lines.length, 8);
-    assertTelegrafFlows(lines, r.flows);
-  });
+describe("golden: Telegraf line protocol", () => {
+  for (const [golden, unitName] of [
+    ["netflow_v5_example", "telegraf__netflow_v5_example__netflow_v5"],
+    ["netflow_v9_example", "telegraf__netflow_v9_example__netflow_v9"],
+  ] as const) {
+    it(`${golden}: 8 flows`, () => {
+      const { r, lines } = telegrafRun(unitName, golden, 8);
+      assertTelegrafFlows(lines, r.flows);
+    });
+  }
 
   it("ipfix_example: 29 flows and 2 options records", () => {
-    const r = decodeUnit("telegraf__ipfix_example");
-    const lines = loadTelegraf("ipfix_example");
-    assert.equal(lines.length, 31);
+    const { r, lines } = telegrafRun("telegraf__ipfix_example", "ipfix_example", 31);
     assertTelegrafFlows(lines, r.flows);
     const opts = lines.filter((l) => l.measurement === "netflow_options");
     assert.equal(r.options.length, opts.length);
@@ -145,9 +142,7 @@ describe("golden: Telegraf line protocol", () => {
   });
 
   it("ipfix_options: 126 options records with the same application names and descriptions", () => {
-    const r = decodeUnit("telegraf__ipfix_options");
-    const lines = loadTelegraf("ipfix_options");
-    assert.equal(lines.length, 126);
+    const { r, lines } = telegrafRun("telegraf__ipfix_options", "ipfix_options", 126);
     assert.ok(lines.every((l) => l.measurement === "netflow_options"));
     assert.equal(r.flows.length, 0);
     assert.equal(r.options.length, 126);
@@ -204,16 +199,10 @@ const PMACCT: Record<string, string> = {
 };
 
 function pmKey(p: PmacctRecord): string {
-  return JSON.stringify([p.ip_src, p.ip_dst, p.port_src, p.port_dst, protocolNumber(p.ip_proto)]);
+  return JSON.stringify(pmTuple(p));
 }
 
-function headerKey(h: {
-  src: string | null;
-  dst: string | null;
-  sport: number | null;
-  dport: number | null;
-  proto: number | null;
-}): string {
+function headerKey(h: ExpectedHeader): string {
   return JSON.stringify([h.src, h.dst, h.sport ?? 0, h.dport ?? 0, h.proto ?? 0]);
 }
 
@@ -229,13 +218,7 @@ describe("golden: pmacct nfacctd JSON", () => {
       r.produced.forEach((p, i) => {
         if (p.kind !== "flow") return;
         const e = expected[i]!;
-        let key = JSON.stringify([
-          p.row.src_addr,
-          p.row.dst_addr,
-          p.row.src_port,
-          p.row.dst_port,
-          p.row.protocol,
-        ]);
+        let key = JSON.stringify(fiveTuple(p.row));
         if (e.inner) {
           inner++;
           assert.equal(key, headerKey(e), `record ${i}: our columns hold the outer header`);
@@ -269,33 +252,11 @@ describe("golden: pmacct nfacctd JSON", () => {
       const key = (a: unknown[]): string => JSON.stringify(a);
       const ours = multiset(
         r.flows.map((f) =>
-          key([
-            f.src_addr,
-            f.dst_addr,
-            f.src_port,
-            f.dst_port,
-            f.protocol,
-            f.in_if,
-            f.out_if,
-            scaled(f, "bytes"),
-            scaled(f, "packets"),
-          ]),
+          key([...fiveTuple(f), f.in_if, f.out_if, scaled(f, "bytes"), scaled(f, "packets")]),
         ),
       );
       const theirs = multiset(
-        golden.map((g) =>
-          key([
-            g.ip_src,
-            g.ip_dst,
-            g.port_src,
-            g.port_dst,
-            protocolNumber(g.ip_proto),
-            g.iface_in,
-            g.iface_out,
-            g.bytes,
-            g.packets,
-          ]),
-        ),
+        golden.map((g) => key([...pmTuple(g), g.iface_in, g.iface_out, g.bytes, g.packets])),
       );
       assert.deepEqual(ours, theirs);
     });
@@ -308,29 +269,9 @@ describe("golden: pmacct nfacctd JSON", () => {
     const r = decodeUnit("pmacct__112__traffic-00");
     const golden = loadPmacct("112");
     assert.equal(golden.length, 9);
-    const ours = r.flows.map((f) =>
-      JSON.stringify([
-        f.src_addr,
-        f.dst_addr,
-        f.src_port,
-        f.dst_port,
-        f.protocol,
-        f.in_if,
-        f.bytes,
-        f.packets,
-      ]),
-    );
+    const ours = r.flows.map((f) => JSON.stringify([...fiveTuple(f), f.in_if, f.bytes, f.packets]));
     for (const g of golden) {
-      const k = JSON.stringify([
-        g.ip_src,
-        g.ip_dst,
-        g.port_src,
-        g.port_dst,
-        protocolNumber(g.ip_proto),
-        g.iface_in,
-        g.bytes,
-        g.packets,
-      ]);
+      const k = JSON.stringify([...pmTuple(g), g.iface_in, g.bytes, g.packets]);
       assert.ok(ours.includes(k), `pmacct flow ${k} not decoded; ours: ${ours.slice(0, 3).join(" ")}`);
     }
   });

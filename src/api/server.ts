@@ -7,9 +7,11 @@
 // beyond "ok".
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { formatListen, isLoopback, type ListenAddress } from "../config/address.js";
+import type { CounterStore } from "../collector/counters.js";
 import type { CollectorStats } from "../collector/stats.js";
 import { silentLogger, type Logger } from "../log.js";
 import type { RateMeter } from "../pipeline/rate.js";
+import { interfacesRoute, renderInterfaceMetrics } from "./interfaces.js";
 import { renderMetrics, type ExtraMetrics } from "./metrics.js";
 import { checkBearer } from "./token.js";
 
@@ -20,6 +22,10 @@ export interface HttpApiOptions {
   stats: CollectorStats;
   extra?: () => ExtraMetrics;
   rates?: RateMeter;
+  /** Interface counter series (sFlow): /api/v1/interfaces and per-interface gauges in /metrics. */
+  counters?: CounterStore;
+  /** Interfaces exported as /metrics gauges (collector.counters.metricsMaxSeries). */
+  countersMetricsMax?: number;
   log?: Logger;
 }
 
@@ -93,7 +99,9 @@ export class HttpApi {
     if (path === "/healthz") return send(res, 200, "text/plain", "ok\n");
     if (path === "/metrics") {
       if (this.metricsNeedToken && !this.authorized(req, res)) return;
-      const body = renderMetrics(this.opts.stats, this.opts.extra?.() ?? {});
+      let body = renderMetrics(this.opts.stats, this.opts.extra?.() ?? {});
+      if (this.opts.counters)
+        body += renderInterfaceMetrics(this.opts.counters, this.opts.countersMetricsMax ?? 1000);
       return send(res, 200, "text/plain; version=0.0.4; charset=utf-8", body);
     }
     if (path.startsWith("/api/")) {
@@ -107,6 +115,10 @@ export class HttpApi {
       if (path === "/api/v1/rates" && this.opts.rates) {
         const n = Math.min(600, Math.max(1, Number(url.searchParams.get("seconds")) || 60));
         return sendJson(res, 200, this.opts.rates.series(n));
+      }
+      if (this.opts.counters && path.startsWith("/api/v1/interfaces")) {
+        const a = interfacesRoute(this.opts.counters, path, url.searchParams);
+        if (a) return sendJson(res, a.status, a.body);
       }
       return sendJson(res, 404, { error: "not found" });
     }

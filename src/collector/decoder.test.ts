@@ -139,6 +139,28 @@ test("NetFlow v9 datagrams whose header count is wrong: flowsets walked by lengt
   assert.equal(inv.options.length, 1);
 });
 
+test("NetFlow v9 header count: the readings seen in the wild are accepted, any other is bad_count", () => {
+  // logstash__netflow9_test_invalid01 is a softflowd export: 2 template
+  // flowsets + 1 options template + 2 flow records + 1 options record, count 2
+  // (softflowd counts flow records only). RFC 3954 §5.1 would say 6 records;
+  // nProbe & co. write the number of flowsets (6 here too). Any other value is
+  // reported, and the records are decoded all the same.
+  const [dg] = unitDatagrams("logstash__netflow9_test_invalid01");
+  const withCount = (n: number): ReturnType<typeof decodeAll> => {
+    const copy = Uint8Array.from(dg!);
+    new DataView(copy.buffer).setUint16(2, n);
+    return decodeAll([copy]);
+  };
+  for (const ok of [2, 6])
+    assert.equal(withCount(ok).stats.exporter(EXPORTER).errors.bad_count, 0, `count ${ok}`);
+  for (const bad of [0, 3, 5, 200]) {
+    const d = withCount(bad);
+    assert.equal(d.stats.exporter(EXPORTER).errors.bad_count, 1, `count ${bad}`);
+    assert.equal(d.rows.length, 2);
+    assert.equal(d.options.length, 1);
+  }
+});
+
 test("H3C NetStream (records tshark cannot decode): nfcapd's 16 and 1 records", () => {
   const a = decodeAll(unitDatagrams("logstash__netflow9_test_h3c__group"));
   assert.equal(a.rows.length, 16);

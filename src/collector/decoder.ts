@@ -226,14 +226,21 @@ export class FlowDecoder implements FlowDecoderContract, SetHandler {
     if (ctx.scope) this.sequence(ctx.scope, ctx.stats, dv.getUint32(12), 1, MAX_GAP_PACKETS);
     this.templateRecords = 0;
     this.v9Counts.flowsets = 0;
+    const flowsBefore = ctx.stats.flowRecords;
     const records = walkV9(data, dv, ctx, this, this.v9Counts);
     // §5.1: count = template + options template + data records; many
     // exporters (nProbe, Cisco WLC, FortiGate …) put the number of flowsets
-    // there instead, which is accepted too. Reported, never trusted (the walk
+    // there instead, and softflowd the number of flow records alone (without
+    // its template and options records); both are accepted. Reported, never trusted (the walk
     // above goes by flowset lengths); unknowable when some data sets were
     // held for a missing template.
     const count = dv.getUint16(2);
-    if (records >= 0 && count !== records + this.templateRecords && count !== this.v9Counts.flowsets) {
+    if (
+      records >= 0 &&
+      count !== records + this.templateRecords &&
+      count !== ctx.stats.flowRecords - flowsBefore &&
+      count !== this.v9Counts.flowsets
+    ) {
       this.problem(
         ctx,
         "bad_count",

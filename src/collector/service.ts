@@ -8,14 +8,13 @@
 // batch every 100 ms (downstream sees flows within a second even at a trickle),
 // decoder.tick every second (template/pending expiry), templates saved every
 // 60 s and at stop, kernel drop counters read every 5 s.
-import type { RemoteInfo } from "node:dgram";
 import { parsePrefix, prefixContains, type Prefix } from "../config/address.js";
 import { silentLogger, type Logger } from "../log.js";
-import type { FlowBatch } from "./batch.js";
+import { BatchPool, type FlowBatch } from "./batch.js";
 import { parseIp } from "./ip.js";
 import type { CollectorStats } from "./stats.js";
-import { RecordSink, type OptionsRecord, type PacketSource } from "./types.js";
-import { UdpListener, type BoundSocket, type ListenSpec } from "./udp.js";
+import { RecordSink, type InterfaceCounters, type OptionsRecord, type PacketSource } from "./types.js";
+import { ThreadedUdpListener, UdpListener, type BoundSocket, type ListenSpec } from "./udp.js";
 
 /** What the service needs of the decoder (FlowDecoder implements it). */
 export interface Decoder {
@@ -34,6 +33,8 @@ export interface CollectorServiceOptions {
   decoder: Decoder;
   onBatch: (batch: FlowBatch) => void;
   onOptions?: (rec: OptionsRecord) => void;
+  /** sFlow interface counters (the counter time-series store). */
+  onCounters?: (rec: InterfaceCounters) => void;
   log?: Logger;
   /**
    * Configured sampling overrides (collector.sampling.exporters). The decoder
@@ -42,6 +43,13 @@ export interface CollectorServiceOptions {
    * decoder.setSamplingOverride (exact keys win, then the longest prefix).
    */
   samplingExporters?: Readonly<Record<string, number>>;
+  /**
+   * Receive on a separate thread (default true): the sockets live in a
+   * worker that copies datagrams into a shared ring, and this thread decodes
+   * them in batches (see ThreadedUdpListener). false: sockets and decoding on
+   * this thread, one callback per datagram.
+   */
+  receiveThread?: boolean;
   batchCapacity?: number;
   flushIntervalMs?: number;
   tickIntervalMs?: number;
@@ -53,6 +61,8 @@ interface ExporterEntry {
   exporter: string;
   ip: Uint8Array;
   lastMs: number;
+  /** Handed to every decode() from this exporter; only receivedMs changes (no object per datagram). */
+  src: PacketSource;
 }
 
 export class CollectorService {
@@ -61,7 +71,9 @@ export class CollectorService {
   private readonly stats: CollectorStats;
   private readonly decoder: Decoder;
   private readonly sink: RecordSink;
-  private readonly listener: UdpListener;
+  /** Recycled FlowBatches: onBatch gets a batch that is reused once it returns, unless retained. */
+  readonly batchPool: BatchPool;
+  private readonly listener: UdpListener | ThreadedUdpListener;
   private readonly exporters = new Map<string, ExporterEntry>();
   private readonly prefixes: { prefix: Prefix; rate: number }[] = [];
   private timers: NodeJS.Timeout[] = [];
@@ -74,6 +86,7 @@ export class CollectorService {
     this.log = opts.log ?? silentLogger;
     this.stats = opts.stats;
     this.decoder = opts.decoder;
+    this.batchPool = new BatchPool(opts.batchCapacity ?? 2048);
     this.sink = new RecordSink(
       (b) => this.deliver(b),
       (rec) => {
@@ -83,14 +96,31 @@ export class CollectorService {
           this.log.limited("options-consumer", "error", "options consumer failed", { error: String(err) });
         }
       },
-      opts.batchCapacity ?? 2048,
+      this.batchPool.capacity,
+      (rec) => {
+        try {
+          opts.onCounters?.(rec);
+        } catch (err) {
+          this.log.limited("counters-consumer", "error", "counters consumer failed", { error: String(err) });
+        }
+      },
+      this.batchPool,
     );
-    this.listener = new UdpListener({
-      listen: opts.listen,
-      receiveBufferBytes: opts.receiveBufferBytes,
-      log: this.log,
-      onMessage: (msg, rinfo) => this.onMessage(msg, rinfo),
-    });
+    this.listener =
+      (opts.receiveThread ?? true)
+        ? new ThreadedUdpListener({
+            listen: opts.listen,
+            receiveBufferBytes: opts.receiveBufferBytes,
+            log: this.log,
+            maxSources: this.stats.maxExporters * 2,
+            onDatagram: (data, address, receivedMs) => this.onDatagram(data, address, receivedMs),
+          })
+        : new UdpListener({
+            listen: opts.listen,
+            receiveBufferBytes: opts.receiveBufferBytes,
+            log: this.log,
+            onMessage: (msg, rinfo) => this.onDatagram(msg, rinfo.address, Date.now()),
+          });
     for (const [key, rate] of Object.entries(opts.samplingExporters ?? {})) {
       if (!key.includes("/")) continue;
       const p = parsePrefix(key);
@@ -184,18 +214,23 @@ export class CollectorService {
     }
   }
 
-  private onMessage(msg: Buffer, rinfo: RemoteInfo): void {
+  /** Datagrams lost between the receive thread and the decoder (ring full); 0 without a receive thread. */
+  get ringDrops(): number {
+    return this.listener instanceof ThreadedUdpListener ? this.listener.ringDrops : 0;
+  }
+
+  private onDatagram(msg: Uint8Array, address: string, now: number): void {
     // Nothing may escape: an exception here would kill the process (an
     // 'error' on the socket) for every exporter because of one datagram.
     try {
-      const now = Date.now();
-      const e = this.exporter(rinfo.address);
+      const e = this.exporter(address);
       e.lastMs = now;
-      this.decoder.decode(msg, { exporter: e.exporter, exporterIp: e.ip, receivedMs: now }, this.sink);
+      e.src.receivedMs = now;
+      this.decoder.decode(msg, e.src, this.sink);
     } catch (err) {
       this.handlerErrors++;
       this.log.limited("handler", "error", "unexpected error decoding a datagram", {
-        exporter: rinfo.address,
+        exporter: address,
         error: err instanceof Error ? (err.stack ?? err.message) : String(err),
       });
     }
@@ -209,7 +244,7 @@ export class CollectorService {
     if (this.exporters.size >= this.stats.maxExporters * 2) this.exporters.clear();
     const text = address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
     const ip = parseIp(text) ?? new Uint8Array(16);
-    e = { exporter: text, ip, lastMs: 0 };
+    e = { exporter: text, ip, lastMs: 0, src: { exporter: text, exporterIp: ip, receivedMs: 0 } };
     this.exporters.set(address, e);
     this.resolveSampling(text, ip);
     return e;

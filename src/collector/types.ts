@@ -1,5 +1,5 @@
 // Interfaces between the wire decoders and the rest of the collector.
-import { FlowBatch } from "./batch.js";
+import { FlowBatch, type BatchPool } from "./batch.js";
 
 /** Where one export packet came from. */
 export interface PacketSource {
@@ -39,6 +39,8 @@ export interface InterfaceCounters {
   receivedMs: number;
   /** Counter sample sequence number (per data source). */
   sequence: number;
+  /** Agent uptime (ms since boot) from the datagram header: the interval clock for rates; absent = unknown. */
+  uptimeMs?: number;
   /** Data source: type (0 ifIndex, 1 VLAN, 2 physical entity) and index. */
   sourceIdType: number;
   sourceIdIndex: number;
@@ -89,6 +91,15 @@ export interface InterfaceCounters {
 /**
  * Receives what decoders produce. Decoders write rows into `batch` and call
  * `commit()` per finished row; a full batch is handed on by `flush()`.
+ *
+ * Batch ownership: `onBatch(batch)` is called with the sink holding one
+ * reference; when it returns, the sink releases that reference. Without a
+ * pool that changes nothing (every batch is fresh and left to the GC, so a
+ * callback may keep it: tests, `nagare decode`). With a `BatchPool` (the
+ * running collector) the batch is zeroed and reused as soon as the last
+ * reference is gone, so whoever keeps it past the callback (an asynchronous
+ * store) must call `batch.retain()` inside the callback and `batch.release()`
+ * once done with it.
  */
 export class RecordSink {
   batch: FlowBatch;
@@ -97,15 +108,19 @@ export class RecordSink {
   /** Interface counters (sFlow counter samples); settable so existing constructors need no change. */
   onCounters: (rec: InterfaceCounters) => void;
   private readonly capacity: number;
+  private readonly pool: BatchPool | null;
 
   constructor(
     onBatch: (batch: FlowBatch) => void,
     onOptions: (rec: OptionsRecord) => void = () => {},
     capacity = 4096,
     onCounters: (rec: InterfaceCounters) => void = () => {},
+    /** Recycle batches through this pool (its capacity wins over `capacity`). */
+    pool: BatchPool | null = null,
   ) {
-    this.capacity = capacity;
-    this.batch = new FlowBatch(capacity);
+    this.pool = pool;
+    this.capacity = pool ? pool.capacity : capacity;
+    this.batch = pool ? pool.get() : new FlowBatch(capacity);
     this.onBatch = onBatch;
     this.onOptions = onOptions;
     this.onCounters = onCounters;
@@ -117,12 +132,16 @@ export class RecordSink {
     if (this.batch.length >= this.batch.capacity) this.flush();
   }
 
-  /** Hand on the current batch (if it has rows) and start a fresh one. */
+  /** Hand on the current batch (if it has rows) and start a fresh (or recycled) one. */
   flush(): void {
     if (this.batch.length === 0) return;
     const full = this.batch;
-    this.batch = new FlowBatch(this.capacity);
-    this.onBatch(full);
+    this.batch = this.pool ? this.pool.get() : new FlowBatch(this.capacity);
+    try {
+      this.onBatch(full);
+    } finally {
+      full.release();
+    }
   }
 
   options(rec: OptionsRecord): void {

@@ -9,7 +9,10 @@
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { formatListen, type ListenAddress } from "../config/address.js";
-import { silentLogger, type Logger } from "../log.js";
+import { Worker } from "node:worker_threads";
+import { silentLogger, type LogLevel, type Logger } from "../log.js";
+import { DatagramRing, KIND_ADDR, KIND_DATA } from "./ring.js";
+import type { ReceiveWorkerData } from "./udp-worker.js";
 
 export interface ListenSpec {
   addr: ListenAddress;
@@ -135,24 +138,176 @@ export class UdpListener {
    * same port (SO_REUSEPORT) is not counted.
    */
   readKernelDrops(): number | null {
-    if (this.bound.length === 0) return 0;
-    const ours = ownSocketInodes();
-    const ports = new Set(this.bound.map((b) => b.port));
-    let total = 0;
-    let readAny = false;
-    for (const file of ["/proc/net/udp", "/proc/net/udp6"]) {
-      let text: string;
-      try {
-        text = readFileSync(file, "utf8");
-      } catch {
-        continue;
-      }
-      readAny = true;
-      total += sumDrops(text, ports, ours);
-    }
-    return readAny ? total : null;
+    return kernelDrops(this.bound);
   }
 }
+
+/** Kernel drop counters of this process's sockets bound at `bound` (see UdpListener.readKernelDrops). */
+function kernelDrops(bound: readonly BoundSocket[]): number | null {
+  if (bound.length === 0) return 0;
+  const ours = ownSocketInodes();
+  const ports = new Set(bound.map((b) => b.port));
+  let total = 0;
+  let readAny = false;
+  for (const file of ["/proc/net/udp", "/proc/net/udp6"]) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      continue;
+    }
+    readAny = true;
+    total += sumDrops(text, ports, ours);
+  }
+  return readAny ? total : null;
+}
+
+export interface ThreadedUdpListenerOptions {
+  listen: ListenSpec[];
+  receiveBufferBytes: number;
+  log?: Logger;
+  /** Size of the datagram ring between the receive thread and this one (default 64 MiB). */
+  ringBytes?: number;
+  /** Distinct source addresses remembered by the receive thread before its table is cleared. */
+  maxSources?: number;
+  /**
+   * One datagram. `data` is a view into the shared ring, valid only during
+   * the call (copy what you keep); `address` is the source address as
+   * node:dgram reports it; `receivedMs` when the receive thread read it.
+   */
+  onDatagram: (data: Uint8Array, address: string, receivedMs: number) => void;
+}
+
+/** Datagrams handed on per event-loop turn before timers and I/O get their turn. */
+const DRAIN_BUDGET = 512;
+
+/**
+ * The same sockets as UdpListener, but owned by a receive thread
+ * (udp-worker.ts) that only copies datagrams into a shared DatagramRing; this
+ * (main) thread drains the ring in batches and decodes. Receiving and decoding
+ * then run in parallel, and a pause of the decoding thread is absorbed by the
+ * ring (64 MiB ≈ 50 000 typical NetFlow datagrams) on top of the socket buffer.
+ * Datagrams the ring cannot take are counted in `ringDrops`.
+ */
+export class ThreadedUdpListener {
+  private readonly opts: ThreadedUdpListenerOptions;
+  private readonly log: Logger;
+  private worker: Worker | null = null;
+  private ring: DatagramRing | null = null;
+  private readonly addresses: string[] = [];
+  private readonly text = new TextDecoder();
+  private stopping = false;
+  readonly bound: BoundSocket[] = [];
+
+  constructor(opts: ThreadedUdpListenerOptions) {
+    this.opts = opts;
+    this.log = opts.log ?? silentLogger;
+  }
+
+  /** Datagrams lost because the ring was full (the decoding thread fell behind). */
+  get ringDrops(): number {
+    return this.ring?.drops ?? 0;
+  }
+
+  /** Start the receive thread and bind every address. Rejects if a required one fails. */
+  async start(): Promise<BoundSocket[]> {
+    const ring = new DatagramRing(this.opts.ringBytes ?? 64 * 1024 * 1024);
+    this.ring = ring;
+    this.stopping = false;
+    const ext = import.meta.url.endsWith(".ts") ? "ts" : "js";
+    const data: ReceiveWorkerData = {
+      listen: this.opts.listen,
+      receiveBufferBytes: this.opts.receiveBufferBytes,
+      sab: ring.sab,
+      maxSources: this.opts.maxSources ?? 100_000,
+    };
+    const url = new URL(`./udp-worker.${ext}`, import.meta.url);
+    // Under tsx (tests, development) the worker registers the TypeScript loader
+    // itself: Node 20 does not apply the parent's --import hooks to a worker's entry.
+    const worker =
+      ext === "ts"
+        ? new Worker(
+            `import("tsx/esm/api").then((t) => { t.register(); return import(${JSON.stringify(url.href)}); });`,
+            { eval: true, workerData: data },
+          )
+        : new Worker(url, { workerData: data });
+    this.worker = worker;
+    worker.on("message", (m: WorkerMessage) => {
+      if (m.type !== "log") return;
+      if (m.key) this.log.limited(m.key, m.level, m.msg, m.fields);
+      else this.log[m.level](m.msg, m.fields);
+    });
+    const bound = await new Promise<BoundSocket[]>((resolve, reject) => {
+      const onMsg = (m: WorkerMessage): void => {
+        if (m.type === "bound") resolve(m.bound);
+        else if (m.type === "failed") reject(new Error(m.message));
+        else return;
+        worker.off("message", onMsg);
+      };
+      worker.on("message", onMsg);
+      worker.once("error", reject);
+      worker.once("exit", (code) => reject(new Error(`receive thread exited (code ${code})`)));
+    }).catch(async (err: unknown) => {
+      this.worker = null;
+      await worker.terminate();
+      throw err;
+    });
+    worker.removeAllListeners("error");
+    worker.removeAllListeners("exit");
+    worker.on("error", (err) => this.log.error("receive thread failed", { error: String(err) }));
+    this.bound.push(...bound);
+    this.pump();
+    return this.bound;
+  }
+
+  private readonly onRecord = (kind: number, a: number, payload: Uint8Array, receivedMs: number): void => {
+    if (kind === KIND_DATA) this.opts.onDatagram(payload, this.addresses[a] ?? "", receivedMs);
+    else if (kind === KIND_ADDR) this.addresses[a] = this.text.decode(payload);
+  };
+
+  /** Drain what is queued, then park until the receive thread publishes more. */
+  private readonly pump = (): void => {
+    const ring = this.ring;
+    if (!ring || this.stopping) return;
+    if (ring.drain(DRAIN_BUDGET, this.onRecord) === DRAIN_BUDGET) {
+      setImmediate(this.pump); // more waiting: let timers and I/O run first
+      return;
+    }
+    const wait = ring.waitForData();
+    if (wait) void wait.then(this.pump);
+    else setImmediate(this.pump);
+  };
+
+  /** Close the sockets (in the receive thread), then hand on every datagram still queued. */
+  async stop(): Promise<void> {
+    const worker = this.worker;
+    const ring = this.ring;
+    if (!worker || !ring) return;
+    this.worker = null;
+    this.stopping = true;
+    const done = new Promise<void>((resolve) => {
+      const t = setTimeout(() => void worker.terminate().then(() => resolve()), 5000);
+      worker.once("exit", () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    worker.postMessage({ type: "stop" });
+    await done;
+    while (ring.drain(DRAIN_BUDGET, this.onRecord) > 0);
+    ring.wake(); // resolves a pending waitForData; pump() then sees `stopping`
+  }
+
+  readKernelDrops(): number | null {
+    return kernelDrops(this.bound);
+  }
+}
+
+type WorkerMessage =
+  | { type: "bound"; bound: BoundSocket[] }
+  | { type: "failed"; message: string }
+  | { type: "stopped" }
+  | { type: "log"; level: LogLevel; msg: string; fields?: Record<string, unknown>; key?: string };
 
 /** Parse /proc/net/udp{,6} text and sum "drops" for rows whose local port is in `ports` (and inode in `inodes`, if given). */
 export function sumDrops(text: string, ports: Set<number>, inodes: Set<string> | null): number {

@@ -19,6 +19,18 @@ export interface SamplingConfig {
   exporters: Record<string, number>;
 }
 
+/** Interface counter time series (sFlow counter samples), see src/collector/counters.ts. */
+export interface CountersConfig {
+  /** Points older than this are dropped. */
+  retentionSeconds: number;
+  /** Series (agent, ifIndex) kept; the least recently updated is evicted beyond it. */
+  maxSeries: number;
+  /** Points kept over all series (memory bound: about 232 bytes each). */
+  maxPoints: number;
+  /** Series exported as /metrics gauges (the most recently updated). */
+  metricsMaxSeries: number;
+}
+
 export interface CollectorConfig {
   listen: string[];
   /** sFlow listen addresses (sFlow and NetFlow are told apart per datagram on every port). */
@@ -27,6 +39,7 @@ export interface CollectorConfig {
   templates: TemplatesConfig;
   sampling: SamplingConfig;
   maxExporters: number;
+  counters: CountersConfig;
 }
 
 export interface HttpConfig {
@@ -75,6 +88,7 @@ export function defaultConfig(): NagareConfig {
       },
       sampling: { default: 0, exporters: {} },
       maxExporters: 10_000,
+      counters: { retentionSeconds: 3600, maxSeries: 100_000, maxPoints: 500_000, metricsMaxSeries: 1000 },
     },
     dataDir: "./data",
     http: { listen: "127.0.0.1:8080", token: "", publicMetrics: false },
@@ -182,6 +196,12 @@ const SPEC: Spec = {
     },
     sampling: { default: int(0, 0xffffffff), exporters: rateMap },
     maxExporters: int(1, 10_000_000),
+    counters: {
+      retentionSeconds: int(60, 30 * 86_400),
+      maxSeries: int(1, 10_000_000),
+      maxPoints: int(100, 100_000_000),
+      metricsMaxSeries: int(0, 100_000),
+    },
   },
   dataDir: str((s) => (s.length === 0 ? "must not be empty" : null)),
   http: {

@@ -13,51 +13,39 @@
 //   template record: templateId(2) fieldCount(2) {type(2) length(2)}*
 import { parseIp } from "../collector/ip.js";
 
-/** (field type, length) of the IPv4 template, RFC 3954 §8 names. */
-const V4_FIELDS: [number, number][] = [
-  [1, 8], // IN_BYTES
-  [2, 4], // IN_PKTS
-  [4, 1], // PROTOCOL
-  [5, 1], // SRC_TOS
-  [6, 1], // TCP_FLAGS
-  [7, 2], // L4_SRC_PORT
-  [8, 4], // IPV4_SRC_ADDR
-  [9, 1], // SRC_MASK
-  [10, 2], // INPUT_SNMP
-  [11, 2], // L4_DST_PORT
-  [12, 4], // IPV4_DST_ADDR
-  [13, 1], // DST_MASK
-  [14, 2], // OUTPUT_SNMP
-  [15, 4], // IPV4_NEXT_HOP
-  [16, 4], // SRC_AS
-  [17, 4], // DST_AS
-  [21, 4], // LAST_SWITCHED
-  [22, 4], // FIRST_SWITCHED
-  [34, 4], // SAMPLING_INTERVAL
-  [61, 1], // DIRECTION
-];
+/**
+ * (field type, length) of the IPv4 or IPv6 template, RFC 3954 §8 names. One
+ * layout for both families, as writeRecord writes it: only the address fields
+ * differ, and IPv4 alone carries the next hop.
+ */
+function templateFields(v6: boolean): [number, number][] {
+  const addrLen = v6 ? 16 : 4;
+  return [
+    [1, 8], // IN_BYTES
+    [2, 4], // IN_PKTS
+    [4, 1], // PROTOCOL
+    [5, 1], // SRC_TOS
+    [6, 1], // TCP_FLAGS
+    [7, 2], // L4_SRC_PORT
+    [v6 ? 27 : 8, addrLen], // IPV6_SRC_ADDR / IPV4_SRC_ADDR
+    [v6 ? 29 : 9, 1], // IPV6_SRC_MASK / SRC_MASK
+    [10, 2], // INPUT_SNMP
+    [11, 2], // L4_DST_PORT
+    [v6 ? 28 : 12, addrLen], // IPV6_DST_ADDR / IPV4_DST_ADDR
+    [v6 ? 30 : 13, 1], // IPV6_DST_MASK / DST_MASK
+    [14, 2], // OUTPUT_SNMP
+    ...(v6 ? [] : [[15, 4] as [number, number]]), // IPV4_NEXT_HOP
+    [16, 4], // SRC_AS
+    [17, 4], // DST_AS
+    [21, 4], // LAST_SWITCHED
+    [22, 4], // FIRST_SWITCHED
+    [34, 4], // SAMPLING_INTERVAL
+    [61, 1], // DIRECTION
+  ];
+}
 
-const V6_FIELDS: [number, number][] = [
-  [1, 8], // IN_BYTES
-  [2, 4], // IN_PKTS
-  [4, 1], // PROTOCOL
-  [5, 1], // SRC_TOS
-  [6, 1], // TCP_FLAGS
-  [7, 2], // L4_SRC_PORT
-  [27, 16], // IPV6_SRC_ADDR
-  [29, 1], // IPV6_SRC_MASK
-  [10, 2], // INPUT_SNMP
-  [11, 2], // L4_DST_PORT
-  [28, 16], // IPV6_DST_ADDR
-  [30, 1], // IPV6_DST_MASK
-  [14, 2], // OUTPUT_SNMP
-  [16, 4], // SRC_AS
-  [17, 4], // DST_AS
-  [21, 4], // LAST_SWITCHED
-  [22, 4], // FIRST_SWITCHED
-  [34, 4], // SAMPLING_INTERVAL
-  [61, 1], // DIRECTION
-];
+const V4_FIELDS = templateFields(false);
+const V6_FIELDS = templateFields(true);
 
 export const DEMO_TEMPLATE_V4 = 256;
 export const DEMO_TEMPLATE_V6 = 257;

@@ -2,14 +2,22 @@
 //
 // The collector hands each FlowBatch to Pipeline.push(); the pipeline fans it
 // out to every consumer (rate meter, JSON-lines writer, later the DuckDB
-// store). A batch is never reused after it is pushed (RecordSink allocates a
-// fresh one), so consumers may keep it. Consumers must not throw; if one does,
-// the error is logged (rate-limited) and the other consumers still get the batch.
+// store). Consumers must not throw; if one does, the error is logged
+// (rate-limited) and the other consumers still get the batch.
+//
+// Batch ownership: a batch is lent to consume() for the duration of the call.
+// The collector recycles batches (BatchPool): once push() returns and no one
+// holds a reference, the batch is zeroed and refilled with newer flows. A
+// consumer that needs the rows later (an asynchronous store) calls
+// batch.retain() inside consume() and batch.release() exactly once when it is
+// done; until then that batch stays out of the pool. Synchronous consumers
+// (rate meter, JSON-lines writer) do nothing.
 import type { FlowBatch } from "../collector/batch.js";
 import { silentLogger, type Logger } from "../log.js";
 
 export interface FlowConsumer {
   name: string;
+  /** The batch is valid only during this call unless the consumer retain()s it (see above). */
   consume(batch: FlowBatch): void;
   start?(): Promise<void>;
   /** Flush and release resources. */

@@ -47,65 +47,56 @@ export interface FloodFormat {
 
 const TEMPLATE_BYTES = 4 + 4 * FLOOD_FIELDS.length;
 
-export const V9_FLOOD: FloodFormat = {
-  name: "NetFlow v9",
-  templates(ids, domain, seq) {
-    const w = new W(20 + 4 + ids.length * TEMPLATE_BYTES);
-    v9Header(w, ids.length, seq, domain);
-    w.u16(0); // template FlowSet
-    w.u16(4 + ids.length * TEMPLATE_BYTES);
-    for (const id of ids) {
-      w.u16(id);
-      w.u16(FLOOD_FIELDS.length);
-      for (const [ie, len] of FLOOD_FIELDS) {
-        w.u16(ie);
-        w.u16(len);
+/**
+ * The two floods of one protocol: they differ only in the message header
+ * (`headerBytes` long, given the set count and the message length) and the
+ * template set id (v9 FlowSet 0, IPFIX set 2).
+ */
+function floodFormat(
+  name: string,
+  headerBytes: number,
+  templateSetId: number,
+  header: (w: W, count: number, len: number, seq: number, domain: number) => void,
+): FloodFormat {
+  return {
+    name,
+    templates(ids, domain, seq) {
+      const len = headerBytes + 4 + ids.length * TEMPLATE_BYTES;
+      const w = new W(len);
+      header(w, ids.length, len, seq, domain);
+      w.u16(templateSetId);
+      w.u16(4 + ids.length * TEMPLATE_BYTES);
+      for (const id of ids) {
+        w.u16(id);
+        w.u16(FLOOD_FIELDS.length);
+        for (const [ie, l] of FLOOD_FIELDS) {
+          w.u16(ie);
+          w.u16(l);
+        }
       }
-    }
-    return w.b;
-  },
-  data(ids, domain, seq, bytes) {
-    const w = new W(20 + ids.length * (4 + bytes));
-    v9Header(w, ids.length, seq, domain);
-    for (const id of ids) {
-      w.u16(id);
-      w.u16(4 + bytes);
-      for (let k = 0; k < bytes; k++) w.b[w.o++] = (k * 31 + id) & 0xff;
-    }
-    return w.b;
-  },
-};
+      return w.b;
+    },
+    data(ids, domain, seq, bytes) {
+      const len = headerBytes + ids.length * (4 + bytes);
+      const w = new W(len);
+      header(w, ids.length, len, seq, domain);
+      for (const id of ids) {
+        w.u16(id);
+        w.u16(4 + bytes);
+        for (let k = 0; k < bytes; k++) w.b[w.o++] = (k * 31 + id) & 0xff;
+      }
+      return w.b;
+    },
+  };
+}
 
-export const IPFIX_FLOOD: FloodFormat = {
-  name: "IPFIX",
-  templates(ids, domain, seq) {
-    const len = 16 + 4 + ids.length * TEMPLATE_BYTES;
-    const w = new W(len);
-    ipfixHeader(w, len, seq, domain);
-    w.u16(2); // template set
-    w.u16(4 + ids.length * TEMPLATE_BYTES);
-    for (const id of ids) {
-      w.u16(id);
-      w.u16(FLOOD_FIELDS.length);
-      for (const [ie, l] of FLOOD_FIELDS) {
-        w.u16(ie);
-        w.u16(l);
-      }
-    }
-    return w.b;
-  },
-  data(ids, domain, seq, bytes) {
-    const len = 16 + ids.length * (4 + bytes);
-    const w = new W(len);
-    ipfixHeader(w, len, seq, domain);
-    for (const id of ids) {
-      w.u16(id);
-      w.u16(4 + bytes);
-      for (let k = 0; k < bytes; k++) w.b[w.o++] = (k * 31 + id) & 0xff;
-    }
-    return w.b;
-  },
-};
+export const V9_FLOOD = floodFormat("NetFlow v9", 20, 0, (w, count, _len, seq, domain) =>
+  v9Header(w, count, seq, domain),
+);
+
+export const IPFIX_FLOOD = floodFormat("IPFIX", 16, 2, (w, _count, len, seq, domain) =>
+  ipfixHeader(w, len, seq, domain),
+);
 
 function v9Header(w: W, count: number, seq: number, domain: number): void {
   w.u16(9);

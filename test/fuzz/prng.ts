@@ -1,22 +1,19 @@
 // A small seeded PRNG (mulberry32) so every fuzz failure reproduces from the
-// printed seed: Math.random cannot be seeded.
+// printed seed: Math.random cannot be seeded. The generator is the demo's.
+import { mulberry32 } from "../../src/demo/generator.js";
 
 export class Prng {
-  private s: number;
+  private readonly next: () => number;
   readonly seed: number;
 
   constructor(seed: number) {
     this.seed = seed >>> 0;
-    this.s = this.seed;
+    this.next = mulberry32(this.seed);
   }
 
-  /** Uniform 32-bit unsigned integer. */
+  /** Uniform 32-bit unsigned integer: mulberry32's 32-bit output, undoing its exact scaling by 2^-32. */
   u32(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
+    return this.next() * 4294967296;
   }
 
   /** Uniform integer in [0, n). */

@@ -4,6 +4,7 @@
 import { loadManifest, manifestUnits, readCapture } from "../../src/collector/capture.js";
 import { parseIp } from "../../src/collector/ip.js";
 import type { PacketSource } from "../../src/collector/types.js";
+import { isSflow } from "../helpers/captures.js";
 
 export interface SeedDatagram {
   payload: Uint8Array;
@@ -13,11 +14,6 @@ export interface SeedDatagram {
 export interface SeedUnit {
   unit: string;
   datagrams: SeedDatagram[];
-}
-
-/** True for datagrams starting 00 00 00 05 (sFlow v5). */
-export function isSflow(p: Uint8Array): boolean {
-  return p.length >= 4 && p[0] === 0 && p[1] === 0 && p[2] === 0 && p[3] === 5;
 }
 
 /**

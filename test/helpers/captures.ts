@@ -98,14 +98,18 @@ export interface ExpectedHeader {
   proto: number | null;
 }
 
-export interface ExpectedRecord extends ExpectedHeader {
-  kind: "flow" | "options" | "flow_sample" | "counter_sample";
+/** The header, counters, AS numbers and interfaces of one record, as tshark shows them (expected/*.jsonl, helpers/tshark.ts). */
+export interface ExpectedFields extends ExpectedHeader {
   bytes: number | null;
   packets: number | null;
   src_as: number | null;
   dst_as: number | null;
   in_if: number | null;
   out_if: number | null;
+}
+
+export interface ExpectedRecord extends ExpectedFields {
+  kind: "flow" | "options" | "flow_sample" | "counter_sample";
   sampling: number | null;
   /** Header dissected from IE 315; null when tshark could not dissect the section. */
   datalink?: ExpectedHeader | null;

@@ -7,15 +7,11 @@
 // payloads into synthetic Ethernet/IPv4/UDP frames so that tshark can decode
 // raw .dat/.bin/.ipfix files (the same framing the MANIFEST counts used).
 import { readFileSync, writeFileSync } from "node:fs";
+import type { CapturedDatagram } from "../../src/collector/capture.js";
 import { formatIp } from "../../src/collector/ip.js";
 
-export interface UdpDatagram {
-  payload: Uint8Array;
-  srcAddr: string;
-  srcPort: number;
-  dstAddr: string;
-  dstPort: number;
-  timeMs: number;
+/** The fields of src/collector/capture.ts's datagrams (timeMs keeps its sub-ms fraction here), plus the frame. */
+export interface UdpDatagram extends CapturedDatagram {
   /** 1-based frame number in the pcap (the frame that completed the datagram). */
   frame: number;
 }

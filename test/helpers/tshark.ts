@@ -6,6 +6,7 @@
 // "Flow n" (v9/IPFIX) objects under the cflow layer.
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import type { ExpectedFields } from "./captures.js";
 
 export const TSHARK = "/usr/bin/tshark";
 
@@ -15,19 +16,8 @@ export function requireTshark(): void {
     throw new Error(`${TSHARK} is missing: install tshark (Debian package tshark) to run the cross-check`);
 }
 
-export interface TsharkRecord {
+export interface TsharkRecord extends ExpectedFields {
   frame: number;
-  src: string | null;
-  dst: string | null;
-  sport: number | null;
-  dport: number | null;
-  proto: number | null;
-  bytes: number | null;
-  packets: number | null;
-  src_as: number | null;
-  dst_as: number | null;
-  in_if: number | null;
-  out_if: number | null;
 }
 
 type Json = string | Json[] | { [k: string]: Json };

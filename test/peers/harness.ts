@@ -1,8 +1,8 @@
 // Harness for the end-to-end tests with real peers on loopback:
 //
 //   exporter (softflowd / pmacctd) ──UDP──▶ UdpTee ──┬─▶ Nagare (`nagare start`, in process) ─▶ JSON lines
-//                                                    ├─▶ nfcapd ─▶ nfdump -o json
-//                                                    └─▶ nfacctd (optional) ─▶ CSV
+//                                                    ├─▶ nfcapd (NetFlow/IPFIX) ─▶ nfdump -o json
+//                                                    └─▶ nfacctd / sfacctd (optional) ─▶ CSV
 //
 // The tee receives each export datagram once and forwards the very same bytes
 // to every receiver, so Nagare and the reference collectors judge one export
@@ -15,17 +15,26 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createSocket, type Socket } from "node:dgram";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before } from "node:test";
 import type { App } from "../../src/app.js";
 import { main } from "../../src/cli/main.js";
 import { formatIp, parseIp } from "../../src/collector/ip.js";
-import { tupleKey, type TupleKey } from "./traffic.js";
+import {
+  tupleKey,
+  writeTrafficPcap,
+  type TrafficOptions,
+  type TrafficSummary,
+  type TupleKey,
+} from "./traffic.js";
 
 export const TOOLS = {
   softflowd: "/usr/sbin/softflowd",
   pmacctd: "/usr/sbin/pmacctd",
   nfacctd: "/usr/sbin/nfacctd",
+  sfacctd: "/usr/sbin/sfacctd",
   nfcapd: "/usr/bin/nfcapd",
   nfdump: "/usr/bin/nfdump",
 } as const;
@@ -34,6 +43,7 @@ const PACKAGE: Record<keyof typeof TOOLS, string> = {
   softflowd: "softflowd",
   pmacctd: "pmacct",
   nfacctd: "pmacct",
+  sfacctd: "pmacct",
   nfcapd: "nfdump",
   nfdump: "nfdump",
 };
@@ -47,6 +57,28 @@ export function requireTools(...names: (keyof typeof TOOLS)[]): void {
         `install the Debian package "${PACKAGE[n]}" (bash .ci/run does)`,
     );
   }
+}
+
+/** The generated traffic of one describe(): a temp dir and its pcap, made before its tests, removed after. */
+export interface TrafficFixture {
+  dir: string;
+  pcap: string;
+  /** The generator's ground truth for the pcap. */
+  truth: TrafficSummary;
+}
+
+/** Call inside describe(): registers the before/after hooks that make and remove the fixture. */
+export function trafficFixture(prefix: string, opts: TrafficOptions = {}): TrafficFixture {
+  const fx: TrafficFixture = { dir: "", pcap: "", truth: undefined as unknown as TrafficSummary };
+  before(() => {
+    fx.dir = mkdtempSync(join(tmpdir(), `nagare-${prefix}-`));
+    fx.pcap = join(fx.dir, "traffic.pcap");
+    fx.truth = writeTrafficPcap(fx.pcap, opts);
+  });
+  after(() => {
+    if (fx.dir) rmSync(fx.dir, { recursive: true, force: true });
+  });
+  return fx;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -258,6 +290,8 @@ export interface FlowRec {
   /** ms since epoch, or NaN when the source does not carry it. */
   first: number;
   last: number;
+  /** 1-in-N sampling rate the record carries (Nagare's sampling_rate column); absent for references. */
+  samplingRate?: number;
 }
 
 /** Canonical text of an address (both sides pass through the same formatter). */
@@ -378,9 +412,22 @@ export function nagareRecords(jsonl: string): FlowRec[] {
       bytes: Number(r.bytes),
       first: Number(r.time_flow_start),
       last: Number(r.time_flow_end),
+      samplingRate: Number(r.sampling_rate),
     });
   }
   return out;
+}
+
+/**
+ * Traffic estimate of sampled records: each one stands for sampling_rate
+ * times its packets and bytes (an sFlow flow sample is one packet, stored
+ * unscaled). A record without a rate gives NaN, so the comparison fails.
+ */
+export function scaleBySampling(recs: readonly FlowRec[]): FlowRec[] {
+  return recs.map((r) => {
+    const n = r.samplingRate ?? NaN;
+    return { ...r, packets: r.packets * n, bytes: r.bytes * n };
+  });
 }
 
 // ---- comparison ---------------------------------------------------------------
@@ -471,9 +518,10 @@ export function timeSpans(
 
 export interface ExportRun {
   nagare: FlowRec[];
+  /** Empty without nfcapd. */
   nfdump: FlowRec[];
   tee: UdpTee;
-  nfcapd: Nfcapd;
+  nfcapd: Nfcapd | null;
   /** Nagare's counters after the run. */
   stats: {
     packets: number;
@@ -487,7 +535,7 @@ export interface ExportRun {
   extra: Map<string, unknown>;
 }
 
-/** A receiver beside Nagare and nfcapd (nfacctd): started before the export, stopped after it. */
+/** A receiver beside Nagare and nfcapd (nfacctd, sfacctd): started before the export, stopped after it. */
 export interface ExtraReceiver {
   name: string;
   start(): Promise<number>; // → its UDP port
@@ -495,25 +543,27 @@ export interface ExtraReceiver {
 }
 
 /**
- * Start nfcapd, Nagare (and any extra receiver), a tee in front of them, run
+ * Start nfcapd (unless `opts.nfcapd` is false: it does not read sFlow),
+ * Nagare (and any extra receiver), a tee in front of them, run
  * `exporter(teePort)` to completion, let everything drain, stop the receivers
  * (flushing them) and read back what each one stored.
  */
 export async function exportToCollectors(
   dir: string,
-  exporter: (teePort: number) => Promise<void>,
+  exporter: (teePort: number, tee: UdpTee) => Promise<void>,
   extras: ExtraReceiver[] = [],
+  opts: { nfcapd?: boolean } = {},
 ): Promise<ExportRun> {
-  const nfcapd = new Nfcapd(join(dir, "nfcapd"));
-  await nfcapd.start();
+  const nfcapd = opts.nfcapd === false ? null : new Nfcapd(join(dir, "nfcapd"));
+  await nfcapd?.start();
   let nagare: NagareRun;
   try {
     nagare = await startNagare(dir);
   } catch (err) {
-    await nfcapd.stop().catch(() => {});
+    await nfcapd?.stop().catch(() => {});
     throw err;
   }
-  const tee = new UdpTee([nagare.port, nfcapd.port]);
+  const tee = new UdpTee(nfcapd ? [nagare.port, nfcapd.port] : [nagare.port]);
   const started: ExtraReceiver[] = [];
   const extra = new Map<string, unknown>();
   let failure: unknown = null;
@@ -523,14 +573,14 @@ export async function exportToCollectors(
       started.push(x);
     }
     await tee.start();
-    await exporter(tee.port);
+    await exporter(tee.port, tee);
     await tee.drained();
     const decoded = await waitFor(() => nagare.app.stats.totals().packets >= tee.datagrams, 10_000);
     assert.ok(
       decoded,
       `Nagare decoded ${nagare.app.stats.totals().packets} of the ${tee.datagrams} export datagrams the tee forwarded`,
     );
-    // nfcapd reads its socket on its own schedule; give it a moment before SIGTERM.
+    // nfcapd (and the extras) read their sockets on their own schedule; give them a moment.
     await sleep(300);
   } catch (err) {
     failure = err;
@@ -539,7 +589,7 @@ export async function exportToCollectors(
   await tee.stop();
   nagare.app.collector.readDrops();
   const stops: (() => Promise<void>)[] = [
-    () => nfcapd.stop(),
+    () => nfcapd?.stop() ?? Promise.resolve(),
     () => nagare.stop(),
     ...started.map((x) => async () => void extra.set(x.name, await x.stop())),
   ];
@@ -558,7 +608,7 @@ export async function exportToCollectors(
   const t = nagare.app.stats.totals();
   return {
     nagare: nagareRecords(nagare.jsonl),
-    nfdump: nfdumpRecords(nfcapd.dir),
+    nfdump: nfcapd ? nfdumpRecords(nfcapd.dir) : [],
     tee,
     nfcapd,
     stats: {
@@ -574,67 +624,130 @@ export async function exportToCollectors(
   };
 }
 
-// ---- nfacctd (pmacct) as a second reference -------------------------------------
+// ---- pmacct: pmacctd as an exporter, nfacctd / sfacctd as references ------------
 
 const PROTO_NAMES: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, "ipv6-icmp": 58 };
 
+/** Pipe sizes per /work/shared/peers/README.md: with the defaults pmacct loses 3–10 % of records in a burst. */
+const pmacctPipes = (plugin: string): string[] => [
+  `plugin_pipe_size[${plugin}]: 102400000`,
+  `plugin_buffer_size[${plugin}]: 102400`,
+];
+
+/** How long pmacctd's export plugin gets to drain its pipe after the core read the file. */
+export const PMACCTD_DRAIN_MS = 8000;
+
 /**
- * nfacctd with the print plugin: a CSV aggregated on the 5-tuple, written when
- * it exits (print_refresh_time 3600, SIGINT purges the cache). It reports
- * ICMP with ports 0/0 and has no flow count, so the comparison keys ICMP
- * without type/code and looks at packets and bytes only. Pipe sizes per
- * /work/shared/peers (the defaults lose records in a burst).
+ * Run pmacctd over `pcap` with one export plugin (nfprobe or sfprobe, its
+ * settings given without the `[name]` suffix), per the peers README:
+ * pcap_savefile_wait keeps pmacctd up after the file, `caughtUp` (by
+ * default ~8 s) lets the plugin drain its pipe, then SIGINT makes it export
+ * everything it still holds and exit.
  */
-export function nfacctdReceiver(dir: string): ExtraReceiver & { csv: string } {
-  const csv = join(dir, "nfacctd.csv");
+export async function runPmacctd(
+  dir: string,
+  pcap: string,
+  plugin: "nfprobe" | "sfprobe",
+  settings: Record<string, string | number>,
+  caughtUp: () => Promise<void> = () => sleep(PMACCTD_DRAIN_MS),
+): Promise<void> {
+  const conf = join(dir, "pmacctd.conf");
+  writeFileSync(
+    conf,
+    [
+      "daemonize: false",
+      `pcap_savefile: ${pcap}`,
+      "pcap_savefile_wait: true",
+      `plugins: ${plugin}[p]`,
+      ...Object.entries(settings).map(([k, v]) => `${k}[p]: ${v}`),
+      ...pmacctPipes("p"),
+      "",
+    ].join("\n"),
+  );
+  const p = startProc(TOOLS.pmacctd, ["-f", conf]);
+  try {
+    const read = await waitFor(
+      () => p.output().includes("finished reading PCAP capture file") || p.child.exitCode !== null,
+      20_000,
+    );
+    assert.ok(read && p.child.exitCode === null, `pmacctd did not read ${pcap}:\n${p.output().slice(-3000)}`);
+    await caughtUp();
+  } finally {
+    // SIGINT: the plugin exports what it still holds, then pmacctd exits.
+    await stopProc(p, "pmacctd", "SIGINT", 20_000);
+  }
+  // Two clean endings: the core exits ("OK, Exiting ...") or, when the plugin
+  // finished its shutdown first, notices it gone ("no more plugins active").
+  assert.match(
+    p.output(),
+    /Exiting|no more plugins active\. Shutting down/,
+    `pmacctd did not shut down cleanly:\n${p.output().slice(-2000)}`,
+  );
+}
+
+/**
+ * nfacctd or sfacctd with the print plugin: a CSV aggregated on the 5-tuple,
+ * written when it exits (print_refresh_time 3600, SIGINT purges the cache).
+ * It has no flow count, so comparisons look at packets and bytes only.
+ */
+function pmacctReceiver(tool: "nfacctd" | "sfacctd", dir: string): ExtraReceiver & { csv: string } {
+  const csv = join(dir, `${tool}.csv`);
   let proc: Proc | null = null;
   return {
-    name: "nfacctd",
+    name: tool,
     csv,
     async start() {
       mkdirSync(dir, { recursive: true });
       const port = await freeUdpPort();
-      const conf = join(dir, "nfacctd.conf");
+      const conf = join(dir, `${tool}.conf`);
       writeFileSync(
         conf,
         [
           "daemonize: false",
-          "nfacctd_ip: 127.0.0.1",
-          `nfacctd_port: ${port}`,
-          `nfacctd_pipe_size: ${SOCKET_BUFFER}`,
+          `${tool}_ip: 127.0.0.1`,
+          `${tool}_port: ${port}`,
+          `${tool}_pipe_size: ${SOCKET_BUFFER}`,
           "plugins: print[p]",
           "aggregate[p]: src_host,dst_host,src_port,dst_port,proto",
           "print_output[p]: csv",
           `print_output_file[p]: ${csv}`,
           "print_refresh_time[p]: 3600",
-          "plugin_pipe_size[p]: 102400000",
-          "plugin_buffer_size[p]: 102400",
+          ...pmacctPipes("p"),
           "",
         ].join("\n"),
       );
-      proc = startProc(TOOLS.nfacctd, ["-f", conf]);
+      proc = startProc(TOOLS[tool], ["-f", conf]);
       const p = proc;
       const ok = await waitFor(() => udpPortBound(port) || p.child.exitCode !== null, 10_000);
-      assert.ok(ok && p.child.exitCode === null, `nfacctd did not start:\n${p.output()}`);
+      assert.ok(ok && p.child.exitCode === null, `${tool} did not start:\n${p.output()}`);
       return port;
     },
     async stop() {
       if (!proc) return [];
-      await stopProc(proc, "nfacctd", "SIGINT");
-      assert.ok(existsSync(csv), `nfacctd wrote no ${csv}:\n${proc.output().slice(-2000)}`);
-      return nfacctdRecords(csv);
+      await stopProc(proc, tool, "SIGINT");
+      assert.ok(existsSync(csv), `${tool} wrote no ${csv}:\n${proc.output().slice(-2000)}`);
+      return pmacctRecords(csv, tool);
     },
   };
 }
 
-export function nfacctdRecords(csv: string): FlowRec[] {
+/** nfacctd, NetFlow/IPFIX reference; it reports ICMP with ports 0/0 (compare on nfacctdKey). */
+export const nfacctdReceiver = (dir: string): ExtraReceiver & { csv: string } =>
+  pmacctReceiver("nfacctd", dir);
+
+/** sfacctd, sFlow reference. */
+export const sfacctdReceiver = (dir: string): ExtraReceiver & { csv: string } =>
+  pmacctReceiver("sfacctd", dir);
+
+/** The records of a pmacct print-plugin CSV (5-tuple, PACKETS, BYTES). */
+export function pmacctRecords(csv: string, tool = "pmacct"): FlowRec[] {
   const lines = readFileSync(csv, "utf8")
     .split("\n")
     .filter((l) => l !== "");
   const head = lines.shift()?.split(",") ?? [];
   const col = (name: string): number => {
     const i = head.indexOf(name);
-    assert.ok(i >= 0, `nfacctd CSV has no ${name} column: ${head.join(",")}`);
+    assert.ok(i >= 0, `${tool} CSV has no ${name} column: ${head.join(",")}`);
     return i;
   };
   const [sa, da, sp, dp, pr, pk, by] = [
@@ -650,7 +763,7 @@ export function nfacctdRecords(csv: string): FlowRec[] {
     const f = l.split(",");
     const protoText = f[pr!]!;
     const proto = /^\d+$/.test(protoText) ? Number(protoText) : PROTO_NAMES[protoText];
-    assert.ok(proto !== undefined, `nfacctd CSV: unknown protocol "${protoText}"`);
+    assert.ok(proto !== undefined, `${tool} CSV: unknown protocol "${protoText}"`);
     return {
       src: canonIp(f[sa!]!),
       dst: canonIp(f[da!]!),

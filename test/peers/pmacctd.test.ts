@@ -14,10 +14,9 @@
 // SIGINT makes nfprobe export everything. nfprobe v5 timestamps are wrong, so
 // v5 is left to softflowd.test.ts.
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import {
   aggregate,
   assertCleanRun,
@@ -29,35 +28,17 @@ import {
   nfacctdKey,
   nfacctdReceiver,
   requireTools,
+  runPmacctd,
   showDiff,
-  sleep,
-  startProc,
-  stopProc,
   totals,
-  TOOLS,
-  waitFor,
+  trafficFixture,
   type FlowRec,
 } from "./harness.js";
-import { writeTrafficPcap, type TrafficSummary } from "./traffic.js";
-
-/** How long the nfprobe plugin gets to drain its pipe after the core read the file. */
-const DRAIN_MS = 8000;
 
 describe("pmacctd nfprobe → tee → Nagare, nfcapd and nfacctd", { timeout: 180_000 }, () => {
-  let tmp = "";
-  let pcap = "";
-  let truth: TrafficSummary;
-
-  before(() => {
-    tmp = mkdtempSync(join(tmpdir(), "nagare-pmacctd-"));
-    pcap = join(tmp, "traffic.pcap");
-    // Fewer conversations than the softflowd test: pmacctd is slower, and the
-    // point here is its different encoder, not volume.
-    truth = writeTrafficPcap(pcap, { seed: 0x706d6163, conversations: 800 });
-  });
-  after(() => {
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-  });
+  // Fewer conversations than the softflowd test: pmacctd is slower, and the
+  // point here is its different encoder, not volume.
+  const fx = trafficFixture("pmacctd", { seed: 0x706d6163, conversations: 800 });
 
   for (const { name, version } of [
     { name: "NetFlow v9", version: 9 },
@@ -65,51 +46,19 @@ describe("pmacctd nfprobe → tee → Nagare, nfcapd and nfacctd", { timeout: 18
   ]) {
     test(`${name}: Nagare equals nfdump and nfacctd on the same export`, { timeout: 60_000 }, async () => {
       requireTools("pmacctd", "nfacctd", "nfcapd", "nfdump");
-      const dir = join(tmp, `v${version}`);
+      const dir = join(fx.dir, `v${version}`);
       mkdirSync(dir, { recursive: true });
       const nfacctd = nfacctdReceiver(join(dir, "nfacctd"));
 
       const run = await exportToCollectors(
         dir,
-        async (port) => {
-          const conf = join(dir, "pmacctd.conf");
-          writeFileSync(
-            conf,
-            [
-              "daemonize: false",
-              `pcap_savefile: ${pcap}`,
-              "pcap_savefile_wait: true",
-              "plugins: nfprobe[np]",
-              `nfprobe_receiver[np]: 127.0.0.1:${port}`,
-              `nfprobe_version[np]: ${version}`,
-              "nfprobe_maxflows[np]: 65536",
-              "aggregate[np]: src_host, dst_host, src_port, dst_port, proto, tos, tcpflags",
-              "plugin_pipe_size[np]: 102400000",
-              "plugin_buffer_size[np]: 102400",
-              "",
-            ].join("\n"),
-          );
-          const p = startProc(TOOLS.pmacctd, ["-f", conf]);
-          try {
-            const read = await waitFor(
-              () => p.output().includes("finished reading PCAP capture file") || p.child.exitCode !== null,
-              20_000,
-            );
-            assert.ok(
-              read && p.child.exitCode === null,
-              `pmacctd did not read ${pcap}:\n${p.output().slice(-3000)}`,
-            );
-            await sleep(DRAIN_MS);
-          } finally {
-            // SIGINT: nfprobe expires every flow and exports it, then pmacctd exits.
-            await stopProc(p, "pmacctd", "SIGINT", 20_000);
-          }
-          assert.match(
-            p.output(),
-            /Exiting/,
-            `pmacctd did not shut down cleanly:\n${p.output().slice(-2000)}`,
-          );
-        },
+        (port) =>
+          runPmacctd(dir, fx.pcap, "nfprobe", {
+            nfprobe_receiver: `127.0.0.1:${port}`,
+            nfprobe_version: version,
+            nfprobe_maxflows: 65536,
+            aggregate: "src_host, dst_host, src_port, dst_port, proto, tos, tcpflags",
+          }),
         [nfacctd],
       );
 
@@ -119,8 +68,8 @@ describe("pmacctd nfprobe → tee → Nagare, nfcapd and nfacctd", { timeout: 18
       // Every flow of the pcap arrives (only the counts drift): Nagare's
       // 5-tuples, ICMP type/code included, are exactly the pcap's.
       const full = aggregate(run.nagare);
-      const invented = [...full.keys()].filter((k) => !truth.flows.has(k));
-      const missing = [...truth.flows.keys()].filter((k) => !full.has(k));
+      const invented = [...full.keys()].filter((k) => !fx.truth.flows.has(k));
+      const missing = [...fx.truth.flows.keys()].filter((k) => !full.has(k));
       assert.equal(invented.length, 0, `5-tuples in Nagare but not in the pcap: ${showDiff(invented)}`);
       assert.equal(missing.length, 0, `5-tuples of the pcap missing in Nagare: ${showDiff(missing)}`);
 

@@ -8,10 +8,8 @@
 // times are wrong), never -c (hangs), -A milli for IPFIX, -m 65536 so no flow
 // is expired early for lack of slots.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import {
   aggregate,
   assertCleanRun,
@@ -24,11 +22,12 @@ import {
   showDiff,
   startProc,
   totals,
+  trafficFixture,
   TOOLS,
   type Agg,
   type KeyOf,
 } from "./harness.js";
-import { writeTrafficPcap, type TrafficSummary, type TupleKey } from "./traffic.js";
+import type { TupleKey } from "./traffic.js";
 
 const VERSIONS = [
   { name: "NetFlow v5", v: "5", timeArgs: ["-a"] },
@@ -37,18 +36,7 @@ const VERSIONS = [
 ] as const;
 
 describe("softflowd → tee → Nagare and nfcapd", { timeout: 180_000 }, () => {
-  let tmp = "";
-  let pcap = "";
-  let truth: TrafficSummary;
-
-  before(() => {
-    tmp = mkdtempSync(join(tmpdir(), "nagare-softflowd-"));
-    pcap = join(tmp, "traffic.pcap");
-    truth = writeTrafficPcap(pcap);
-  });
-  after(() => {
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-  });
+  const fx = trafficFixture("softflowd");
 
   for (const { name, v, timeArgs } of VERSIONS) {
     test(
@@ -56,11 +44,11 @@ describe("softflowd → tee → Nagare and nfcapd", { timeout: 180_000 }, () => 
       { timeout: 60_000 },
       async () => {
         requireTools("softflowd", "nfcapd", "nfdump");
-        const dir = join(tmp, `v${v}`);
+        const dir = join(fx.dir, `v${v}`);
         const run = await exportToCollectors(dir, async (port) => {
           const p = startProc(TOOLS.softflowd, [
             "-r",
-            pcap,
+            fx.pcap,
             ...timeArgs,
             "-n",
             `127.0.0.1:${port}`,
@@ -69,21 +57,20 @@ describe("softflowd → tee → Nagare and nfcapd", { timeout: 180_000 }, () => 
             "-m",
             "65536",
             "-p",
-            join(tmp, `softflowd-v${v}.pid`),
+            join(fx.dir, `softflowd-v${v}.pid`),
           ]);
           const code = await awaitExit(p, "softflowd", 30_000);
           assert.equal(code, 0, `softflowd -v ${v} failed:\n${p.output()}`);
         });
 
-        // softflowd's v9 header count is lower than the records it sends (RFC
-        // 3954 §5.1: the count is every record of the packet). Nagare notes it
-        // as bad_count and decodes the records all the same — the per-5-tuple
-        // equality below proves none is lost.
-        assertCleanRun(run, v === "9" ? ["bad_count"] : []);
+        // softflowd's v9 header count leaves out its template records (RFC
+        // 3954 §5.1 counts every record); the decoder accepts that reading, so
+        // a clean run has no decode error at all.
+        assertCleanRun(run, []);
 
         // IPv6 needs a template-based format; softflowd's v5 export carries IPv4 only.
         const expected = new Map<TupleKey, Agg>();
-        for (const [k, f] of truth.flows) {
+        for (const [k, f] of fx.truth.flows) {
           if (v === "5" && f.ipVersion === 6) continue;
           expected.set(k, { flows: 1, packets: f.packets, bytes: f.bytes });
         }
@@ -116,8 +103,8 @@ describe("softflowd → tee → Nagare and nfcapd", { timeout: 180_000 }, () => 
         // And they fall inside the capture (softflowd -a / -A rebases them on the pcap's clock).
         for (const r of run.nagare) {
           assert.ok(
-            r.first >= truth.firstMs - 1000 && r.last <= truth.lastMs + 1000 && r.first <= r.last,
-            `flow time ${r.first}..${r.last} outside the capture ${truth.firstMs}..${truth.lastMs}`,
+            r.first >= fx.truth.firstMs - 1000 && r.last <= fx.truth.lastMs + 1000 && r.first <= r.last,
+            `flow time ${r.first}..${r.last} outside the capture ${fx.truth.firstMs}..${fx.truth.lastMs}`,
           );
         }
 
@@ -126,7 +113,7 @@ describe("softflowd → tee → Nagare and nfcapd", { timeout: 180_000 }, () => 
         // the tee's count and the exact totals above prove nothing was lost there.
         if (v !== "10") {
           assert.equal(run.stats.sequenceLost, 0, "Nagare saw sequence gaps in a loss-free loopback export");
-          assert.equal(run.nfcapd.sequenceErrors, 0, "nfcapd saw sequence errors");
+          assert.equal(run.nfcapd?.sequenceErrors, 0, "nfcapd saw sequence errors");
         }
       },
     );

@@ -11,12 +11,25 @@
 // §8.1 withdrawal: a template record with field_count 0; template_id 2 (in a
 //   template set) / 3 (in an options template set) withdraws all data / all options templates.
 import type { MsgContext } from "./records.js";
-import { allZero, type SetHandler } from "./sets.js";
+import { allZero, walkSets, type SetGrammar, type SetHandler } from "./sets.js";
 import type { TemplateField } from "./templates.js";
 
 export const IPFIX_HEADER = 16;
 
-/** Walk the sets of one IPFIX message occupying buf[0, msgLen). Returns data records decoded (-1 if some were held pending). */
+const IPFIX_GRAMMAR: SetGrammar = {
+  name: "ipfix",
+  set: "set",
+  bound: "message ends at",
+  // No zero-tail allowance: the message length (§3.1) says where the sets end.
+  zeroTail: false,
+  control(id, buf, dv, p, end, ctx, h) {
+    if (id !== 2 && id !== 3) return false;
+    parseTemplates(buf, dv, p, end, id === 3, ctx, h);
+    return true;
+  },
+};
+
+/** Walk the sets of one IPFIX message occupying buf[start, msgEnd). Returns data records decoded (-1 if some were held pending). */
 export function walkIpfix(
   buf: Uint8Array,
   dv: DataView,
@@ -25,36 +38,7 @@ export function walkIpfix(
   ctx: MsgContext,
   h: SetHandler,
 ): number {
-  let off = start + IPFIX_HEADER;
-  let records = 0;
-  let pending = false;
-  while (off < msgEnd) {
-    if (msgEnd - off < 4) {
-      if (!allZero(buf, off, msgEnd))
-        h.problem(ctx, "padding", `ipfix: ${msgEnd - off} trailing bytes after the last set`);
-      break;
-    }
-    const id = dv.getUint16(off);
-    const slen = dv.getUint16(off + 2);
-    if (slen < 4 || off + slen > msgEnd) {
-      h.problem(
-        ctx,
-        "bad_length",
-        `ipfix: set ${id} length ${slen} at offset ${off} (message ends at ${msgEnd})`,
-      );
-      break;
-    }
-    const end = off + slen;
-    if (id === 2 || id === 3) parseTemplates(buf, dv, off + 4, end, id === 3, ctx, h);
-    else if (id < 256) h.problem(ctx, "bad_set_id", `ipfix: reserved set id ${id}`);
-    else {
-      const r = h.data(ctx, id, buf, dv, off + 4, end);
-      if (r < 0) pending = true;
-      else records += r;
-    }
-    off = end;
-  }
-  return pending ? -1 : records;
+  return walkSets(buf, dv, start + IPFIX_HEADER, msgEnd, ctx, h, IPFIX_GRAMMAR, undefined);
 }
 
 function parseTemplates(

@@ -24,7 +24,7 @@
 // present) and count "truncated" (count too large) or "padding" (trailing bytes).
 import type { RecordSink } from "../types.js";
 import { scopeRate } from "./sampling.js";
-import { icmpFromPort, type MsgContext } from "./records.js";
+import { copyIpv4Mapped, icmpFromPort, type MsgContext } from "./records.js";
 
 export interface FixedLayout {
   header: number;
@@ -140,11 +140,5 @@ export function decodeFixed(
 function putV4(dst: Uint8Array, o: number, src: Uint8Array, p: number): void {
   // 0.0.0.0 stays all-zero (= absent), like every other decoder.
   if ((src[p]! | src[p + 1]! | src[p + 2]! | src[p + 3]!) === 0) return;
-  for (let z = 0; z < 10; z++) dst[o + z] = 0;
-  dst[o + 10] = 0xff;
-  dst[o + 11] = 0xff;
-  dst[o + 12] = src[p]!;
-  dst[o + 13] = src[p + 1]!;
-  dst[o + 14] = src[p + 2]!;
-  dst[o + 15] = src[p + 3]!;
+  copyIpv4Mapped(dst, o, src, p);
 }

@@ -12,10 +12,23 @@
 // wrong (and tshark 4.0 stops there, see captures/expected/SUMMARY.tsv); we
 // walk flowsets by their lengths until the end of the datagram.
 import type { MsgContext } from "./records.js";
-import { allZero, type SetHandler } from "./sets.js";
+import { allZero, walkSets, type SetGrammar, type SetHandler } from "./sets.js";
 import type { TemplateField } from "./templates.js";
 
 export const V9_HEADER = 20;
+
+const V9_GRAMMAR: SetGrammar = {
+  name: "v9",
+  set: "flowset",
+  bound: "datagram",
+  zeroTail: true,
+  control(id, buf, dv, p, end, ctx, h) {
+    if (id === 0) parseTemplates(buf, dv, p, end, ctx, h);
+    else if (id === 1) parseOptionsTemplates(buf, dv, p, end, ctx, h);
+    else return false;
+    return true;
+  },
+};
 
 /** Walk the flowsets of one v9 datagram (header already parsed into ctx). Returns data records decoded, -1 if some sets were held pending. */
 export function walkV9(
@@ -25,37 +38,15 @@ export function walkV9(
   h: SetHandler,
   counts = { flowsets: 0 },
 ): number {
-  const len = buf.length;
-  let off = V9_HEADER;
-  let records = 0;
-  let pending = false;
-  while (off < len) {
-    if (len - off < 4) {
-      if (!allZero(buf, off, len))
-        h.problem(ctx, "padding", `v9: ${len - off} trailing bytes after the last flowset`);
-      break;
-    }
-    const id = dv.getUint16(off);
-    const slen = dv.getUint16(off + 2);
-    if (slen < 4 || off + slen > len) {
-      // A zero-filled tail (Palo Alto pads datagrams with zeros) is not an error.
-      if (!allZero(buf, off, len))
-        h.problem(ctx, "bad_length", `v9: flowset ${id} length ${slen} at offset ${off} (datagram ${len})`);
-      break;
-    }
-    const end = off + slen;
-    counts.flowsets++;
-    if (id === 0) parseTemplates(buf, dv, off + 4, end, ctx, h);
-    else if (id === 1) parseOptionsTemplates(buf, dv, off + 4, end, ctx, h);
-    else if (id < 256) h.problem(ctx, "bad_set_id", `v9: reserved flowset id ${id}`);
-    else {
-      const r = h.data(ctx, id, buf, dv, off + 4, end);
-      if (r < 0) pending = true;
-      else records += r;
-    }
-    off = end;
-  }
-  return pending ? -1 : records;
+  return walkSets(buf, dv, V9_HEADER, buf.length, ctx, h, V9_GRAMMAR, counts);
+}
+
+/** `n` (type, length) field specifiers at p (RFC 3954 §5.2 / §6.1: the same form in both template kinds). */
+function readFields(dv: DataView, p: number, n: number): TemplateField[] {
+  const fields: TemplateField[] = new Array(n);
+  for (let k = 0; k < n; k++)
+    fields[k] = { id: dv.getUint16(p + 4 * k), enterprise: 0, length: dv.getUint16(p + 4 * k + 2) };
+  return fields;
 }
 
 function parseTemplates(
@@ -75,9 +66,7 @@ function parseTemplates(
       h.problem(ctx, "truncated", `v9: template ${tid} with ${fc} fields overruns its flowset`);
       return;
     }
-    const fields: TemplateField[] = new Array(fc);
-    for (let k = 0; k < fc; k++)
-      fields[k] = { id: dv.getUint16(p + 4 * k), enterprise: 0, length: dv.getUint16(p + 4 * k + 2) };
+    const fields = readFields(dv, p, fc);
     p += fc * 4;
     if (tid < 256 || fc === 0) {
       h.problem(ctx, "template_invalid", `v9: template id ${tid} with ${fc} fields`);
@@ -110,9 +99,7 @@ function parseOptionsTemplates(
       return;
     }
     const n = (scopeLen + optLen) / 4;
-    const fields: TemplateField[] = new Array(n);
-    for (let k = 0; k < n; k++)
-      fields[k] = { id: dv.getUint16(p + 4 * k), enterprise: 0, length: dv.getUint16(p + 4 * k + 2) };
+    const fields = readFields(dv, p, n);
     p += scopeLen + optLen;
     // Records are padded to 4 bytes (RFC 3954 §6.1 "Padding").
     p += (4 - ((6 + scopeLen + optLen) % 4)) % 4;

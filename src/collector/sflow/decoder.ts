@@ -67,6 +67,8 @@ export const SFLOW_IF_LOCAL = 0x3fffffff;
 
 interface AgentState {
   ip: Uint8Array;
+  /** The 16-byte address as four 32-bit words (copied into exporter_address per row). */
+  ip32: Uint32Array;
   text: string;
   subAgent: number;
   seqNext: number;
@@ -136,7 +138,16 @@ export class SflowDecoder {
   private readonly maxAgents: number;
   private readonly tally: SflowTally | undefined;
   private readonly agents = new Map<string, AgentState>();
+  /**
+   * IPv4 agents by number: address * 2^21 + sub-agent (sub-agents below 2^21).
+   * Datagrams from many agents interleave at a collector; formatting the
+   * address to a string key per datagram cost more than decoding a sample.
+   */
+  private readonly agents4 = new Map<number, AgentState>();
   private last: AgentState | undefined;
+  /** exporter_address of the current batch as 32-bit words (4 stores per row instead of 16). */
+  private ea8: Uint8Array | undefined;
+  private ea32: Uint32Array | undefined;
   private readonly agentIp = new Uint8Array(16);
   private readonly scratch = new FlowBatch(1);
   private readonly sc: SampleCtx = {
@@ -151,6 +162,8 @@ export class SflowDecoder {
   private src!: PacketSource;
   private sink!: RecordSink;
   private agent!: AgentState;
+  /** Datagram header uptime (ms), handed to counter records as their interval clock. */
+  private uptime = 0;
 
   constructor(opts: SflowDecoderOptions) {
     this.stats = opts.stats;
@@ -215,13 +228,20 @@ export class SflowDecoder {
     this.sink = sink;
     try {
       const end = data.length;
-      const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
       if (end < 8) throw new DecodeError("truncated", `sFlow header: ${end} bytes`);
-      if (dv.getUint32(0) !== 5) throw new DecodeError("bad_version", `sFlow version ${dv.getUint32(0)}`);
-      const at = dv.getUint32(4);
+      if (u32(data, 0) !== 5) throw new DecodeError("bad_version", `sFlow version ${u32(data, 0)}`);
+      const at = u32(data, 4);
       const ip = this.agentIp;
       let p = 8;
-      if (at === 1) {
+      let agent: AgentState | undefined;
+      if (at === 1 && end >= 28) {
+        // IPv4 agent, whole header present: look the agent up by number.
+        const subAgent = u32(data, 12);
+        if (subAgent < 0x200000) agent = this.agents4.get(u32(data, 8) * 0x200000 + subAgent);
+      }
+      if (agent) {
+        p = 12;
+      } else if (at === 1) {
         if (end - p < 4) throw new DecodeError("truncated", "sFlow agent address");
         for (let k = 0; k < 10; k++) ip[k] = 0;
         ip[10] = 0xff;
@@ -241,12 +261,17 @@ export class SflowDecoder {
         throw new DecodeError("field_length", `sFlow agent address type ${at}`);
       }
       if (end - p < 16) throw new DecodeError("truncated", "sFlow header");
-      const subAgent = dv.getUint32(p);
-      const seq = dv.getUint32(p + 4);
-      const count = dv.getUint32(p + 12);
+      const subAgent = u32(data, p);
+      const seq = u32(data, p + 4);
+      this.uptime = u32(data, p + 8);
+      const count = u32(data, p + 12);
       p += 16;
       st.versions.sflow5 = (st.versions.sflow5 ?? 0) + 1;
-      const agent = this.agentState(ip, subAgent);
+      if (!agent) {
+        agent = this.agentState(ip, subAgent);
+        if (at === 1 && subAgent < 0x200000 && this.agents4.size < this.maxAgents)
+          this.agents4.set(u32(data, 8) * 0x200000 + subAgent, agent);
+      }
       this.agent = agent;
       this.sequence(agent, st, seq);
       this.tally?.datagrams.push({ agent: agent.text, subAgent, seq });
@@ -258,8 +283,8 @@ export class SflowDecoder {
             `sFlow: ${count} samples announced, ${n} present`,
           );
         }
-        const type = dv.getUint32(p);
-        const len = dv.getUint32(p + 4);
+        const type = u32(data, p);
+        const len = u32(data, p + 4);
         const s = p + 8;
         if (len > end - s)
           throw new DecodeError("truncated", `sFlow sample length ${len}, ${end - s} bytes left`);
@@ -270,11 +295,11 @@ export class SflowDecoder {
             case 1:
             case 3:
             case 5:
-              this.flowSample(data, dv, s, sEnd, type);
+              this.flowSample(data, s, sEnd, type);
               break;
             case 2:
             case 4:
-              this.counterSample(data, dv, s, sEnd, type);
+              this.counterSample(data, s, sEnd, type);
               break;
             default:
               this.problem(
@@ -328,7 +353,15 @@ export class SflowDecoder {
     const key = `${text}/${subAgent}`;
     let a = this.agents.get(key);
     if (!a) {
-      a = { ip: ip.slice(), text, subAgent, seqNext: -1, drops: new Map() };
+      const copy = ip.slice();
+      a = {
+        ip: copy,
+        ip32: new Uint32Array(copy.buffer, copy.byteOffset, 4),
+        text,
+        subAgent,
+        seqNext: -1,
+        drops: new Map(),
+      };
       // Beyond the cap the state is used but not kept: no sequence accounting for it.
       if (this.agents.size < this.maxAgents) this.agents.set(key, a);
     }
@@ -362,7 +395,7 @@ export class SflowDecoder {
   //   drop_reason reason; flow_record discarded<>
   // interface formats: 0 single ifIndex (0x3FFFFFFF = the agent itself), 1 packet
   // discarded (value = reason), 2 multiple interfaces (value = count, 0 unknown).
-  private flowSample(b: Uint8Array, dv: DataView, p: number, end: number, type: number): void {
+  private flowSample(b: Uint8Array, p: number, end: number, type: number): void {
     let srcType: number, srcIndex: number, rate: number, drops: number;
     let inFmt = 0,
       inVal: number,
@@ -371,13 +404,13 @@ export class SflowDecoder {
       reason = -1;
     if (type === 1) {
       if (end - p < 32) throw new DecodeError("truncated", "sFlow flow sample");
-      const sid = dv.getUint32(p + 4);
+      const sid = u32(b, p + 4);
       srcType = sid >>> 24;
       srcIndex = sid & 0xffffff;
-      rate = dv.getUint32(p + 8);
-      drops = dv.getUint32(p + 16);
-      const i = dv.getUint32(p + 20);
-      const o = dv.getUint32(p + 24);
+      rate = u32(b, p + 8);
+      drops = u32(b, p + 16);
+      const i = u32(b, p + 20);
+      const o = u32(b, p + 24);
       inFmt = i >>> 30;
       inVal = i & 0x3fffffff;
       outFmt = o >>> 30;
@@ -385,30 +418,30 @@ export class SflowDecoder {
       p += 28;
     } else if (type === 3) {
       if (end - p < 44) throw new DecodeError("truncated", "sFlow expanded flow sample");
-      srcType = dv.getUint32(p + 4);
-      srcIndex = dv.getUint32(p + 8);
-      rate = dv.getUint32(p + 12);
-      drops = dv.getUint32(p + 20);
-      inFmt = dv.getUint32(p + 24);
-      inVal = dv.getUint32(p + 28);
-      outFmt = dv.getUint32(p + 32);
-      outVal = dv.getUint32(p + 36);
+      srcType = u32(b, p + 4);
+      srcIndex = u32(b, p + 8);
+      rate = u32(b, p + 12);
+      drops = u32(b, p + 20);
+      inFmt = u32(b, p + 24);
+      inVal = u32(b, p + 28);
+      outFmt = u32(b, p + 32);
+      outVal = u32(b, p + 36);
       p += 40;
     } else {
       if (end - p < 32) throw new DecodeError("truncated", "sFlow discarded packet sample");
-      srcType = dv.getUint32(p + 4);
-      srcIndex = dv.getUint32(p + 8);
-      drops = dv.getUint32(p + 12);
-      inVal = dv.getUint32(p + 16);
-      outVal = dv.getUint32(p + 20);
-      reason = dv.getUint32(p + 24);
+      srcType = u32(b, p + 4);
+      srcIndex = u32(b, p + 8);
+      drops = u32(b, p + 12);
+      inVal = u32(b, p + 16);
+      outVal = u32(b, p + 20);
+      reason = u32(b, p + 24);
       rate = 1; // each discard event reports one dropped packet (rate-limited, not sampled)
       p += 28;
     }
-    const nrec = dv.getUint32(p);
+    const nrec = u32(b, p);
     p += 4;
     if (drops !== 0) this.sourceDrops(srcType, srcIndex, drops);
-    this.tally?.sampleSeqs.push({ type, seq: dv.getUint32(p - (type === 3 ? 44 : 32)) });
+    this.tally?.sampleSeqs.push({ type, seq: u32(b, p - (type === 3 ? 44 : 32)) });
 
     const sink = this.sink;
     const batch = sink.batch;
@@ -419,9 +452,26 @@ export class SflowDecoder {
       c.time_received[i] = t;
       c.time_flow_start[i] = t;
       c.time_flow_end[i] = t;
-      const eo = i * 16;
-      const aip = this.agent.ip;
-      for (let k = 0; k < 16; k++) c.exporter_address[eo + k] = aip[k]!;
+      const ea = c.exporter_address;
+      if (ea !== this.ea8) {
+        this.ea8 = ea;
+        this.ea32 =
+          (ea.byteOffset & 3) === 0 ? new Uint32Array(ea.buffer, ea.byteOffset, ea.length >>> 2) : undefined;
+      }
+      const ea32 = this.ea32;
+      if (ea32) {
+        // Byte order is preserved: both sides are views of byte arrays.
+        const a32 = this.agent.ip32;
+        const w = i * 4;
+        ea32[w] = a32[0]!;
+        ea32[w + 1] = a32[1]!;
+        ea32[w + 2] = a32[2]!;
+        ea32[w + 3] = a32[3]!;
+      } else {
+        const eo = i * 16;
+        const aip = this.agent.ip;
+        for (let k = 0; k < 16; k++) ea[eo + k] = aip[k]!;
+      }
       c.observation_domain_id[i] = this.agent.subAgent;
       c.sampler_id[i] = srcIndex;
       c.sampling_rate[i] = rate;
@@ -457,8 +507,8 @@ export class SflowDecoder {
       for (let n = 0; n < nrec; n++) {
         if (end - p < 8)
           throw new DecodeError("bad_count", `sFlow flow sample: ${nrec} records announced, ${n} present`);
-        const fmt = dv.getUint32(p);
-        const len = dv.getUint32(p + 4);
+        const fmt = u32(b, p);
+        const len = u32(b, p + 4);
         const r = p + 8;
         if (len > end - r)
           throw new DecodeError(
@@ -467,7 +517,7 @@ export class SflowDecoder {
           );
         const rEnd = r + len;
         if (this.tally) this.tally.flowRecords[fmt] = (this.tally.flowRecords[fmt] ?? 0) + 1;
-        this.flowRecord(b, dv, r, rEnd, fmt, c, i);
+        this.flowRecord(b, r, rEnd, fmt, c, i);
         p = Math.min(end, rEnd + ((4 - (len & 3)) & 3));
       }
       if (sc.switchSeen) {
@@ -485,15 +535,7 @@ export class SflowDecoder {
     sink.commit();
   }
 
-  private flowRecord(
-    b: Uint8Array,
-    dv: DataView,
-    p: number,
-    end: number,
-    fmt: number,
-    c: FlowColumns,
-    i: number,
-  ): void {
+  private flowRecord(b: Uint8Array, p: number, end: number, fmt: number, c: FlowColumns, i: number): void {
     const len = end - p;
     const sc = this.sc;
     switch (fmt) {
@@ -501,9 +543,9 @@ export class SflowDecoder {
         // sampled_header: header_protocol protocol; unsigned int frame_length;
         //   unsigned int stripped; opaque header<>
         if (len < 16) throw new DecodeError("field_length", `sFlow sampled header record of ${len} bytes`);
-        const proto = dv.getUint32(p);
-        const frameLength = dv.getUint32(p + 4);
-        const hlen = dv.getUint32(p + 12);
+        const proto = u32(b, p);
+        const frameLength = u32(b, p + 4);
+        const hlen = u32(b, p + 12);
         const h = p + 16;
         if (hlen > end - h)
           throw new DecodeError("bad_length", `sFlow header length ${hlen}, record holds ${end - h}`);
@@ -535,7 +577,7 @@ export class SflowDecoder {
         // (mac = opaque[6], padded to 8)
         if (len < 24) throw new DecodeError("field_length", `sFlow sampled Ethernet record of ${len} bytes`);
         if (sc.bytesFrom < 2) {
-          c.bytes[i] = dv.getUint32(p);
+          c.bytes[i] = u32(b, p);
           sc.bytesFrom = 2;
         }
         if (!sc.haveHeader) {
@@ -548,18 +590,18 @@ export class SflowDecoder {
         // sampled_ipv4: length; protocol; ip_v4 src_ip; ip_v4 dst_ip; src_port; dst_port; tcp_flags; tos
         if (len < 32) throw new DecodeError("field_length", `sFlow sampled IPv4 record of ${len} bytes`);
         if (sc.bytesFrom < 1) {
-          c.bytes[i] = dv.getUint32(p);
+          c.bytes[i] = u32(b, p);
           sc.bytesFrom = 1;
         }
         if (!sc.haveHeader) {
           c.ip_version[i] = 4;
-          c.protocol[i] = dv.getUint32(p + 4) & 0xff;
+          c.protocol[i] = u32(b, p + 4) & 0xff;
           mapped4(c.src_addr, i * 16, b, p + 8);
           mapped4(c.dst_addr, i * 16, b, p + 12);
-          c.src_port[i] = dv.getUint32(p + 16) & 0xffff;
-          c.dst_port[i] = dv.getUint32(p + 20) & 0xffff;
-          c.tcp_flags[i] = dv.getUint32(p + 24) & 0xffff;
-          c.tos[i] = dv.getUint32(p + 28) & 0xff;
+          c.src_port[i] = u32(b, p + 16) & 0xffff;
+          c.dst_port[i] = u32(b, p + 20) & 0xffff;
+          c.tcp_flags[i] = u32(b, p + 24) & 0xffff;
+          c.tos[i] = u32(b, p + 28) & 0xff;
         }
         return;
       }
@@ -567,21 +609,21 @@ export class SflowDecoder {
         // sampled_ipv6: length; protocol; ip_v6 src_ip; ip_v6 dst_ip; src_port; dst_port; tcp_flags; priority
         if (len < 56) throw new DecodeError("field_length", `sFlow sampled IPv6 record of ${len} bytes`);
         if (sc.bytesFrom < 1) {
-          c.bytes[i] = dv.getUint32(p);
+          c.bytes[i] = u32(b, p);
           sc.bytesFrom = 1;
         }
         if (!sc.haveHeader) {
           c.ip_version[i] = 6;
-          c.protocol[i] = dv.getUint32(p + 4) & 0xff;
+          c.protocol[i] = u32(b, p + 4) & 0xff;
           const o = i * 16;
           for (let k = 0; k < 16; k++) {
             c.src_addr[o + k] = b[p + 8 + k]!;
             c.dst_addr[o + k] = b[p + 24 + k]!;
           }
-          c.src_port[i] = dv.getUint32(p + 40) & 0xffff;
-          c.dst_port[i] = dv.getUint32(p + 44) & 0xffff;
-          c.tcp_flags[i] = dv.getUint32(p + 48) & 0xffff;
-          c.tos[i] = dv.getUint32(p + 52) & 0xff;
+          c.src_port[i] = u32(b, p + 40) & 0xffff;
+          c.dst_port[i] = u32(b, p + 44) & 0xffff;
+          c.tcp_flags[i] = u32(b, p + 48) & 0xffff;
+          c.tos[i] = u32(b, p + 52) & 0xff;
         }
         return;
       }
@@ -589,19 +631,19 @@ export class SflowDecoder {
         // extended_switch: src_vlan; src_priority; dst_vlan; dst_priority
         if (len < 16) throw new DecodeError("field_length", `sFlow extended switch record of ${len} bytes`);
         sc.switchSeen = true;
-        sc.srcVlan = dv.getUint32(p);
-        sc.dstVlan = dv.getUint32(p + 8);
+        sc.srcVlan = u32(b, p);
+        sc.dstVlan = u32(b, p + 8);
         return;
       case 1002: {
         // extended_router: next_hop_address nexthop; unsigned int src_mask_len; unsigned int dst_mask_len
-        const q = readAddress(b, dv, p, end, c.next_hop, i * 16);
+        const q = readAddress(b, p, end, c.next_hop, i * 16);
         if (end - q < 8) throw new DecodeError("field_length", "sFlow extended router record");
-        c.src_prefix_len[i] = Math.min(dv.getUint32(q), 128);
-        c.dst_prefix_len[i] = Math.min(dv.getUint32(q + 4), 128);
+        c.src_prefix_len[i] = Math.min(u32(b, q), 128);
+        c.dst_prefix_len[i] = Math.min(u32(b, q + 4), 128);
         return;
       }
       case 1003:
-        this.gateway(b, dv, p, end, c, i);
+        this.gateway(b, p, end, c, i);
         return;
       default:
         this.problem(
@@ -616,25 +658,25 @@ export class SflowDecoder {
   //   unsigned int src_peer_as; as_path_type dst_as_path<>; unsigned int communities<>;
   //   unsigned int localpref
   // as_path_type: as_path_segment_type type (1 AS_SET, 2 AS_SEQUENCE); unsigned int as_number<>
-  private gateway(b: Uint8Array, dv: DataView, p: number, end: number, c: FlowColumns, i: number): void {
-    let q = readAddress(b, dv, p, end, c.bgp_next_hop, i * 16);
+  private gateway(b: Uint8Array, p: number, end: number, c: FlowColumns, i: number): void {
+    let q = readAddress(b, p, end, c.bgp_next_hop, i * 16);
     if (end - q < 16) throw new DecodeError("field_length", "sFlow extended gateway record");
-    const routerAs = dv.getUint32(q);
-    const srcAs = dv.getUint32(q + 4);
-    const segments = dv.getUint32(q + 12);
+    const routerAs = u32(b, q);
+    const srcAs = u32(b, q + 4);
+    const segments = u32(b, q + 12);
     q += 16;
     let path = "";
     let lastAs = -1;
     for (let s = 0; s < segments; s++) {
       if (end - q < 8) throw new DecodeError("field_length", "sFlow AS path segment");
-      const set = dv.getUint32(q) === 1;
-      const n = dv.getUint32(q + 4);
+      const set = u32(b, q) === 1;
+      const n = u32(b, q + 4);
       q += 8;
       if (n > (end - q) / 4) throw new DecodeError("field_length", `sFlow AS path segment of ${n} ASes`);
       if (n === 0) continue;
       let seg = "";
       for (let k = 0; k < n; k++) {
-        const as = dv.getUint32(q);
+        const as = u32(b, q);
         seg += k === 0 ? `${as}` : ` ${as}`;
         lastAs = as;
         q += 4;
@@ -643,18 +685,18 @@ export class SflowDecoder {
       path = path ? `${path} ${seg}` : seg;
     }
     if (end - q < 4) throw new DecodeError("field_length", "sFlow communities");
-    const nc = dv.getUint32(q);
+    const nc = u32(b, q);
     q += 4;
     if (nc > (end - q) / 4)
       throw new DecodeError("field_length", `sFlow extended gateway: ${nc} communities`);
     let comm = "";
     for (let k = 0; k < nc; k++) {
-      const v = dv.getUint32(q);
+      const v = u32(b, q);
       comm += `${k ? " " : ""}${v >>> 16}:${v & 0xffff}`;
       q += 4;
     }
     if (end - q < 4) throw new DecodeError("field_length", "sFlow local preference");
-    c.local_pref[i] = dv.getUint32(q);
+    c.local_pref[i] = u32(b, q);
     // src_as 0: the source is in the router's own AS (sFlow v5: "as" is the router's AS);
     // dst_as is the origin (last) AS of the path, the router's own AS when the path is empty.
     c.src_as[i] = srcAs !== 0 ? srcAs : routerAs;
@@ -685,23 +727,23 @@ export class SflowDecoder {
   // counters_sample (format 2): sequence_number; sflow_data_source source_id; counter_record counters<>
   // counters_sample_expanded (format 4): sequence_number; source_id type; source_id index; counter_record counters<>
   // counter_record: data_format counter_format; opaque counter_data<>
-  private counterSample(b: Uint8Array, dv: DataView, p: number, end: number, type: number): void {
+  private counterSample(b: Uint8Array, p: number, end: number, type: number): void {
     let srcType: number, srcIndex: number;
     if (end - p < 4) throw new DecodeError("truncated", "sFlow counter sample");
-    const seq = dv.getUint32(p);
+    const seq = u32(b, p);
     if (type === 2) {
       if (end - p < 12) throw new DecodeError("truncated", "sFlow counter sample");
-      const sid = dv.getUint32(p + 4);
+      const sid = u32(b, p + 4);
       srcType = sid >>> 24;
       srcIndex = sid & 0xffffff;
       p += 8;
     } else {
       if (end - p < 16) throw new DecodeError("truncated", "sFlow expanded counter sample");
-      srcType = dv.getUint32(p + 4);
-      srcIndex = dv.getUint32(p + 8);
+      srcType = u32(b, p + 4);
+      srcIndex = u32(b, p + 8);
       p += 12;
     }
-    const nrec = dv.getUint32(p);
+    const nrec = u32(b, p);
     p += 4;
     this.tally?.sampleSeqs.push({ type, seq });
     let rec: InterfaceCounters | undefined;
@@ -712,6 +754,7 @@ export class SflowDecoder {
         subAgentId: this.agent.subAgent,
         receivedMs: this.src.receivedMs,
         sequence: seq,
+        uptimeMs: this.uptime,
         sourceIdType: srcType,
         sourceIdIndex: srcIndex,
         ifIndex: srcIndex,
@@ -719,8 +762,8 @@ export class SflowDecoder {
     for (let n = 0; n < nrec; n++) {
       if (end - p < 8)
         throw new DecodeError("bad_count", `sFlow counter sample: ${nrec} records announced, ${n} present`);
-      const fmt = dv.getUint32(p);
-      const len = dv.getUint32(p + 4);
+      const fmt = u32(b, p);
+      const len = u32(b, p + 4);
       const r = p + 8;
       if (len > end - r)
         throw new DecodeError(
@@ -737,44 +780,44 @@ export class SflowDecoder {
         if (len < 88)
           throw new DecodeError("field_length", `sFlow generic interface counters of ${len} bytes`);
         const x = get();
-        x.ifIndex = dv.getUint32(r);
+        x.ifIndex = u32(b, r);
         x.generic = {
-          ifType: dv.getUint32(r + 4),
-          ifSpeed: u64(dv, r + 8),
-          ifDirection: dv.getUint32(r + 16),
-          ifStatus: dv.getUint32(r + 20),
-          inOctets: u64(dv, r + 24),
-          inUcastPkts: dv.getUint32(r + 32),
-          inMulticastPkts: dv.getUint32(r + 36),
-          inBroadcastPkts: dv.getUint32(r + 40),
-          inDiscards: dv.getUint32(r + 44),
-          inErrors: dv.getUint32(r + 48),
-          inUnknownProtos: dv.getUint32(r + 52),
-          outOctets: u64(dv, r + 56),
-          outUcastPkts: dv.getUint32(r + 64),
-          outMulticastPkts: dv.getUint32(r + 68),
-          outBroadcastPkts: dv.getUint32(r + 72),
-          outDiscards: dv.getUint32(r + 76),
-          outErrors: dv.getUint32(r + 80),
-          promiscuousMode: dv.getUint32(r + 84),
+          ifType: u32(b, r + 4),
+          ifSpeed: u64(b, r + 8),
+          ifDirection: u32(b, r + 16),
+          ifStatus: u32(b, r + 20),
+          inOctets: u64(b, r + 24),
+          inUcastPkts: u32(b, r + 32),
+          inMulticastPkts: u32(b, r + 36),
+          inBroadcastPkts: u32(b, r + 40),
+          inDiscards: u32(b, r + 44),
+          inErrors: u32(b, r + 48),
+          inUnknownProtos: u32(b, r + 52),
+          outOctets: u64(b, r + 56),
+          outUcastPkts: u32(b, r + 64),
+          outMulticastPkts: u32(b, r + 68),
+          outBroadcastPkts: u32(b, r + 72),
+          outDiscards: u32(b, r + 76),
+          outErrors: u32(b, r + 80),
+          promiscuousMode: u32(b, r + 84),
         };
       } else if (fmt === 2) {
         // ethernet_counters: 13 × unsigned int, dot3Stats* (RFC 3635)
         if (len < 52) throw new DecodeError("field_length", `sFlow Ethernet counters of ${len} bytes`);
         get().ethernet = {
-          alignmentErrors: dv.getUint32(r),
-          fcsErrors: dv.getUint32(r + 4),
-          singleCollisionFrames: dv.getUint32(r + 8),
-          multipleCollisionFrames: dv.getUint32(r + 12),
-          sqeTestErrors: dv.getUint32(r + 16),
-          deferredTransmissions: dv.getUint32(r + 20),
-          lateCollisions: dv.getUint32(r + 24),
-          excessiveCollisions: dv.getUint32(r + 28),
-          internalMacTransmitErrors: dv.getUint32(r + 32),
-          carrierSenseErrors: dv.getUint32(r + 36),
-          frameTooLongs: dv.getUint32(r + 40),
-          internalMacReceiveErrors: dv.getUint32(r + 44),
-          symbolErrors: dv.getUint32(r + 48),
+          alignmentErrors: u32(b, r),
+          fcsErrors: u32(b, r + 4),
+          singleCollisionFrames: u32(b, r + 8),
+          multipleCollisionFrames: u32(b, r + 12),
+          sqeTestErrors: u32(b, r + 16),
+          deferredTransmissions: u32(b, r + 20),
+          lateCollisions: u32(b, r + 24),
+          excessiveCollisions: u32(b, r + 28),
+          internalMacTransmitErrors: u32(b, r + 32),
+          carrierSenseErrors: u32(b, r + 36),
+          frameTooLongs: u32(b, r + 40),
+          internalMacReceiveErrors: u32(b, r + 44),
+          symbolErrors: u32(b, r + 48),
         };
       } else {
         this.problem(
@@ -802,8 +845,17 @@ function sameIp(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-function u64(dv: DataView, o: number): number {
-  return dv.getUint32(o) * 4294967296 + dv.getUint32(o + 4);
+function u64(b: Uint8Array, o: number): number {
+  return u32(b, o) * 4294967296 + u32(b, o + 4);
+}
+
+/**
+ * Big-endian unsigned 32-bit read. Callers have checked the bounds. Used
+ * instead of a DataView: constructing one per datagram cost more than the
+ * reads it serves (sFlow datagrams often carry only one or two samples).
+ */
+function u32(b: Uint8Array, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }
 
 function mac(b: Uint8Array, o: number): number {
@@ -829,16 +881,9 @@ function mapped4(dst: Uint8Array, o: number, src: Uint8Array, s: number): void {
 
 // next_hop_address / address: unsigned int type (0 unknown, 1 IPv4, 2 IPv6) + 0/4/16 bytes.
 // Writes the address at dst[o..o+16) (all zero when unknown); returns the offset after it.
-function readAddress(
-  b: Uint8Array,
-  dv: DataView,
-  p: number,
-  end: number,
-  dst: Uint8Array,
-  o: number,
-): number {
+function readAddress(b: Uint8Array, p: number, end: number, dst: Uint8Array, o: number): number {
   if (end - p < 4) throw new DecodeError("field_length", "sFlow address type");
-  const t = dv.getUint32(p);
+  const t = u32(b, p);
   p += 4;
   if (t === 1) {
     if (end - p < 4) throw new DecodeError("field_length", "sFlow IPv4 address");
