@@ -2,7 +2,7 @@
 // (the CLI's main(), the same App the binary runs), forked with an IPC
 // channel so the benchmark can read its counters and memory without the HTTP
 // API adding load. Messages: "stats" → { flows, datagrams, errors, kernelDrops,
-// rss, heapUsed, heapTotal, external, arrayBuffers }; "stop" → graceful stop.
+// ringDrops, rss, heapUsed, heapTotal, external, arrayBuffers }; "stop" → graceful stop.
 import type { App } from "../src/app.js";
 import { main } from "../src/cli/main.js";
 
@@ -12,6 +12,8 @@ export interface CollectorReport {
   datagrams: number;
   errors: number;
   kernelDrops: number;
+  /** Datagrams lost between the receive thread and the decoder (ring full). */
+  ringDrops: number;
   rss: number;
   heapUsed: number;
   heapTotal: number;
@@ -36,6 +38,7 @@ process.on("message", (msg: unknown) => {
       datagrams: t.packets,
       errors: t.errors,
       kernelDrops: app.stats.kernelDrops,
+      ringDrops: app.stats.queueDrops,
       rss: m.rss,
       heapUsed: m.heapUsed,
       heapTotal: m.heapTotal,

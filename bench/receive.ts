@@ -259,9 +259,7 @@ export async function runReceive(
           received,
           c0,
           c1,
-          after.kernelDrops > before.kernelDrops
-            ? `kernel drops ${after.kernelDrops - before.kernelDrops} datagrams`
-            : undefined,
+          dropNote(after.kernelDrops - before.kernelDrops, after.ringDrops - before.ringDrops),
         ),
       );
       if (mid)
@@ -288,6 +286,13 @@ export async function runReceive(
     else best[st.collector] ??= 0;
   }
   return { stream: RECEIVE_STREAM.name, seconds, rcvbuf: RCVBUF, rmemMax, steps, best, memory };
+}
+
+function dropNote(kernel: number, ring: number): string | undefined {
+  const parts: string[] = [];
+  if (kernel > 0) parts.push(`kernel drops ${kernel} datagrams`);
+  if (ring > 0) parts.push(`receive ring drops ${ring} datagrams`);
+  return parts.length ? parts.join(", ") : undefined;
 }
 
 interface Cpu {

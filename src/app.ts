@@ -113,6 +113,8 @@ export class App {
       log: this.log,
       samplingExporters,
       onBatch: (b) => this.pipeline.push(b),
+      // Receive thread on unless NAGARE_RECEIVE_THREAD=0 (docs/operations.md, "Receive path").
+      receiveThread: process.env.NAGARE_RECEIVE_THREAD !== "0",
       onCounters: this.counters.add,
     });
 

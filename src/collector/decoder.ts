@@ -146,6 +146,11 @@ export class FlowDecoder implements FlowDecoderContract, SetHandler {
     ctx.scope = undefined;
     try {
       if (data.length < 4) throw new DecodeError("truncated", `datagram of ${data.length} bytes`);
+      // sFlow first, before the DataView: on an sFlow-heavy NetFlow port the
+      // view would be ~10 % of the cost of small datagrams (profiled).
+      if (this.sflow && data[0] === 0 && data[1] === 0 && data[2] === 0 && data[3] === 5) {
+        return this.sflow(data, src, sink);
+      }
       const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
       const version = dv.getUint16(0);
       switch (version) {
@@ -162,7 +167,6 @@ export class FlowDecoder implements FlowDecoderContract, SetHandler {
           break;
         case 0:
           if (dv.getUint32(0) === 5) {
-            if (this.sflow) return this.sflow(data, src, sink);
             throw new DecodeError(
               "bad_version",
               "sFlow datagram on a NetFlow port (no sFlow decoder configured)",

@@ -152,18 +152,17 @@ export class DatagramRing {
           r = 0;
           continue;
         }
-        const bytes = dv.getUint32(r, true);
-        const kind = dv.getInt32(r + 4, true);
-        const len = dv.getUint32(r + 12, true);
-        onRecord(
-          kind,
-          dv.getUint32(r + 8, true),
-          new Uint8Array(this.sab, HDR_BYTES + r + REC_HDR, len),
-          dv.getFloat64(r + 16, true),
-        );
-        r += bytes;
+        const at = r;
+        // Step past the record first: if onRecord throws, it is not handed on again.
+        r += dv.getUint32(at, true);
         if (r === this.size) r = 0;
         n++;
+        onRecord(
+          dv.getInt32(at + 4, true),
+          dv.getUint32(at + 8, true),
+          new Uint8Array(this.sab, HDR_BYTES + at + REC_HDR, dv.getUint32(at + 12, true)),
+          dv.getFloat64(at + 16, true),
+        );
       }
     } finally {
       Atomics.store(this.hdr, R, r);

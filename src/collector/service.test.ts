@@ -237,3 +237,56 @@ test("demo traffic flows through the real decoder and pauses while a real export
     await app.stop();
   }
 });
+
+test("receive thread + recycled batches: a real v9 stream decodes exactly as a direct decode, retained batches stay intact", async () => {
+  const { readCapture } = await import("./capture.js");
+  const { FlowDecoder } = await import("./decoder.js");
+  const { CollectorStats } = await import("./stats.js");
+  const { RecordSink } = await import("./types.js");
+  const { parseIp } = await import("./ip.js");
+  const stream = readCapture(join(CAPTURES, "graylog__nprobe-netflow9-3.pcap")).map((d) => d.payload);
+
+  // Reference: the same datagrams through a FlowDecoder directly (fresh batches, no sockets).
+  const want: Record<string, string | number>[] = [];
+  const dec = new FlowDecoder({ stats: new CollectorStats() });
+  const ref = new RecordSink((b) => {
+    for (let i = 0; i < b.length; i++) want.push(b.row(i));
+  });
+  const src = { exporter: "127.0.0.1", exporterIp: parseIp("127.0.0.1")!, receivedMs: 0 };
+  for (let loop = 0; loop < 3; loop++) for (const d of stream) dec.decode(d, src, ref);
+  ref.flush();
+  assert.ok(want.length > 2000, `${want.length} reference rows`);
+
+  // A consumer that keeps every batch (as an asynchronous store would) and reads it only at the end.
+  const kept: FlowBatch[] = [];
+  const keeper: FlowConsumer = { name: "keeper", consume: (b) => void kept.push(b.retain()) };
+  const dir = mkdtempSync(join(tmpdir(), "nagare-svc-"));
+  const config = validateConfig({
+    collector: { listen: ["127.0.0.1:0"], receiveBufferBytes: 4 << 20 },
+    http: { listen: "127.0.0.1:0" },
+    dataDir: join(dir, "data"),
+    demo: { enabled: false },
+  });
+  const app = new App({ config, consumers: [keeper], log: silent });
+  await app.start();
+  const sock = createSocket("udp4");
+  try {
+    const port = app.collector.bound[0]!.port;
+    for (let loop = 0; loop < 3; loop++) for (const d of stream) await send(sock, d, port, "127.0.0.1");
+    await until("all flows", () => app.pipeline.flows >= want.length, 5000);
+    assert.ok(kept.length > 1, `${kept.length} batches`);
+    assert.equal(app.collector.batchPool.idleCount, 0, "every batch is still held by the consumer");
+    const got = kept.flatMap((b) => Array.from({ length: b.length }, (_, i) => b.row(i)));
+    const strip = (r: Record<string, string | number>): Record<string, string | number> => ({
+      ...r,
+      time_received: 0,
+    });
+    assert.deepEqual(got.map(strip), want.map(strip));
+    for (const b of kept) b.release();
+    assert.ok(app.collector.batchPool.idleCount > 0, "released batches return to the pool");
+    assert.equal(app.stats.queueDrops, 0);
+  } finally {
+    sock.close();
+    await app.stop();
+  }
+});

@@ -1,10 +1,16 @@
 // CollectorService: the running collector around the decoder.
 //
-//   UDP sockets ──message──▶ FlowDecoder.decode ──rows──▶ RecordSink ──batch──▶ onBatch (pipeline)
+//   receive thread: UDP sockets ──copy──▶ DatagramRing (SharedArrayBuffer)
+//   main thread:    ring ──▶ FlowDecoder.decode ──rows──▶ RecordSink ──batch──▶ onBatch (pipeline)
+//                                                          ▲ BatchPool (batches recycled)
 //
-// Decoding is synchronous inside the message handler: a datagram is decoded
-// before the next one is read, so the only queue is the kernel socket buffer
-// (whose overflows we read back as kernel drops). Timers: flush the partial
+// The receive thread (ThreadedUdpListener, udp-worker.ts) only drains the
+// sockets into the ring, so the kernel buffer empties even while this thread
+// decodes or a consumer runs; node:dgram's per-datagram cost (about as much as
+// decoding) runs there in parallel. Queues: the kernel socket buffer (its
+// overflows are read back as kernel drops) and the ring (queue drops). With
+// `receiveThread: false` sockets and decoding share this thread, one callback
+// per datagram (the design before; kept for comparison). Timers: flush the partial
 // batch every 100 ms (downstream sees flows within a second even at a trickle),
 // decoder.tick every second (template/pending expiry), templates saved every
 // 60 s and at stop, kernel drop counters read every 5 s.
@@ -196,6 +202,8 @@ export class CollectorService {
   readDrops(): void {
     const d = this.listener.readKernelDrops();
     if (d !== null) this.stats.kernelDrops = d;
+    // The receive ring is the one user-space queue (nagare_collector_queue_drops_total).
+    this.stats.queueDrops = this.ringDrops;
   }
 
   private async save(): Promise<void> {

@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { test } from "node:test";
 import { parseListen, type ListenAddress } from "../config/address.js";
 import { createLogger } from "../log.js";
-import { sumDrops, UdpListener } from "./udp.js";
+import { sumDrops, ThreadedUdpListener, UdpListener } from "./udp.js";
 
 const addr = (t: string): ListenAddress => parseListen(t) as ListenAddress;
 
@@ -75,5 +75,65 @@ test("a required address that cannot be bound fails start and closes the others"
     onMessage: () => {},
   });
   await assert.rejects(l.start(), /cannot listen on udp 127\.0\.0\.1:\d+: EADDRINUSE/);
+  await first.stop();
+});
+
+test("receive thread: real datagrams arrive intact with their source, in order, on IPv4 and IPv6", async () => {
+  const { readCapture, capturesDir } = await import("./capture.js");
+  const { join } = await import("node:path");
+  const real = readCapture(join(capturesDir(), "graylog__nprobe-netflow9-3.pcap")).map((d) => d.payload);
+  const got: { from: string; data: Uint8Array; t: number }[] = [];
+  const l = new ThreadedUdpListener({
+    listen: [{ addr: addr("127.0.0.1:0") }, { addr: addr("[::1]:0") }],
+    receiveBufferBytes: 1 << 20,
+    ringBytes: 256 * 1024, // small: the 3 × 72 datagrams below wrap it
+    onDatagram: (data, from, t) => got.push({ from, data: data.slice(), t }),
+  });
+  const bound = await l.start();
+  const t0 = Date.now();
+  try {
+    assert.equal(bound.length, 2);
+    assert.match(bound[0]!.address, /^127\.0\.0\.1:\d+$/);
+    const { createSocket } = await import("node:dgram");
+    const s4 = createSocket("udp4");
+    for (let loop = 0; loop < 3; loop++) {
+      for (const d of real)
+        await new Promise<void>((r) => s4.send(d, bound[0]!.port, "127.0.0.1", () => r()));
+    }
+    s4.close();
+    const s6 = createSocket("udp6");
+    await new Promise<void>((r) => s6.send(real[0]!, bound[1]!.port, "::1", () => r()));
+    s6.close();
+    const end = Date.now() + 3000;
+    while (got.length < 3 * real.length + 1 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(got.length, 3 * real.length + 1);
+    const v4 = got.filter((g) => g.from === "127.0.0.1");
+    assert.equal(v4.length, 3 * real.length);
+    v4.forEach((g, i) => assert.deepEqual(g.data, real[i % real.length]));
+    assert.ok(got.every((g) => g.t >= t0 && g.t <= Date.now()));
+    const g6 = got.find((g) => g.from === "::1");
+    assert.ok(g6);
+    assert.deepEqual(g6.data, real[0]);
+    assert.equal(l.readKernelDrops(), 0);
+    assert.equal(l.ringDrops, 0);
+  } finally {
+    await l.stop();
+  }
+});
+
+test("receive thread: a required address that cannot be bound fails start", async () => {
+  const first = new UdpListener({
+    listen: [{ addr: addr("127.0.0.1:0") }],
+    receiveBufferBytes: 0,
+    onMessage: () => {},
+  });
+  const [b] = await first.start();
+  const l = new ThreadedUdpListener({
+    listen: [{ addr: addr("127.0.0.1:0") }, { addr: addr(`127.0.0.1:${b!.port}`) }],
+    receiveBufferBytes: 0,
+    onDatagram: () => {},
+  });
+  await assert.rejects(l.start(), /cannot listen on udp 127\.0\.0\.1:\d+: EADDRINUSE/);
+  await l.stop(); // nothing to stop: must not hang or throw
   await first.stop();
 });
