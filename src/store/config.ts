@@ -1,0 +1,92 @@
+// Store configuration: defaults and validation, in the style of src/config
+// (unknown keys are errors; every error names the key path and the reason).
+// Exported for the lead to wire in as the `store` section of the config.
+import { ConfigError } from "../config/schema.js";
+
+export interface RetentionConfig {
+  /** flows_raw rows older than this (by time_received) are deleted. */
+  rawDays: number;
+  /** flows_1m buckets older than this are deleted. */
+  minuteDays: number;
+  /** flows_1h buckets older than this are deleted. */
+  hourDays: number;
+  /** How often retention runs. */
+  intervalMs: number;
+}
+
+export interface StoreConfig {
+  /** DuckDB database file; ":memory:" for an in-memory store. */
+  path: string;
+  /** Micro-batch flush interval: flows become queryable within this long. At most 1000. */
+  intervalMs: number;
+  retention: RetentionConfig;
+}
+
+export function defaultStoreConfig(dataDir = "data"): StoreConfig {
+  return {
+    path: `${dataDir}/nagare.duckdb`,
+    intervalMs: 1000,
+    retention: { rawDays: 7, minuteDays: 90, hourDays: 730, intervalMs: 60_000 },
+  };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function show(v: unknown): string {
+  return typeof v === "string" ? JSON.stringify(v) : String(v);
+}
+
+function num(v: unknown, key: string, min: number, max: number, integer = true): number {
+  if (
+    typeof v !== "number" ||
+    !Number.isFinite(v) ||
+    (integer && !Number.isInteger(v)) ||
+    v < min ||
+    v > max
+  ) {
+    throw new ConfigError(
+      key,
+      `${show(v)} — must be ${integer ? "an integer" : "a number"} in ${min}-${max}`,
+    );
+  }
+  return v;
+}
+
+function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], prefix: string): void {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.includes(k)) throw new ConfigError(`${prefix}.${k}`, "unknown key");
+  }
+}
+
+/** Validate a raw `store` section over the defaults; throws ConfigError naming the key. */
+export function validateStoreConfig(raw: unknown, defaults: StoreConfig = defaultStoreConfig()): StoreConfig {
+  if (raw === undefined) return structuredClone(defaults);
+  if (!isObject(raw)) throw new ConfigError("store", `${show(raw)} — must be a mapping`);
+  checkKeys(raw, ["path", "intervalMs", "retention"], "store");
+  const out = structuredClone(defaults);
+  if (raw.path !== undefined) {
+    if (typeof raw.path !== "string" || raw.path === "") {
+      throw new ConfigError("store.path", `${show(raw.path)} — must be a non-empty string`);
+    }
+    out.path = raw.path;
+  }
+  // Above one second, a flow would not be queryable within a second of arrival.
+  if (raw.intervalMs !== undefined) out.intervalMs = num(raw.intervalMs, "store.intervalMs", 10, 1000);
+  if (raw.retention !== undefined) {
+    const r = raw.retention;
+    if (!isObject(r)) throw new ConfigError("store.retention", `${show(r)} — must be a mapping`);
+    checkKeys(r, ["rawDays", "minuteDays", "hourDays", "intervalMs"], "store.retention");
+    const days = (k: "rawDays" | "minuteDays" | "hourDays"): void => {
+      if (r[k] !== undefined) out.retention[k] = num(r[k], `store.retention.${k}`, 0.001, 36_500, false);
+    };
+    days("rawDays");
+    days("minuteDays");
+    days("hourDays");
+    if (r.intervalMs !== undefined) {
+      out.retention.intervalMs = num(r.intervalMs, "store.retention.intervalMs", 1000, 86_400_000);
+    }
+  }
+  return out;
+}

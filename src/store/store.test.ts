@@ -1,0 +1,357 @@
+// StoreWriter on real data: a real capture unit decoded by FlowDecoder goes
+// through the pipeline's batch path into a temporary DuckDB file.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { BatchPool, type FlowBatch } from "../collector/batch.js";
+import { FlowDecoder } from "../collector/decoder.js";
+import { formatIp, parseIp } from "../collector/ip.js";
+import { CollectorStats } from "../collector/stats.js";
+import { SflowDecoder } from "../collector/sflow/decoder.js";
+import { RecordSink } from "../collector/types.js";
+import { readUnitDatagrams, unit } from "../../test/helpers/captures.js";
+import { defaultStoreConfig, validateStoreConfig } from "./config.js";
+import { migrate, schemaVersion } from "./migrate.js";
+import { MIGRATIONS, portBucket } from "./schema.js";
+import { FLOW_COLUMNS } from "../schema.js";
+import { StoreWriter } from "./writer.js";
+import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import { ConfigError } from "../config/schema.js";
+
+const UNIT = "ipfixcol2__example_flows"; // 3979 IPFIX flows, IPv4 and IPv6
+const DAY = 86_400_000;
+const dir = mkdtempSync(join(tmpdir(), "nagare-store-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Expected {
+  rows: number;
+  bytes: number;
+  packets: number;
+  scaledBytes: number;
+  /** "src|dst" of every row, formatted from the batch. */
+  addrs: string[];
+  minStart: number;
+  maxEnd: number;
+  maxRate: number;
+}
+
+/**
+ * Decode the unit through one FlowDecoder with pooled batches (as the
+ * collector does) and hand each batch to `onBatch`; `mutate` may edit a batch
+ * before it is handed on. Returns sums taken from the batches themselves.
+ */
+function decodeUnit(
+  onBatch: (b: FlowBatch) => void,
+  mutate?: (b: FlowBatch) => void,
+  capacity = 512,
+  unitName = UNIT,
+): Expected {
+  const exp: Expected = {
+    rows: 0,
+    bytes: 0,
+    packets: 0,
+    scaledBytes: 0,
+    addrs: [],
+    minStart: Infinity,
+    maxEnd: -Infinity,
+    maxRate: 0,
+  };
+  // As the collector wires it: sFlow datagrams handed to the sFlow decoder.
+  const stats = new CollectorStats();
+  const decoder = new FlowDecoder({ stats, sflow: new SflowDecoder({ stats }).hook });
+  const sink = new RecordSink(
+    (b) => {
+      mutate?.(b);
+      for (let i = 0; i < b.length; i++) {
+        exp.bytes += b.cols.bytes[i]!;
+        exp.packets += b.cols.packets[i]!;
+        exp.scaledBytes += b.cols.bytes[i]! * Math.max(b.cols.sampling_rate[i]!, 1);
+        exp.minStart = Math.min(exp.minStart, b.cols.time_flow_start[i]!);
+        exp.maxEnd = Math.max(exp.maxEnd, b.cols.time_flow_end[i]!);
+        exp.maxRate = Math.max(exp.maxRate, b.cols.sampling_rate[i]!);
+        exp.addrs.push(`${formatIp(b.cols.src_addr, i * 16)}|${formatIp(b.cols.dst_addr, i * 16)}`);
+      }
+      exp.rows += b.length;
+      onBatch(b);
+    },
+    () => {},
+    capacity,
+    () => {},
+    new BatchPool(capacity, 2),
+  );
+  for (const d of readUnitDatagrams(unit(unitName))) {
+    const exporterIp = parseIp(d.srcAddr) ?? new Uint8Array(16);
+    decoder.decode(d.payload, { exporter: d.srcAddr, exporterIp, receivedMs: d.timeMs }, sink);
+  }
+  sink.flush();
+  return exp;
+}
+
+async function one(conn: DuckDBConnection, sql: string): Promise<unknown[]> {
+  return (await conn.runAndReadAll(sql)).getRowsJS()[0] ?? [];
+}
+
+const ROLLUP_GROUP = `exporter_address, in_if, out_if, src_as, dst_as, protocol, ip_version`;
+/** Raw rows aggregated exactly as the rollup does, as sorted text lines. */
+function rawGrouped(width: string): string {
+  return `SELECT time_bucket(INTERVAL '${width}', time_received::TIMESTAMP) AS b, ${ROLLUP_GROUP},
+    (CASE WHEN src_port < 1024 THEN src_port WHEN src_port < 49152 THEN 1024 ELSE 49152 END) AS sp,
+    (CASE WHEN dst_port < 1024 THEN dst_port WHEN dst_port < 49152 THEN 1024 ELSE 49152 END) AS dp,
+    sum(bytes)::HUGEINT, sum(packets)::HUGEINT, sum(flows)::HUGEINT, sum(bytes::HUGEINT * greatest(sampling_rate, 1))
+    FROM flows_raw GROUP BY ALL ORDER BY ALL`;
+}
+function rollupRows(table: string): string {
+  return `SELECT bucket, ${ROLLUP_GROUP}, src_port, dst_port, bytes, packets, flows, bytes_scaled FROM ${table} ORDER BY ALL`;
+}
+async function rows(conn: DuckDBConnection, sql: string): Promise<string[]> {
+  return (await conn.runAndReadAll(sql)).getRowsJS().map((r) => r.map(String).join("|"));
+}
+
+test("real unit into a file DB: counts, sums, IP round-trip, rollups, reopen", async () => {
+  const path = join(dir, "a", "flows.duckdb"); // parent directory created by start()
+  const w = new StoreWriter({ config: { path, intervalMs: 1000 } });
+  await w.start();
+  const exp = decodeUnit((b) => w.consume(b));
+  assert.equal(exp.rows, 3979);
+  await w.flush();
+  const c = w.connection;
+  assert.deepEqual(await one(c, "SELECT count(*), sum(bytes), sum(packets) FROM flows_raw"), [
+    BigInt(exp.rows),
+    BigInt(exp.bytes),
+    BigInt(exp.packets),
+  ]);
+  assert.deepEqual(await one(c, "SELECT count(*) FROM flows_stage"), [0n]);
+  assert.deepEqual(
+    await one(c, "SELECT epoch_ms(min(time_flow_start)), epoch_ms(max(time_flow_end)) FROM flows_raw"),
+    [BigInt(exp.minStart), BigInt(exp.maxEnd)],
+  );
+  // IPs round-trip: the BLOB bytes formatted by formatIp give the batch's addresses (order-insensitive).
+  const back = (await c.runAndReadAll("SELECT src_addr, dst_addr FROM flows_raw")).getRowsJS().map((r) => {
+    const s = r[0] as Uint8Array;
+    const d = r[1] as Uint8Array;
+    assert.equal(s.length, 16);
+    return `${formatIp(s, 0)}|${formatIp(d, 0)}`;
+  });
+  assert.deepEqual(back.sort(), [...exp.addrs].sort());
+  assert.ok(
+    exp.addrs.some((a) => a.includes(":")),
+    "unit holds IPv6 flows",
+  );
+  assert.ok(
+    exp.addrs.some((a) => /^\d+\.\d+\.\d+\.\d+\|/.test(a)),
+    "unit holds IPv4 flows",
+  );
+  // Rollups equal raw grouped the same way, and keep the totals (incl. sampled-scaled).
+  for (const [t, width] of [
+    ["flows_1m", "1 minute"],
+    ["flows_1h", "1 hour"],
+  ] as const) {
+    assert.deepEqual(await rows(c, rollupRows(t)), await rows(c, rawGrouped(width)), t);
+    assert.deepEqual(
+      await one(c, `SELECT sum(bytes), sum(packets), sum(flows), sum(bytes_scaled) FROM ${t}`),
+      [BigInt(exp.bytes), BigInt(exp.packets), BigInt(exp.rows), BigInt(exp.scaledBytes)],
+    );
+  }
+  await w.stop();
+
+  // Reopen: data still there, migration not re-applied.
+  const w2 = new StoreWriter({ config: { path } });
+  await w2.start();
+  assert.deepEqual(await one(w2.connection, "SELECT count(*), sum(bytes) FROM flows_raw"), [
+    BigInt(exp.rows),
+    BigInt(exp.bytes),
+  ]);
+  assert.deepEqual(await one(w2.connection, "SELECT count(*) FROM nagare_schema_version"), [
+    BigInt(MIGRATIONS.length),
+  ]);
+  await w2.stop();
+});
+
+test("incremental rollup over two micro-batches equals one aggregation", async () => {
+  const w = new StoreWriter({ config: { path: join(dir, "inc.duckdb") } });
+  await w.start();
+  let batches = 0;
+  // Flush after every other batch: many micro-batches merged into the same buckets.
+  const exp = decodeUnit(
+    (b) => {
+      w.consume(b);
+      if (++batches % 2 === 0) void w.flush();
+    },
+    undefined,
+    256,
+  );
+  await w.stop(); // stop flushes the rest
+  assert.ok(w.flushes >= 2, `flushes ${w.flushes}`);
+  const inst = await DuckDBInstance.create(join(dir, "inc.duckdb"));
+  const c = await inst.connect();
+  assert.deepEqual(await one(c, "SELECT count(*), sum(bytes) FROM flows_raw"), [
+    BigInt(exp.rows),
+    BigInt(exp.bytes),
+  ]);
+  for (const [t, width] of [
+    ["flows_1m", "1 minute"],
+    ["flows_1h", "1 hour"],
+  ] as const) {
+    assert.deepEqual(await rows(c, rollupRows(t)), await rows(c, rawGrouped(width)), t);
+  }
+  c.closeSync();
+  inst.closeSync();
+});
+
+test("flush timer makes rows queryable without an explicit flush", async () => {
+  const w = new StoreWriter({ config: { path: join(dir, "timer.duckdb"), intervalMs: 50 } });
+  await w.start();
+  const exp = decodeUnit((b) => w.consume(b));
+  const deadline = Date.now() + 5000;
+  while (w.rowsCommitted < exp.rows && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(await one(w.connection, "SELECT count(*) FROM flows_raw"), [BigInt(exp.rows)]);
+  await w.stop();
+});
+
+test("retention deletes old rows only, per table", async () => {
+  const w = new StoreWriter({ config: { path: join(dir, "ret.duckdb") } });
+  await w.start();
+  const recent = decodeUnit((b) => w.consume(b));
+  // The same real flows again, received 10 days and 100 days earlier.
+  const shift = (days: number) => (b: FlowBatch) => {
+    for (let i = 0; i < b.length; i++) b.cols.time_received[i] = b.cols.time_received[i]! - days * DAY;
+  };
+  decodeUnit((b) => w.consume(b), shift(10));
+  decodeUnit((b) => w.consume(b), shift(100));
+  await w.flush();
+  const c = w.connection;
+  const [maxMs] = (await one(c, "SELECT epoch_ms(max(time_received)) FROM flows_raw")) as [bigint];
+  await w.runRetention(Number(maxMs) + 3_600_000);
+  assert.deepEqual(await one(c, "SELECT count(*), sum(bytes) FROM flows_raw"), [
+    BigInt(recent.rows),
+    BigInt(recent.bytes),
+  ]);
+  // 1m keeps 90 days: recent + 10-day-old copies; 1h keeps all three.
+  assert.deepEqual(await one(c, "SELECT sum(bytes) FROM flows_1m"), [BigInt(recent.bytes * 2)]);
+  assert.deepEqual(await one(c, "SELECT sum(bytes) FROM flows_1h"), [BigInt(recent.bytes * 3)]);
+  await w.stop();
+});
+
+test("migration from empty works and is idempotent", async () => {
+  const inst = await DuckDBInstance.create(join(dir, "mig.duckdb"));
+  const c = await inst.connect();
+  assert.deepEqual(
+    await migrate(c),
+    MIGRATIONS.map((m) => m.version),
+  );
+  assert.equal(await schemaVersion(c), MIGRATIONS.at(-1)!.version);
+  assert.deepEqual(await migrate(c), []);
+  const tables = (await c.runAndReadAll("SELECT table_name FROM duckdb_tables() ORDER BY 1"))
+    .getRowsJS()
+    .flat();
+  assert.deepEqual(tables, ["flows_1h", "flows_1m", "flows_raw", "flows_stage", "nagare_schema_version"]);
+  // Raw columns come from the schema table, typed by kind.
+  const cols = (
+    await c.runAndReadAll(
+      "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = 'flows_raw'",
+    )
+  ).getRowsJS();
+  assert.equal(cols.length, FLOW_COLUMNS.length);
+  assert.deepEqual(cols.find((r) => r[0] === "src_addr")?.[1], "BLOB");
+  assert.deepEqual(cols.find((r) => r[0] === "time_received")?.[1], "TIMESTAMP_MS");
+  c.closeSync();
+  inst.closeSync();
+});
+
+test("port buckets and config validation", () => {
+  assert.deepEqual(
+    [0, 443, 1023, 1024, 8080, 49151, 49152, 65535].map(portBucket),
+    [0, 443, 1023, 1024, 1024, 1024, 49152, 49152],
+  );
+  assert.deepEqual(validateStoreConfig(undefined), defaultStoreConfig());
+  assert.equal(validateStoreConfig({ retention: { rawDays: 3 } }).retention.rawDays, 3);
+  assert.throws(
+    () => validateStoreConfig({ intervalMs: 5000 }),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.equal(e.key, "store.intervalMs");
+      return true;
+    },
+  );
+  assert.throws(
+    () => validateStoreConfig({ retention: { rawdays: 3 } }),
+    /store\.retention\.rawdays: unknown key/,
+  );
+});
+
+test("row-by-row Appender path stores exactly what the DataChunk path stores", async () => {
+  const a = join(dir, "chunks.duckdb");
+  const b = join(dir, "rows.duckdb");
+  const wa = new StoreWriter({ config: { path: a } });
+  const wb = new StoreWriter({ config: { path: b } });
+  await wa.start();
+  await wb.start();
+  wb.chunkMode = false;
+  const exp = decodeUnit((batch) => {
+    wa.consume(batch);
+    wb.consume(batch);
+  });
+  await wa.stop();
+  await wb.stop();
+  const inst = await DuckDBInstance.create();
+  const c = await inst.connect();
+  await c.run(`ATTACH '${a}' AS a (READ_ONLY)`);
+  await c.run(`ATTACH '${b}' AS b (READ_ONLY)`);
+  assert.deepEqual(await one(c, "SELECT count(*) FROM b.flows_raw"), [BigInt(exp.rows)]);
+  assert.deepEqual(
+    await one(c, "SELECT count(*) FROM (SELECT * FROM a.flows_raw EXCEPT ALL SELECT * FROM b.flows_raw)"),
+    [0n],
+  );
+  c.closeSync();
+  inst.closeSync();
+});
+
+test("sampled sFlow: rollups hold bytes × sampling_rate", async () => {
+  const w = new StoreWriter({ config: { path: join(dir, "sflow.duckdb") } });
+  await w.start();
+  const exp = decodeUnit((b) => w.consume(b), undefined, 512, "akvorado__sflow__data-1140");
+  await w.flush();
+  assert.ok(exp.rows > 0 && exp.maxRate > 1, `sampled flows: ${exp.rows} rows, max rate ${exp.maxRate}`);
+  assert.ok(exp.scaledBytes > exp.bytes);
+  for (const t of ["flows_1m", "flows_1h"]) {
+    assert.deepEqual(await one(w.connection, `SELECT sum(bytes), sum(bytes_scaled) FROM ${t}`), [
+      BigInt(exp.bytes),
+      BigInt(exp.scaledBytes),
+    ]);
+  }
+  await w.stop();
+});
+
+test("docs/store.md lists every schema column with its DuckDB type", async () => {
+  const { existsSync, readFileSync } = await import("node:fs");
+  const { SQL_TYPE } = await import("./schema.js");
+  // Walk up to the repo root (this file runs from src/ under tsx and from dist/ after a build).
+  let root = new URL(".", import.meta.url);
+  while (!existsSync(new URL("docs/store.md", root)) && root.pathname !== "/") root = new URL("..", root);
+  const doc = readFileSync(new URL("docs/store.md", root), "utf8");
+  for (const c of FLOW_COLUMNS) assert.ok(doc.includes(`| ${c.name} | ${SQL_TYPE[c.kind]} |`), c.name);
+});
+
+test("a database from an older schema gains the new columns and keeps ingesting", async () => {
+  const path = join(dir, "old.duckdb");
+  const inst = await DuckDBInstance.create(path);
+  const c = await inst.connect();
+  await migrate(c);
+  // Simulate a database created before the schema had `packets` (a column in the middle of the table).
+  for (const t of ["flows_raw", "flows_stage"]) await c.run(`ALTER TABLE ${t} DROP COLUMN packets`);
+  c.closeSync();
+  inst.closeSync();
+  const w = new StoreWriter({ config: { path } });
+  await w.start();
+  const exp = decodeUnit((batch) => w.consume(batch));
+  await w.flush();
+  assert.deepEqual(await one(w.connection, "SELECT count(*), sum(bytes), sum(packets) FROM flows_raw"), [
+    BigInt(exp.rows),
+    BigInt(exp.bytes),
+    BigInt(exp.packets),
+  ]);
+  assert.deepEqual(await one(w.connection, "SELECT sum(packets) FROM flows_1m"), [BigInt(exp.packets)]);
+  await w.stop();
+});
