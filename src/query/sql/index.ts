@@ -1,0 +1,4 @@
+export { SqlService, type SqlColumn, type SqlPage, type SqlQueryOptions } from "./service.js";
+export { defaultSqlConfig, validateSqlConfig, type SqlConfig } from "./config.js";
+export * from "./errors.js";
+export { VIEW_NAMES, IP_COLUMNS } from "./macros.js";

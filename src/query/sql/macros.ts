@@ -1,0 +1,63 @@
+// SQL text of the user-facing macros and views, created as TEMP objects on
+// each sandbox connection: nothing is written into the store's file, and the
+// writer's connections never see them.
+import { FLOW_COLUMNS } from "../../schema.js";
+import { RAW_TABLE, ROLLUPS } from "../../store/schema.js";
+
+/**
+ * nagare_ip(b): a 16-byte ip column as text, exactly as formatIp
+ * (src/collector/ip.ts) prints it: all zeros → '' (absent), IPv4-mapped →
+ * dotted quad, else RFC 5952 text (lower case, no leading zeros, the first
+ * longest run of two or more zero words compressed to '::').
+ *
+ * Written in plain SQL on hex(b): no extension (inet) can be loaded in the
+ * sandbox. The compression works on ':w0:w1:…:w7:' (a colon each side, so a
+ * run of n zero words is the literal ':0:…:0:'); runs are tried longest
+ * first and regexp_replace without 'g' replaces only the first, which is
+ * then a maximal run. The outer colons are then dropped unless they belong
+ * to the '::'.
+ */
+export const MACROS: readonly string[] = [
+  `CREATE OR REPLACE TEMP MACRO nagare_ip_word(h, k) AS
+    coalesce(nullif(ltrim(lower(substr(h, k * 4 + 1, 4)), '0'), ''), '0')`,
+  `CREATE OR REPLACE TEMP MACRO nagare_ip_byte(h, k) AS ('0x' || substr(h, k * 2 + 1, 2))::UTINYINT`,
+  // list_transform([e], lambda x: …)[1] evaluates e once: a macro argument
+  // is substituted as an expression, and used 13 times it would be computed 13 times.
+  `CREATE OR REPLACE TEMP MACRO nagare_ip6_zeros(e) AS list_transform([e], lambda s: CASE
+    ${[7, 6, 5, 4, 3, 2]
+      .map((n) => {
+        const run = `:${Array(n).fill("0").join(":")}:`;
+        return `WHEN contains(s, '${run}') THEN regexp_replace(s, '${run}', '::')`;
+      })
+      .join("\n    ")}
+    ELSE s END)[1]`,
+  `CREATE OR REPLACE TEMP MACRO nagare_ip6(h) AS regexp_replace(regexp_replace(
+    nagare_ip6_zeros(':' || concat_ws(':', ${[0, 1, 2, 3, 4, 5, 6, 7]
+      .map((k) => `nagare_ip_word(h, ${k})`)
+      .join(", ")}) || ':'),
+    '^:([^:])', '\\1'), '([^:]):$', '\\1')`,
+  `CREATE OR REPLACE TEMP MACRO nagare_ip(b) AS CASE WHEN b IS NULL THEN NULL ELSE list_transform([hex(b)], lambda h: CASE
+    WHEN h = '${"0".repeat(32)}' THEN ''
+    WHEN starts_with(h, '00000000000000000000FFFF') THEN concat_ws('.', ${[12, 13, 14, 15]
+      .map((k) => `nagare_ip_byte(h, ${k})`)
+      .join(", ")})
+    ELSE nagare_ip6(h) END)[1] END`,
+];
+
+/** The ip columns of the flow schema; `flows` adds `<name>_text` for each. */
+export const IP_COLUMNS: readonly string[] = FLOW_COLUMNS.filter((c) => c.kind === "ip").map((c) => c.name);
+
+export const VIEW_NAMES = ["flows", ...ROLLUPS.map((r) => r.table)] as const;
+
+/** The views, over the tables of the store's catalog `db` (named, since the temp views shadow the rollups' names). */
+export function viewsSql(db: string): string[] {
+  const q = `"${db.replace(/"/g, '""')}".main`;
+  return [
+    `CREATE OR REPLACE TEMP VIEW flows AS SELECT *, ${IP_COLUMNS.map((c) => `nagare_ip(${c}) AS ${c}_text`).join(", ")} FROM ${q}.${RAW_TABLE}`,
+    // The rollups keep exporter_address only among the ip columns.
+    ...ROLLUPS.map(
+      (r) =>
+        `CREATE OR REPLACE TEMP VIEW ${r.table} AS SELECT *, nagare_ip(exporter_address) AS exporter_address_text FROM ${q}.${r.table}`,
+    ),
+  ];
+}
