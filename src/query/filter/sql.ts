@@ -1,0 +1,124 @@
+// Filter AST → parameterised SQL for DuckDB. Column names come only from the
+// parser's fixed tables (schema columns); every user value is a `?`
+// parameter, so the SQL text is the same for any value and nothing typed by a
+// user is ever parsed as SQL.
+//
+// How an IP column is compared depends on how the store lays it out; that is
+// behind IpColumnSql, so the store can swap the layout without touching the
+// parser. The default matches FlowBatch: 16-byte addresses (IPv4-mapped) in a
+// BLOB column. DuckDB compares BLOBs bytewise, so a net is a range
+// `col BETWEEN lo AND hi`, which min/max zone maps can prune.
+
+import type { FilterNode, NumTarget } from "./ast.js";
+import { parseFilter } from "./parser.js";
+
+export type FilterParam = number | Uint8Array;
+
+export interface CompiledFilter {
+  /** A boolean SQL expression with `?` placeholders. */
+  readonly sql: string;
+  /** Values for the placeholders, in order; Uint8Array for IP bytes. */
+  readonly params: FilterParam[];
+}
+
+/** SQL for IP-column tests; `p(v)` registers a parameter and returns its placeholder. */
+export interface IpColumnSql {
+  ipEquals(column: string, bytes: Uint8Array, p: (v: FilterParam) => string): string;
+  ipInRange(column: string, lo: Uint8Array, hi: Uint8Array, p: (v: FilterParam) => string): string;
+}
+
+/** 16-byte BLOB columns (FlowBatch layout). */
+export const blob16Ip: IpColumnSql = {
+  ipEquals: (c, b, p) => `${c} = ${p(b)}`,
+  ipInRange: (c, lo, hi, p) => `${c} BETWEEN ${p(lo)} AND ${p(hi)}`,
+};
+
+export interface SqlOptions {
+  ip?: IpColumnSql;
+  /** Quote/qualify a column name (e.g. a table alias); default: bare name. */
+  column?: (name: string) => string;
+  /**
+   * Flow duration in milliseconds as SQL; default `(time_flow_end -
+   * time_flow_start)` for millisecond-number time columns. A store with
+   * TIMESTAMP columns passes e.g. `epoch_ms(time_flow_end) - epoch_ms(time_flow_start)`.
+   */
+  durationMs?: string;
+}
+
+/** Render a parsed filter. */
+export function filterToSql(node: FilterNode, opts: SqlOptions = {}): CompiledFilter {
+  const ip = opts.ip ?? blob16Ip;
+  const c = opts.column ?? ((n: string) => n);
+  const params: FilterParam[] = [];
+  const p = (v: FilterParam): string => {
+    params.push(v);
+    return "?";
+  };
+  const duration = (): string => opts.durationMs ?? `(${c("time_flow_end")} - ${c("time_flow_start")})`;
+  // nfdump's rates: per second of flow duration, 0 for a zero-length flow;
+  // bpp is bytes per packet, 0 without packets. nfdump computes them in
+  // integer arithmetic (truncating); floor() of the DOUBLE quotient gives the
+  // same values for these non-negative operands, whatever the column types.
+  const target = (t: NumTarget): string => {
+    if ("column" in t) return c(t.column);
+    switch (t.derived) {
+      case "duration":
+        return duration();
+      // DOUBLE arithmetic whatever the stored integer types are.
+      case "bps":
+        return `(CASE WHEN ${duration()} > 0 THEN floor(CAST(${c("bytes")} AS DOUBLE) * 8000 / ${duration()}) ELSE 0 END)`;
+      case "pps":
+        return `(CASE WHEN ${duration()} > 0 THEN floor(CAST(${c("packets")} AS DOUBLE) * 1000 / ${duration()}) ELSE 0 END)`;
+      case "bpp":
+        return `(CASE WHEN ${c("packets")} > 0 THEN floor(CAST(${c("bytes")} AS DOUBLE) / ${c("packets")}) ELSE 0 END)`;
+    }
+  };
+  const join = (parts: string[], all = false): string =>
+    parts.length === 1 ? parts[0]! : `(${parts.join(all ? " AND " : " OR ")})`;
+  const walk = (n: FilterNode): string => {
+    switch (n.type) {
+      case "any":
+        return "TRUE";
+      case "not":
+        return `(NOT ${walk(n.expr)})`;
+      case "and":
+        return `(${walk(n.left)} AND ${walk(n.right)})`;
+      case "or":
+        return `(${walk(n.left)} OR ${walk(n.right)})`;
+      case "cmp":
+        return join(
+          n.targets.map((t) => `${target(t)} ${n.op} ${p(n.value)}`),
+          n.all,
+        );
+      case "in":
+        return join(
+          n.targets.map((t) => `${target(t)} IN (${n.values.map((v) => p(v)).join(", ")})`),
+          n.all,
+        );
+      case "ip":
+        return join(
+          n.columns.map((col) =>
+            join(
+              n.ranges.map(({ lo, hi }) =>
+                lo.every((b, k) => b === hi[k])
+                  ? ip.ipEquals(c(col), lo, p)
+                  : ip.ipInRange(c(col), lo, hi, p),
+              ),
+            ),
+          ),
+          n.all,
+        );
+      case "flags":
+        return `(${c("tcp_flags")} & ${p(n.mask)}) = ${p(n.mask)}`;
+      case "icmp":
+        return `(${c("protocol")} IN (${p(1)}, ${p(58)}) AND ${c(n.field)} = ${p(n.value)})`;
+    }
+  };
+  return { sql: walk(node), params };
+}
+
+/** Parse and render an nfdump filter; an empty filter matches everything. Throws FilterError. */
+export function compileFilter(filter: string, opts: SqlOptions = {}): CompiledFilter {
+  if (filter.trim() === "") return { sql: "TRUE", params: [] };
+  return filterToSql(parseFilter(filter), opts);
+}
