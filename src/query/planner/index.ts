@@ -1,0 +1,12 @@
+// Structured flow query planner. See docs/query.md.
+export {
+  MAX_POINTS,
+  PlanError,
+  filterColumns,
+  planFlowQuery,
+  type FlowPlan,
+  type FlowQuery,
+  type Metric,
+  type PlanErrorCode,
+  type Resolution,
+} from "./planner.js";

@@ -1,0 +1,440 @@
+// The planner on a real store: a real IPFIX capture decoded by FlowDecoder,
+// its receive times spread over three hours and part of it marked sampled,
+// written by StoreWriter (raw + rollups). Every planned statement is run in
+// DuckDB and compared with a plain-JS computation over the decoded flows.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { blobValue, type DuckDBConnection, type DuckDBValue } from "@duckdb/node-api";
+import { BatchPool } from "../../collector/batch.js";
+import { FlowDecoder } from "../../collector/decoder.js";
+import { formatIp, parseIp } from "../../collector/ip.js";
+import { CollectorStats } from "../../collector/stats.js";
+import { RecordSink } from "../../collector/types.js";
+import { readUnitDatagrams, unit } from "../../../test/helpers/captures.js";
+import { StoreWriter } from "../../store/writer.js";
+import { MACROS } from "../sql/macros.js";
+import { PlanError, planFlowQuery, type FlowQuery } from "./planner.js";
+
+// 3979 IPFIX flows, IPv4 and IPv6, no AS numbers; plus a NetFlow v9 unit with six destination ASes.
+const UNITS = ["ipfixcol2__example_flows", "akvorado__netflow__data+templates"];
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
+const T0 = Date.UTC(2026, 0, 10); // data: T0 .. T0 + 3 h
+const SPAN = 3 * HOUR;
+
+interface Flow {
+  t: number;
+  bytes: number;
+  packets: number;
+  flows: number;
+  scale: number;
+  protocol: number;
+  dstAs: number;
+  srcPort: number;
+  srcAddr: string;
+}
+const flows: Flow[] = [];
+const dir = mkdtempSync(join(tmpdir(), "nagare-planner-"));
+const w = new StoreWriter({ config: { path: join(dir, "flows.duckdb") } });
+let conn: DuckDBConnection;
+
+before(async () => {
+  await w.start();
+  const stats = new CollectorStats();
+  const decoder = new FlowDecoder({ stats });
+  let n = 0;
+  const sink = new RecordSink(
+    (b) => {
+      for (let i = 0; i < b.length; i++, n++) {
+        // Spread the receive times over 3 hours (a prime step so minutes and hours all differ)
+        // and mark every third flow as sampled 1:100.
+        b.cols.time_received[i] = T0 + ((n * 7919 * 1009) % SPAN);
+        if (n % 3 === 0) b.cols.sampling_rate[i] = 100;
+        flows.push({
+          t: b.cols.time_received[i]!,
+          bytes: b.cols.bytes[i]!,
+          packets: b.cols.packets[i]!,
+          flows: b.cols.flows[i]!,
+          scale: Math.max(b.cols.sampling_rate[i]!, 1),
+          protocol: b.cols.protocol[i]!,
+          dstAs: b.cols.dst_as[i]!,
+          srcPort: b.cols.src_port[i]!,
+          srcAddr: formatIp(b.cols.src_addr, i * 16),
+        });
+      }
+      w.consume(b);
+    },
+    () => {},
+    512,
+    () => {},
+    new BatchPool(512, 2),
+  );
+  for (const name of UNITS) {
+    for (const d of readUnitDatagrams(unit(name))) {
+      const exporterIp = parseIp(d.srcAddr) ?? new Uint8Array(16);
+      decoder.decode(d.payload, { exporter: d.srcAddr, exporterIp, receivedMs: d.timeMs }, sink);
+    }
+  }
+  sink.flush();
+  await w.flush();
+  conn = w.connection;
+  for (const m of MACROS) await conn.run(m);
+});
+after(async () => {
+  await w.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+type Row = Record<string, unknown>;
+async function run(q: FlowQuery, now: number): Promise<{ rows: Row[]; table: string; resolutionMs: number }> {
+  const plan = planFlowQuery(q, now);
+  for (const v of plan.params)
+    assert.ok(typeof v === "number" || v instanceof Uint8Array, "params are values");
+  const params: DuckDBValue[] = plan.params.map((v) =>
+    v instanceof Uint8Array ? blobValue(v) : (v as number),
+  );
+  const r = await conn.runAndReadAll(plan.sql, params);
+  return { rows: r.getRowObjectsJS(), table: plan.table, resolutionMs: plan.resolutionMs };
+}
+
+/** Sum of `metric` (× sampling) per key over flows passing `keep`. */
+function group(
+  key: (f: Flow) => string,
+  metric: (f: Flow) => number,
+  keep: (f: Flow) => boolean = () => true,
+): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const f of flows) if (keep(f)) m.set(key(f), (m.get(key(f)) ?? 0) + metric(f) * f.scale);
+  return m;
+}
+const total = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
+/** Top n keys by value desc (ties by key, as the SQL orders them). */
+function topN(m: Map<string, number>, n: number, numeric = true): [string, number][] {
+  return [...m]
+    .sort((a, b) => b[1] - a[1] || (numeric ? Number(a[0]) - Number(b[0]) : a[0] < b[0] ? -1 : 1))
+    .slice(0, n);
+}
+
+test("store holds the decoded unit, part of it sampled", () => {
+  assert.ok(flows.length > 3979, `flows ${flows.length}`);
+  assert.ok(flows.some((f) => f.scale === 100) && flows.some((f) => f.scale === 1));
+  assert.ok(new Set(flows.map((f) => Math.floor(f.t / MIN))).size >= 150, "many minutes covered");
+});
+
+test("month TopN by dst_as → flows_1h; top + other = total", async () => {
+  const end = T0 + DAY;
+  const { rows, table } = await run(
+    {
+      start: end - 30 * DAY,
+      end,
+      resolution: "auto",
+      dimensions: ["dst_as"],
+      metric: "bytes",
+      topN: 3,
+      shape: "table",
+    },
+    end,
+  );
+  assert.equal(table, "flows_1h");
+  const exp = group(
+    (f) => String(f.dstAs),
+    (f) => f.bytes,
+  );
+  assert.ok(exp.size > 3, `dst_as values ${exp.size}`);
+  const top = topN(exp, 3);
+  const got = rows.filter((r) => r.other === false).map((r) => [String(r.dst_as), Number(r.value)]);
+  assert.deepEqual(got, top);
+  const other = rows.filter((r) => r.other === true);
+  assert.equal(other.length, 1);
+  assert.equal(other[0]!.dst_as, null);
+  assert.equal(Number(other[0]!.value), total(exp) - top.reduce((a, [, v]) => a + v, 0));
+});
+
+test("minute series by protocol → flows_1m, per-bucket sums", async () => {
+  const { rows, table, resolutionMs } = await run(
+    {
+      start: T0,
+      end: T0 + SPAN,
+      resolution: "minute",
+      dimensions: ["protocol"],
+      metric: "packets",
+      shape: "timeseries",
+    },
+    T0 + SPAN,
+  );
+  assert.equal(table, "flows_1m");
+  assert.equal(resolutionMs, MIN);
+  const exp = group(
+    (f) => `${Math.floor(f.t / MIN) * MIN}|${f.protocol}`,
+    (f) => f.packets,
+  );
+  const got = new Map(rows.map((r) => [`${Number(r.time_ms)}|${Number(r.protocol)}`, Number(r.value)]));
+  assert.deepEqual(got, exp);
+});
+
+test("filter on src_port → flows_raw; rate metric per range second", async () => {
+  const port = topN(
+    group(
+      (f) => String(f.srcPort),
+      () => 1,
+    ),
+    1,
+  )[0]![0];
+  const { rows, table } = await run(
+    {
+      start: T0,
+      end: T0 + SPAN,
+      resolution: "auto",
+      dimensions: ["protocol"],
+      filter: `src port ${port}`,
+      metric: "pps",
+      shape: "table",
+    },
+    T0 + SPAN,
+  );
+  assert.equal(table, "flows_raw");
+  const exp = group(
+    (f) => String(f.protocol),
+    (f) => f.packets,
+    (f) => f.srcPort === Number(port),
+  );
+  assert.ok(exp.size >= 1);
+  const got = new Map(rows.map((r) => [String(r.protocol), r.value as number]));
+  assert.equal(got.size, exp.size);
+  for (const [k, v] of exp) assert.ok(Math.abs(got.get(k)! - v / (SPAN / 1000)) < 1e-9, k);
+});
+
+test("dimension src_addr → flows_raw, TopN as text, bps, other", async () => {
+  const { rows, table } = await run(
+    {
+      start: T0,
+      end: T0 + SPAN,
+      resolution: "hour",
+      dimensions: ["src_addr"],
+      metric: "bps",
+      topN: 5,
+      shape: "table",
+    },
+    T0 + SPAN,
+  );
+  assert.equal(table, "flows_raw");
+  const exp = group(
+    (f) => f.srcAddr,
+    (f) => f.bytes,
+  );
+  const top = topN(exp, 5, false);
+  const secs = SPAN / 1000;
+  const got = rows.filter((r) => r.other === false);
+  assert.deepEqual(
+    got.map((r) => r.src_addr),
+    top.map(([k]) => k),
+  );
+  got.forEach((r, i) => assert.ok(Math.abs((r.value as number) - (top[i]![1] * 8) / secs) < 1e-6));
+  const rest = total(exp) - top.reduce((a, [, v]) => a + v, 0);
+  const other = rows.find((r) => r.other === true)!;
+  assert.ok(Math.abs((other.value as number) - (rest * 8) / secs) < 1e-6);
+});
+
+test("timeseries TopN: other per bucket = bucket total − top", async () => {
+  const { rows, table } = await run(
+    {
+      start: T0,
+      end: T0 + SPAN,
+      resolution: "hour",
+      dimensions: ["dst_as"],
+      metric: "flows",
+      topN: 2,
+      shape: "timeseries",
+    },
+    T0 + SPAN,
+  );
+  assert.equal(table, "flows_1h");
+  const perHour = group(
+    (f) => String(Math.floor(f.t / HOUR) * HOUR),
+    (f) => f.flows,
+  );
+  const top = topN(
+    group(
+      (f) => String(f.dstAs),
+      (f) => f.flows,
+    ),
+    2,
+  ).map(([k]) => k);
+  for (const [h, tot] of perHour) {
+    const inBucket = rows.filter((r) => String(r.time_ms) === h);
+    const topRows = inBucket.filter((r) => r.other === false);
+    for (const r of topRows) assert.ok(top.includes(String(r.dst_as)));
+    const sum = inBucket.reduce((a, r) => a + Number(r.value), 0);
+    assert.equal(sum, tot, `hour ${h}`);
+    const exp = group(
+      (f) => String(f.dstAs),
+      (f) => f.flows,
+      (f) => String(Math.floor(f.t / HOUR) * HOUR) === h && top.includes(String(f.dstAs)),
+    );
+    assert.equal(Number(inBucket.find((r) => r.other === true)?.value ?? 0), tot - total(exp));
+  }
+});
+
+test("auto resolution: 300–1500 points, series sums to the total", async () => {
+  const { rows, table, resolutionMs } = await run(
+    { start: T0, end: T0 + SPAN, resolution: "auto", dimensions: [], metric: "bytes", shape: "timeseries" },
+    T0 + SPAN,
+  );
+  const points = SPAN / resolutionMs;
+  assert.ok(points >= 300 && points <= 1500, `points ${points}`);
+  assert.equal(table, "flows_raw"); // 10 s buckets: finer than any rollup
+  assert.equal(
+    rows.reduce((a, r) => a + Number(r.value), 0),
+    total(
+      group(
+        () => "",
+        (f) => f.bytes,
+      ),
+    ),
+  );
+});
+
+test("comparePrevious: both periods, previous shifted onto the current buckets", async () => {
+  const mid = T0 + 90 * MIN;
+  const { rows, table } = await run(
+    {
+      start: mid,
+      end: T0 + SPAN,
+      resolution: "minute",
+      dimensions: [],
+      metric: "bytes",
+      shape: "timeseries",
+      comparePrevious: true,
+    },
+    T0 + SPAN,
+  );
+  assert.equal(table, "flows_1m");
+  const exp = group(
+    (f) =>
+      f.t >= mid
+        ? `current|${Math.floor(f.t / MIN) * MIN}`
+        : `previous|${Math.floor(f.t / MIN) * MIN + 90 * MIN}`,
+    (f) => f.bytes,
+  );
+  const got = new Map(rows.map((r) => [`${String(r.period)}|${Number(r.time_ms)}`, Number(r.value)]));
+  assert.deepEqual(got, exp);
+  // Table shape: one total per period.
+  const t = await run(
+    {
+      start: mid,
+      end: T0 + SPAN,
+      resolution: "minute",
+      dimensions: [],
+      metric: "bytes",
+      shape: "table",
+      comparePrevious: true,
+    },
+    T0 + SPAN,
+  );
+  const totals = new Map(t.rows.map((r) => [r.period, Number(r.value)]));
+  assert.equal(
+    totals.get("current"),
+    total(
+      group(
+        () => "",
+        (f) => f.bytes,
+        (f) => f.t >= mid,
+      ),
+    ),
+  );
+  assert.equal(
+    totals.get("previous"),
+    total(
+      group(
+        () => "",
+        (f) => f.bytes,
+        (f) => f.t < mid,
+      ),
+    ),
+  );
+});
+
+test("user values never reach the SQL text", () => {
+  const plan = planFlowQuery(
+    {
+      start: T0,
+      end: T0 + HOUR,
+      resolution: "minute",
+      dimensions: ["dst_as"],
+      filter: "dst as 65123 and src net 10.99.0.0/16",
+      metric: "bytes",
+      topN: 777,
+      shape: "table",
+    },
+    T0,
+  );
+  for (const s of ["65123", "777", String(T0), "10.99"]) assert.ok(!plan.sql.includes(s), s);
+  assert.equal(plan.table, "flows_raw"); // src_addr is not in the rollups
+  assert.ok(plan.params.some((v) => v instanceof Uint8Array && v.length === 16));
+});
+
+test("errors", () => {
+  const base: FlowQuery = {
+    start: T0,
+    end: T0 + HOUR,
+    resolution: "minute",
+    dimensions: [],
+    metric: "bytes",
+    shape: "table",
+  };
+  const code = (q: Partial<FlowQuery>, c: string, now = T0 + HOUR): void =>
+    assert.throws(
+      () => planFlowQuery({ ...base, ...q } as FlowQuery, now),
+      (e: unknown) => e instanceof PlanError && e.code === c && e.message.length > 10,
+      c,
+    );
+  code({ dimensions: ["nope"] }, "unknown_dimension");
+  code({ dimensions: ["time_received"] }, "unknown_dimension");
+  code({ metric: "bits" as never }, "unknown_metric");
+  code({ end: T0 }, "bad_range");
+  code({ start: "yesterday" }, "bad_range");
+  code({ resolution: "week" as never }, "bad_resolution");
+  code({ topN: 0, dimensions: ["dst_as"] }, "bad_topn");
+  // Seconds 30 days ago: raw keeps 7 days.
+  code({ resolution: "second" }, "too_fine", T0 + 30 * DAY);
+  // Minutes 100 days ago: flows_1m keeps 90 days; hours still answer.
+  code({}, "too_fine", T0 + 100 * DAY);
+  assert.equal(planFlowQuery({ ...base, resolution: "hour" }, T0 + 100 * DAY).table, "flows_1h");
+  // A port filter needs raw: refused once raw is gone.
+  code({ resolution: "hour", filter: "dst port 443" }, "too_fine", T0 + 30 * DAY);
+  assert.equal(planFlowQuery({ ...base, start: "2026-01-10T00:00:00Z" }, T0 + HOUR).table, "flows_1m");
+});
+
+test("day resolution from flows_1h, range widened to whole days, ISO times", async () => {
+  const { rows, table, resolutionMs } = await run(
+    {
+      start: new Date(T0 + HOUR).toISOString(),
+      end: new Date(T0 + 2 * HOUR).toISOString(),
+      resolution: "day",
+      dimensions: ["exporter_address"],
+      metric: "bytes",
+      shape: "timeseries",
+    },
+    T0 + DAY,
+  );
+  assert.equal(table, "flows_1h");
+  assert.equal(resolutionMs, DAY);
+  assert.deepEqual(
+    rows.map((r) => Number(r.time_ms)),
+    rows.map(() => T0),
+  );
+  assert.ok(rows.every((r) => typeof r.exporter_address === "string" && r.exporter_address !== ""));
+  assert.equal(
+    rows.reduce((a, r) => a + Number(r.value), 0),
+    total(
+      group(
+        () => "",
+        (f) => f.bytes,
+      ),
+    ),
+  );
+});

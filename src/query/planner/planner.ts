@@ -1,0 +1,353 @@
+// Structured flow query → one parameterised DuckDB statement on the coarsest
+// table that can answer it (see docs/query.md). Only names from fixed tables
+// (schema columns, rollup tables, fixed bucket widths) reach the SQL text;
+// every user value (times, filter values, N) is a `?` parameter.
+import { FLOW_COLUMNS, type ColumnKind } from "../../schema.js";
+import { defaultStoreConfig, type RetentionConfig } from "../../store/config.js";
+import { RAW_TABLE, ROLLUP_DIMS, SCALE_SQL } from "../../store/schema.js";
+import type { FilterNode, NumTarget } from "../filter/ast.js";
+import { filterToSql } from "../filter/sql.js";
+import { parseFilter } from "../filter/parser.js";
+
+export type Resolution = "auto" | "second" | "minute" | "hour" | "day";
+export type Metric = "bytes" | "packets" | "flows" | "bps" | "pps";
+
+export interface FlowQuery {
+  /** Epoch milliseconds or an ISO 8601 string; inclusive. */
+  start: number | string;
+  /** Epoch milliseconds or an ISO 8601 string; exclusive. */
+  end: number | string;
+  resolution: Resolution;
+  /** Schema column names (not time columns); ip columns come out as text. */
+  dimensions: readonly string[];
+  /** nfdump filter text. */
+  filter?: string;
+  metric: Metric;
+  /** Keep the N largest dimension tuples; the rest are summed into one "other" row per bucket. */
+  topN?: number;
+  shape: "timeseries" | "table";
+  /** Also return the previous period (same length, just before), in a `period` column. */
+  comparePrevious?: boolean;
+}
+
+export interface FlowPlan {
+  sql: string;
+  /** Values for the `?` placeholders in order; a Uint8Array is a 16-byte IP to bind as BLOB. */
+  params: unknown[];
+  table: string;
+  /** Bucket width of the series (timeseries) or granularity of the range (table). */
+  resolutionMs: number;
+}
+
+export type PlanErrorCode =
+  | "unknown_dimension"
+  | "unknown_metric"
+  | "bad_range"
+  | "bad_resolution"
+  | "bad_shape"
+  | "bad_topn"
+  | "too_fine";
+
+export class PlanError extends Error {
+  constructor(
+    readonly code: PlanErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "PlanError";
+  }
+}
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+const FIXED_RESOLUTION: Record<Exclude<Resolution, "auto">, number> = {
+  second: SECOND,
+  minute: MINUTE,
+  hour: HOUR,
+  day: DAY,
+};
+
+/**
+ * Widths "auto" may pick: ratios of at most 2.5 between neighbours, so the
+ * finest one giving ≤ MAX_POINTS buckets gives at least ~600 for any range
+ * longer than a few seconds. Every width ≥ 1 minute is a whole number of
+ * minutes, every width ≥ 1 hour a whole number of hours, so the rollups can
+ * serve them.
+ */
+const AUTO_WIDTHS = [
+  1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 604800,
+].map((s) => s * SECOND);
+export const MAX_POINTS = 1500;
+
+interface Source {
+  table: string;
+  /** Bucket width of the table (0: per flow). */
+  bucketMs: number;
+  /** The table's time column. */
+  time: string;
+  retentionDays: (r: RetentionConfig) => number;
+  /** Metric sum expression. */
+  sum: (m: "bytes" | "packets" | "flows") => string;
+  /** Columns usable as dimensions or in filters (null: all). */
+  columns: ReadonlySet<string> | null;
+}
+
+// Coarsest first. The rollups' src_port/dst_port hold port buckets, not
+// ports, so they are no use for a port dimension or filter.
+const ROLLUP_COLUMNS: ReadonlySet<string> = new Set(ROLLUP_DIMS);
+const SOURCES: readonly Source[] = [
+  {
+    table: "flows_1h",
+    bucketMs: HOUR,
+    time: "bucket",
+    retentionDays: (r) => r.hourDays,
+    sum: (m) => `sum(${m}_scaled)`,
+    columns: ROLLUP_COLUMNS,
+  },
+  {
+    table: "flows_1m",
+    bucketMs: MINUTE,
+    time: "bucket",
+    retentionDays: (r) => r.minuteDays,
+    sum: (m) => `sum(${m}_scaled)`,
+    columns: ROLLUP_COLUMNS,
+  },
+  {
+    table: RAW_TABLE,
+    bucketMs: 0,
+    time: "time_received",
+    retentionDays: (r) => r.rawDays,
+    // Same scaling as the rollups' *_scaled sums (src/store/schema.ts).
+    sum: (m) => `sum(${m}::HUGEINT * ${SCALE_SQL})`,
+    columns: null,
+  },
+];
+
+const KIND = new Map<string, ColumnKind>(FLOW_COLUMNS.map((c) => [c.name, c.kind]));
+const METRICS: readonly Metric[] = ["bytes", "packets", "flows", "bps", "pps"];
+
+function toMs(v: unknown, what: string): number {
+  const ms = typeof v === "number" ? v : typeof v === "string" ? Date.parse(v) : NaN;
+  if (!Number.isFinite(ms)) {
+    throw new PlanError("bad_range", `${what} ${JSON.stringify(v)} is not epoch milliseconds or an ISO date`);
+  }
+  return Math.floor(ms);
+}
+
+/** Columns a filter reads (from the parsed AST). */
+export function filterColumns(node: FilterNode): Set<string> {
+  const out = new Set<string>();
+  const target = (t: NumTarget): void => {
+    if ("column" in t) {
+      out.add(t.column);
+      return;
+    }
+    if (t.derived === "bpp") {
+      out.add("bytes").add("packets");
+      return;
+    }
+    out.add("time_flow_start").add("time_flow_end");
+    if (t.derived === "bps") out.add("bytes");
+    if (t.derived === "pps") out.add("packets");
+  };
+  const walk = (n: FilterNode): void => {
+    switch (n.type) {
+      case "any":
+        return;
+      case "not":
+        return walk(n.expr);
+      case "and":
+      case "or":
+        walk(n.left);
+        return walk(n.right);
+      case "cmp":
+      case "in":
+        return n.targets.forEach(target);
+      case "ip":
+        n.columns.forEach((c) => out.add(c));
+        return;
+      case "flags":
+        out.add("tcp_flags");
+        return;
+      case "icmp":
+        out.add("protocol").add(n.field);
+        return;
+    }
+  };
+  walk(node);
+  return out;
+}
+
+function pickResolution(q: FlowQuery, spanMs: number): number | null {
+  if (q.resolution === "auto") {
+    // A table needs no buckets: the coarsest table covering the range exactly is chosen below.
+    if (q.shape === "table") return null;
+    return (
+      AUTO_WIDTHS.find((w) => Math.ceil(spanMs / w) <= MAX_POINTS) ?? AUTO_WIDTHS[AUTO_WIDTHS.length - 1]!
+    );
+  }
+  const w = (FIXED_RESOLUTION as Record<string, number | undefined>)[q.resolution];
+  if (w === undefined) {
+    throw new PlanError(
+      "bad_resolution",
+      `resolution ${JSON.stringify(q.resolution)} is not one of auto, second, minute, hour, day`,
+    );
+  }
+  return w;
+}
+
+/** Plan `q`; `now` (epoch ms) decides which tables still hold the range. */
+export function planFlowQuery(
+  q: FlowQuery,
+  now: number = Date.now(),
+  retention: RetentionConfig = defaultStoreConfig().retention,
+): FlowPlan {
+  // --- validation
+  if (!METRICS.includes(q.metric)) {
+    throw new PlanError(
+      "unknown_metric",
+      `metric ${JSON.stringify(q.metric)} is not one of ${METRICS.join(", ")}`,
+    );
+  }
+  if (q.shape !== "timeseries" && q.shape !== "table") {
+    throw new PlanError("bad_shape", `shape ${JSON.stringify(q.shape)} is not "timeseries" or "table"`);
+  }
+  const dims = [...q.dimensions];
+  for (const d of dims) {
+    const k = KIND.get(d);
+    if (k === undefined || k === "time") {
+      throw new PlanError(
+        "unknown_dimension",
+        k === "time"
+          ? `dimension ${JSON.stringify(d)} is a time column; use the time series shape instead`
+          : `unknown dimension ${JSON.stringify(d)} (not a flow column)`,
+      );
+    }
+  }
+  if (new Set(dims).size !== dims.length) throw new PlanError("unknown_dimension", "a dimension is repeated");
+  if (q.topN !== undefined && (!Number.isInteger(q.topN) || q.topN < 1 || q.topN > 100_000)) {
+    throw new PlanError("bad_topn", `topN ${String(q.topN)} must be an integer in 1-100000`);
+  }
+  if (q.topN !== undefined && dims.length === 0)
+    throw new PlanError("bad_topn", "topN needs at least one dimension");
+  let start = toMs(q.start, "start");
+  let end = toMs(q.end, "end");
+  if (end <= start)
+    throw new PlanError("bad_range", `end (${new Date(end).toISOString()}) is not after start`);
+  const width = pickResolution(q, end - start);
+
+  const filterNode = q.filter === undefined || q.filter.trim() === "" ? null : parseFilter(q.filter);
+  const needed = new Set(dims);
+  if (filterNode) for (const c of filterColumns(filterNode)) needed.add(c);
+
+  // --- table choice: the coarsest one that holds every column, serves the width and still holds the range
+  let span = 0;
+  let source: Source | undefined;
+  let refusedFor: Source | undefined;
+  for (const s of SOURCES) {
+    if (s.columns && ![...needed].every((c) => s.columns!.has(c))) continue;
+    let w = width;
+    if (w === null) {
+      // Table shape with auto: the table's bucket must cover the range exactly; raw is taken at the second.
+      w = s.bucketMs === 0 ? SECOND : s.bucketMs;
+      if (s.bucketMs !== 0 && (start % w !== 0 || end % w !== 0)) continue;
+    } else if (s.bucketMs !== 0 && w % s.bucketMs !== 0) continue;
+    const s0 = Math.floor(start / w) * w;
+    const e0 = Math.ceil(end / w) * w;
+    const earliest = q.comparePrevious ? s0 - (e0 - s0) : s0;
+    if (earliest < now - s.retentionDays(retention) * DAY) {
+      refusedFor ??= s;
+      continue;
+    }
+    source = s;
+    start = s0;
+    end = e0;
+    span = w;
+    break;
+  }
+  if (!source) {
+    const r = refusedFor!;
+    throw new PlanError(
+      "too_fine",
+      `${width === null ? "this query" : `resolution ${width / SECOND}s`}${needed.size ? ` with ${[...needed].join(", ")}` : ""} needs ${r.table}, which holds only the last ${r.retentionDays(retention)} days; the range starts before that`,
+    );
+  }
+
+  // --- SQL
+  const params: unknown[] = [];
+  const p = (v: unknown): string => {
+    params.push(v);
+    return "?";
+  };
+  const len = end - start;
+  const tMs = `epoch_ms(${source.time})`;
+  const ts = (v: number): string => `epoch_ms(${p(v)}::BIGINT)`;
+  const counter = q.metric === "bps" ? "bytes" : q.metric === "pps" ? "packets" : q.metric;
+  const cmp = q.comparePrevious === true;
+  const series = q.shape === "timeseries";
+
+  const baseSelect: string[] = [];
+  if (cmp)
+    baseSelect.push(`CASE WHEN ${source.time} >= ${ts(start)} THEN 'current' ELSE 'previous' END AS period`);
+  if (series) {
+    // Previous-period buckets are moved forward by the range length so they line up with the current ones.
+    const shifted = cmp
+      ? `(${tMs} + CASE WHEN ${source.time} >= ${ts(start)} THEN 0 ELSE ${p(len)}::BIGINT END)`
+      : tMs;
+    baseSelect.push(`(${shifted} // ${span}) * ${span} AS time_ms`);
+  }
+  baseSelect.push(...dims.map((d) => `${d} AS d_${d}`), `${source.sum(counter)} AS v`);
+  const where = cmp
+    ? `${source.time} >= ${ts(start - len)} AND ${source.time} < ${ts(end)}`
+    : `${source.time} >= ${ts(start)} AND ${source.time} < ${ts(end)}`;
+  let filterSql = "";
+  if (filterNode) {
+    const f = filterToSql(filterNode, {
+      durationMs: "(epoch_ms(time_flow_end) - epoch_ms(time_flow_start))",
+    });
+    filterSql = ` AND (${f.sql})`;
+    params.push(...f.params);
+  }
+  const keys = [...(cmp ? ["period"] : []), ...(series ? ["time_ms"] : []), ...dims.map((d) => `d_${d}`)];
+  const base = `base AS (\n  SELECT ${baseSelect.join(", ")}\n  FROM ${source.table}\n  WHERE ${where}${filterSql}${keys.length ? `\n  GROUP BY ${keys.join(", ")}` : ""}\n)`;
+
+  const seconds = (series ? span : len) / SECOND;
+  const value =
+    q.metric === "bps"
+      ? `sum(v)::DOUBLE * 8 / ${seconds}`
+      : q.metric === "pps"
+        ? `sum(v)::DOUBLE / ${seconds}`
+        : `sum(v)`;
+  const render = (d: string, col: string): string => (KIND.get(d) === "ip" ? `nagare_ip(${col})` : col);
+  const outKeys = [...(cmp ? ["period"] : []), ...(series ? ["time_ms"] : [])];
+
+  let sql: string;
+  if (q.topN !== undefined) {
+    const dcols = dims.map((d) => `d_${d}`);
+    const top = `top AS (\n  SELECT ${dcols.join(", ")}, TRUE AS in_top FROM base${cmp ? " WHERE period = 'current'" : ""}\n  GROUP BY ${dcols.join(", ")}\n  ORDER BY sum(v) DESC, ${dcols.join(", ")}\n  LIMIT ${p(q.topN)}\n)`;
+    const on = dcols.map((c) => `b.${c} IS NOT DISTINCT FROM k.${c}`).join(" AND ");
+    // Outside the top N the dimensions become NULL, so each bucket's rest sums into one "other" row.
+    const joined = `joined AS (\n  SELECT ${[
+      ...outKeys.map((k) => `b.${k}`),
+      ...dcols.map((c) => `CASE WHEN k.in_top THEN b.${c} END AS ${c}`),
+      "k.in_top IS NULL AS other",
+      "b.v",
+    ].join(", ")}\n  FROM base b LEFT JOIN top k ON ${on}\n)`;
+    const select = [
+      ...outKeys,
+      ...dims.map((d) => `${render(d, `d_${d}`)} AS ${d}`),
+      "other",
+      `${value} AS value`,
+    ];
+    const group = [...outKeys, ...dcols, "other"];
+    sql = `WITH ${base},\n${top},\n${joined}\nSELECT ${select.join(", ")}\nFROM joined\nGROUP BY ${group.join(", ")}\nORDER BY ${[...outKeys, "other", "value DESC"].join(", ")}`;
+  } else {
+    const select = [...outKeys, ...dims.map((d) => `${render(d, `d_${d}`)} AS ${d}`), `${value} AS value`];
+    const group = [...outKeys, ...dims.map((d) => `d_${d}`)];
+    sql = `WITH ${base}\nSELECT ${select.join(", ")}\nFROM base${group.length ? `\nGROUP BY ${group.join(", ")}` : ""}\nORDER BY ${[...outKeys, "value DESC"].join(", ")}`;
+  }
+  return { sql, params, table: source.table, resolutionMs: span };
+}
