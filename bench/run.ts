@@ -7,6 +7,7 @@
 //   npm run bench -- decode    decode-only part
 //   npm run bench -- receive   receive part (needs nfcapd, nfdump, nfacctd, pmacct)
 //   npm run bench -- sflow     sFlow decode + receive vs sfacctd (bench/sflow.ts, results-sflow.json)
+//   npm run bench -- store     store ingest: append only, and append + flush + rollups (bench/store.ts)
 import { writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join } from "node:path";
@@ -14,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { decodeCases, runDecodeCase, type DecodeResult } from "./decode.js";
 import { LOSS_LIMIT, RECEIVE_RATES, runReceive, type ReceiveResult } from "./receive.js";
 import { runSflowPart } from "./sflow.js";
+import { runStorePart } from "./store.js";
 
 /** Published, not measured here: Akvorado's Go decoder (goflow2-derived), per core. */
 export const PUBLISHED_GO_DECODER = {
@@ -34,9 +36,9 @@ function table(head: string[], rows: string[][]): string {
 
 async function main(): Promise<void> {
   const part = process.argv[2] ?? "all";
-  if (!["all", "decode", "receive", "sflow", "sflow-decode", "sflow-receive"].includes(part)) {
+  if (!["all", "decode", "receive", "sflow", "sflow-decode", "sflow-receive", "store"].includes(part)) {
     console.error(
-      `usage: npm run bench [-- decode|receive|sflow|sflow-decode|sflow-receive]   (got "${part}")`,
+      `usage: npm run bench [-- decode|receive|sflow|sflow-decode|sflow-receive|store]   (got "${part}")`,
     );
     process.exitCode = 2;
     return;
@@ -53,6 +55,13 @@ async function main(): Promise<void> {
     `nagare bench — ${started.toISOString()} — ${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, node ${machine.node}\n`,
   );
 
+  if (part === "store") {
+    console.log(
+      "Store ingest (ipfixcol2 example_flows replayed into a file DB; 5 s each; see bench/store.ts)",
+    );
+    await runStorePart();
+    return;
+  }
   if (part.startsWith("sflow")) {
     await runSflowPart(machine, part === "sflow" ? "all" : part === "sflow-decode" ? "decode" : "receive");
     return;

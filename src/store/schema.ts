@@ -93,8 +93,8 @@ export function rollupDdl(table: string): string {
 /** sampling_rate 0 means unknown: counted as 1 (see docs/collector.md "sampling"). */
 export const SCALE_SQL = "greatest(sampling_rate, 1)";
 
-/** Aggregate the staging table into `r` and merge (the incremental step). */
-export function rollupMergeSql(r: Rollup): string {
+/** Aggregate a staging table (by default flows_stage) into `r` and merge (the incremental step). */
+export function rollupMergeSql(r: Rollup, from: string = STAGE_TABLE): string {
   const dims = ROLLUP_DIMS.join(", ");
   const update = ROLLUP_SUMS.map((s) => `${s} = ${r.table}.${s} + EXCLUDED.${s}`).join(", ");
   return `INSERT INTO ${r.table}
@@ -102,7 +102,7 @@ SELECT time_bucket(INTERVAL '${r.interval}', time_received::TIMESTAMP) AS bucket
   ${portBucketSql("src_port")} AS src_port, ${portBucketSql("dst_port")} AS dst_port,
   sum(bytes)::HUGEINT, sum(packets)::HUGEINT, sum(flows)::HUGEINT,
   sum(bytes::HUGEINT * ${SCALE_SQL}), sum(packets::HUGEINT * ${SCALE_SQL}), sum(flows::HUGEINT * ${SCALE_SQL})
-FROM ${STAGE_TABLE}
+FROM ${from}
 GROUP BY ALL
 ON CONFLICT DO UPDATE SET ${update}`;
 }

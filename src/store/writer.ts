@@ -1,28 +1,29 @@
 // StoreWriter: the pipeline consumer that puts flow batches into DuckDB.
 //
 // Path of a row: consume() appends it at once (synchronously, straight from
-// the batch's typed arrays) with DuckDB's Appender into flows_stage, so the
-// pooled batch is never retained. Every intervalMs a flush commits the
-// appender and then, in ONE transaction, copies flows_stage into flows_raw,
-// aggregates it into the rollups (INSERT … ON CONFLICT DO UPDATE: the rollups
-// grow from each micro-batch, never from a rescan of flows_raw) and empties
-// it. Raw and rollups therefore always agree, even after kill -9: a crash
-// before COMMIT leaves the rows staged and start() merges them.
+// the batch's typed arrays) with DuckDB's Appender into an in-memory stage
+// table (an attached ':memory:' database), so the pooled batch is never
+// retained and the main thread never compresses or writes to disk. Two
+// stages alternate: every intervalMs a flush commits the current stage's
+// appender, switches consume() to the other stage and, in ONE transaction of
+// the database file, copies the stage into flows_raw and aggregates it into
+// the rollups (INSERT … ON CONFLICT DO UPDATE: the rollups grow from each
+// micro-batch, never from a rescan of flows_raw); the stage is emptied after
+// the COMMIT. Raw and rollups therefore always agree, even after kill -9; a
+// crash loses the rows not yet committed (the in-memory stages: at most about
+// two flush intervals of rows).
 //
-// Two connections: the appender's (main thread, synchronous) and the merge's
-// (asynchronous). DuckDB's MVCC keeps them apart: the merge sees only the
-// staged rows committed before it began and deletes exactly those.
+// Two connections: the appenders' (main thread, synchronous) and the merge's
+// (asynchronous). A stage is never appended to while it merges.
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import duckdb from "@duckdb/node-bindings";
 import {
-  DuckDBBlobValue,
   DuckDBDataChunk,
   DuckDBInstance,
   DuckDBTimestampMillisecondsValue,
   type DuckDBAppender,
   type DuckDBType,
-  type DuckDBValue,
-  type DuckDBVector,
   type DuckDBConnection,
 } from "@duckdb/node-api";
 import type { FlowBatch } from "../collector/batch.js";
@@ -47,9 +48,13 @@ export class StoreWriter implements FlowConsumer {
   private instance: DuckDBInstance | null = null;
   private appendConn: DuckDBConnection | null = null;
   private conn: DuckDBConnection | null = null;
+  /** The appender rows go to now: appenders[current]. */
   private appender: DuckDBAppender | null = null;
-  /** Column types of flows_stage, in schema order (from the appender). */
-  private types: DuckDBType[] = [];
+  /** One appender per in-memory stage (double buffering: one fills while the other merges). */
+  private appenders: DuckDBAppender[] = [];
+  private current = 0;
+  /** Reused DataChunk writer (flows_stage column types, in schema order). */
+  private chunks: ChunkAppender | null = null;
   /** Append path: DataChunks (default, faster) or row-by-row Appender calls. */
   chunkMode = true;
   private flushTimer: NodeJS.Timeout | null = null;
@@ -83,6 +88,12 @@ export class StoreWriter implements FlowConsumer {
     return this.conn;
   }
 
+  /** The DuckDB instance, for the SQL service's sandbox connections (src/query/sql). */
+  get database(): DuckDBInstance {
+    if (!this.instance) throw new Error("StoreWriter not started");
+    return this.instance;
+  }
+
   async start(): Promise<void> {
     if (this.instance) return;
     if (this.config.path !== ":memory:") mkdirSync(dirname(this.config.path), { recursive: true });
@@ -90,14 +101,23 @@ export class StoreWriter implements FlowConsumer {
     this.conn = await this.instance.connect();
     await migrate(this.conn);
     await addMissingColumns(this.conn);
-    // Rows staged by a run that died before its merge committed.
-    await this.merge();
-    // Empty now: recreate it in the schema's exact column order, which the appender relies on.
-    await this.conn.run(`DROP TABLE ${STAGE_TABLE}; CREATE TABLE ${STAGE_TABLE} (\n${flowColumnsDdl()}\n)`);
+    // Rows a version before the in-memory stage left in the on-disk flows_stage.
+    await this.merge(STAGE_TABLE, true);
+    // The stages live in an in-memory database of this instance (every
+    // connection sees it), in the schema's exact column order, which the
+    // appender relies on.
+    await this.conn.run(`ATTACH IF NOT EXISTS ':memory:' AS ${MEM_DB}`);
+    for (const t of MEM_STAGES) {
+      await this.conn.run(`CREATE OR REPLACE TABLE ${MEM_DB}.main.${t} (\n${flowColumnsDdl()}\n)`);
+    }
     this.appendConn = await this.instance.connect();
-    this.appender = await this.appendConn.createAppender(STAGE_TABLE);
+    const aps: DuckDBAppender[] = [];
+    for (const t of MEM_STAGES) aps.push(await this.appendConn.createAppender(t, "main", MEM_DB));
+    this.appenders = aps;
+    this.current = 0;
+    this.appender = aps[0]!;
     const ap = this.appender;
-    this.types = FLOW_COLUMNS.map((_, i) => ap.columnType(i));
+    this.chunks = new ChunkAppender(FLOW_COLUMNS.map((_, i) => ap.columnType(i)));
     this.flushTimer = setInterval(() => void this.flush(), this.config.intervalMs);
     this.flushTimer.unref();
     this.retentionTimer = setInterval(() => {
@@ -115,7 +135,7 @@ export class StoreWriter implements FlowConsumer {
       return;
     }
     const n = batch.length;
-    if (this.chunkMode) appendChunks(ap, this.types, batch);
+    if (this.chunkMode && this.chunks) this.chunks.append(ap, batch);
     else appendRows(ap, batch);
     this.pending += n;
     this.rowsAppended += n;
@@ -137,36 +157,51 @@ export class StoreWriter implements FlowConsumer {
   private async flushOnce(): Promise<void> {
     const t0 = performance.now();
     try {
-      this.appender?.flushSync();
+      // Switch stages first: consume() fills the other one while this one merges.
+      const src = this.current;
+      this.appenders[src]?.flushSync();
+      this.current = src ^ 1;
+      this.appender = this.appenders[this.current] ?? null;
       this.pending = 0;
-      await this.merge();
+      await this.merge(stageName(src), false);
       this.flushes++;
       this.lastFlushMs = performance.now() - t0;
     } catch (err) {
-      // Rows stay in flows_stage (the merge rolled back); the next flush retries them.
+      // Rows stay in their stage (the merge rolled back); a later flush of that stage retries them.
       this.flushErrors++;
       this.log.limited("store:flush", "error", "store flush failed", { error: String(err) });
     }
   }
 
-  private async merge(): Promise<void> {
+  /**
+   * Move every row of `stage` into flows_raw and the rollups in ONE
+   * transaction of the database file. An on-disk stage is emptied in that
+   * transaction too; an in-memory stage (another database: DuckDB lets one
+   * transaction write only one) is emptied right after the commit. A crash
+   * in between loses the in-memory rows with the process, so nothing is ever
+   * merged twice.
+   */
+  private async merge(stage: string, sameDb: boolean): Promise<void> {
     const conn = this.connection;
     await conn.run("BEGIN TRANSACTION");
+    let n = 0;
     try {
       const moved = await conn.runAndReadAll(
-        `INSERT INTO ${RAW_TABLE} (${COLUMN_LIST}) SELECT ${COLUMN_LIST} FROM ${STAGE_TABLE}`,
+        `INSERT INTO ${RAW_TABLE} (${COLUMN_LIST}) SELECT ${COLUMN_LIST} FROM ${stage}`,
       );
-      const n = Number(moved.getRowsJS()[0]?.[0] ?? 0);
+      n = Number(moved.getRowsJS()[0]?.[0] ?? 0);
       if (n > 0) {
-        for (const r of ROLLUPS) await conn.run(rollupMergeSql(r));
-        await conn.run(`DELETE FROM ${STAGE_TABLE}`);
+        for (const r of ROLLUPS) await conn.run(rollupMergeSql(r, stage));
+        if (sameDb) await conn.run(`DELETE FROM ${stage}`);
       }
       await conn.run("COMMIT");
-      this.rowsCommitted += n;
     } catch (err) {
       await conn.run("ROLLBACK").catch(() => {});
       throw err;
     }
+    this.rowsCommitted += n;
+    // Committed: a failure here would merge the rows again, so it is fatal to the stage's contents either way.
+    if (n > 0 && !sameDb) await conn.run(`DELETE FROM ${stage}`);
   }
 
   /** Delete rows older than each table's retention (flows_raw by time_received, rollups by bucket). */
@@ -187,18 +222,28 @@ export class StoreWriter implements FlowConsumer {
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     this.flushTimer = this.retentionTimer = null;
     await this.flush();
-    this.appender?.closeSync();
+    for (const ap of this.appenders) ap.closeSync();
+    this.appenders = [];
     this.appender = null;
-    // closeSync flushed whatever a failed flush left in the appender into stage; merge it.
-    await this.merge().catch((err: unknown) =>
-      this.log.error("store final merge failed (rows stay staged)", { error: String(err) }),
-    );
+    // closeSync flushed the appenders into their stages; merge what a failed flush left there.
+    for (let s = 0; s < MEM_STAGES.length; s++) {
+      await this.merge(stageName(s), false).catch((err: unknown) =>
+        this.log.error("store final merge failed (staged rows lost)", { error: String(err) }),
+      );
+    }
     this.appendConn?.closeSync();
     this.conn?.closeSync();
     this.instance.closeSync();
     this.appendConn = this.conn = null;
     this.instance = null;
   }
+}
+
+/** The in-memory database holding the stages (attached to the store's instance). */
+const MEM_DB = "nagare_stage";
+const MEM_STAGES = ["stage_0", "stage_1"] as const;
+function stageName(i: number): string {
+  return `${MEM_DB}.main.${MEM_STAGES[i]!}`;
 }
 
 const KINDS: readonly ColumnKind[] = FLOW_COLUMNS.map((c) => c.kind);
@@ -251,48 +296,118 @@ function appendRows(ap: DuckDBAppender, batch: FlowBatch): void {
 }
 
 /**
- * Column by column through DataChunks: numeric vectors are filled in JS
- * typed arrays and copied to DuckDB with one native call per column; only
- * BLOB/VARCHAR values cost a native call each.
+ * Column by column through one reused DataChunk, written with the raw vector
+ * bindings: a numeric column is ONE memcpy from the batch's typed array into
+ * DuckDB's vector (u8/u16/u32 have the same layout on both sides); time, u64
+ * and mac (exact-integer doubles) become int64 in a scratch buffer with two
+ * uint32 stores per value (no BigInt, no value object); VARCHAR columns are
+ * zeroed (a zero string_t is the empty inline string) and only non-empty
+ * values cost a native call. BLOB (ip) values are 16 bytes, longer than
+ * DuckDB's 12-byte inline strings, so each needs the heap-assigning call:
+ * that is the remaining per-value cost (see BENCHMARKS.md "Store ingest").
  */
-function appendChunks(ap: DuckDBAppender, types: readonly DuckDBType[], batch: FlowBatch): void {
-  const arrs = columnsOf(batch);
-  for (let off = 0; off < batch.length; off += CHUNK_ROWS) {
-    const m = Math.min(CHUNK_ROWS, batch.length - off);
-    const chunk = DuckDBDataChunk.create(types, m);
-    for (let c = 0; c < KINDS.length; c++) {
-      const a = arrs[c]!;
-      const v = chunk.getColumnVector(c) as DuckDBVector<DuckDBValue>;
-      switch (KINDS[c]) {
-        case "time":
-          for (let i = 0; i < m; i++) {
-            v.setItem(i, new DuckDBTimestampMillisecondsValue(BigInt(Math.round(a[off + i] as number))));
-          }
-          break;
-        case "u8":
-        case "u16":
-        case "u32":
-          for (let i = 0; i < m; i++) v.setItem(i, a[off + i] as number);
-          break;
-        case "u64":
-        case "mac":
-          for (let i = 0; i < m; i++) v.setItem(i, BigInt(a[off + i] as number));
-          break;
-        case "ip": {
-          const ip = a as Uint8Array;
-          for (let i = 0; i < m; i++) {
-            const o = (off + i) * 16;
-            v.setItem(i, new DuckDBBlobValue(ip.subarray(o, o + 16)));
-          }
-          break;
-        }
-        case "string":
-          for (let i = 0; i < m; i++) v.setItem(i, a[off + i] as string);
-          break;
+class ChunkAppender {
+  private readonly chunk: DuckDBDataChunk;
+  private readonly int64 = new Uint32Array(CHUNK_ROWS * 2);
+  private readonly zeros = new Uint8Array(CHUNK_ROWS * 16);
+
+  /** One chunk's ip values, copied here so that the 16-byte views below are made once, not per value. */
+  private readonly ipBytes = new Uint8Array(CHUNK_ROWS * 16);
+  private readonly ipWords = new Uint32Array(this.ipBytes.buffer);
+  private readonly ipViews = Array.from({ length: CHUNK_ROWS }, (_, i) =>
+    this.ipBytes.subarray(i * 16, i * 16 + 16),
+  );
+  private readonly ipDup = new Uint8Array(CHUNK_ROWS);
+
+  constructor(types: readonly DuckDBType[]) {
+    this.chunk = DuckDBDataChunk.create(types);
+  }
+
+  /**
+   * A BLOB column: one heap-assigning call per value that differs from the
+   * row above; a repeat (exporter_address within a batch, unset next hops)
+   * gets a copy of the row above's string_t, which points at the same bytes
+   * in the vector's string heap — one vector read and write per chunk
+   * instead of a native call per row.
+   */
+  private appendIps(vec: duckdb.Vector, ip: Uint8Array, off: number, m: number): void {
+    const b = this.ipBytes;
+    const w = this.ipWords;
+    const dup = this.ipDup;
+    b.set(ip.subarray(off * 16, (off + m) * 16));
+    let dups = 0;
+    for (let i = 0; i < m; i++) {
+      const k = i * 4;
+      if (
+        i > 0 &&
+        w[k] === w[k - 4] &&
+        w[k + 1] === w[k - 3] &&
+        w[k + 2] === w[k - 2] &&
+        w[k + 3] === w[k - 1]
+      ) {
+        dup[i] = 1;
+        dups++;
+      } else {
+        dup[i] = 0;
+        duckdb.vector_assign_string_element_len(vec, i, this.ipViews[i]!);
       }
-      v.flush();
     }
-    ap.appendDataChunk(chunk);
+    if (dups === 0) return;
+    const st = duckdb.vector_get_data(vec, m * 16);
+    // In row order, so a run of repeats copies from an already patched row.
+    for (let i = 1; i < m; i++) if (dup[i] === 1) st.copyWithin(i * 16, (i - 1) * 16, i * 16);
+    duckdb.copy_data_to_vector(vec, 0, st.buffer as ArrayBuffer, st.byteOffset, m * 16);
+  }
+
+  append(ap: DuckDBAppender, batch: FlowBatch): void {
+    const arrs = columnsOf(batch);
+    const raw = this.chunk.chunk;
+    for (let off = 0; off < batch.length; off += CHUNK_ROWS) {
+      const m = Math.min(CHUNK_ROWS, batch.length - off);
+      duckdb.data_chunk_reset(raw);
+      for (let c = 0; c < KINDS.length; c++) {
+        const a = arrs[c]!;
+        const vec = duckdb.data_chunk_get_vector(raw, c);
+        switch (KINDS[c]) {
+          case "time":
+          case "u64":
+          case "mac": {
+            // Exact integers in [0, 2^53): ToUint32 of x is its low word, of x / 2^32 its high word.
+            const f = a as Float64Array;
+            const w = this.int64;
+            for (let i = 0; i < m; i++) {
+              const x = f[off + i]!;
+              w[2 * i] = x >>> 0;
+              w[2 * i + 1] = (x / 4294967296) >>> 0;
+            }
+            duckdb.copy_data_to_vector(vec, 0, w.buffer, 0, m * 8);
+            break;
+          }
+          case "u8":
+          case "u16":
+          case "u32": {
+            const t = a as Uint8Array | Uint16Array | Uint32Array;
+            const bpe = t.BYTES_PER_ELEMENT;
+            duckdb.copy_data_to_vector(vec, 0, t.buffer as ArrayBuffer, t.byteOffset + off * bpe, m * bpe);
+            break;
+          }
+          case "ip":
+            this.appendIps(vec, a as Uint8Array, off, m);
+            break;
+          case "string": {
+            const s = a as string[];
+            duckdb.copy_data_to_vector(vec, 0, this.zeros.buffer, 0, m * 16);
+            for (let i = 0; i < m; i++) {
+              const v = s[off + i]!;
+              if (v !== "") duckdb.vector_assign_string_element(vec, i, v);
+            }
+            break;
+          }
+        }
+      }
+      duckdb.data_chunk_set_size(raw, m);
+      ap.appendDataChunk(this.chunk);
+    }
   }
 }
 
