@@ -150,6 +150,17 @@ export function requireTool(name: string): void {
 
 // --- Nagare -----------------------------------------------------------------
 
+/** What NagareUnderTest.measure saw: flows received = after.flows - before.flows. */
+export interface NagareRun {
+  s: SenderResult;
+  before: CollectorReport;
+  mid: CollectorReport | undefined;
+  after: CollectorReport;
+  c0: Cpu;
+  c1: Cpu;
+  received: number;
+}
+
 export class NagareUnderTest {
   private child!: ChildProcess;
   port = 0;
@@ -209,6 +220,31 @@ export class NagareUnderTest {
     });
   }
 
+  /**
+   * One load step against the running collector: counters and CPU before,
+   * the sender, a 700 ms drain, counters and CPU after. With `sampleMid`, one
+   * more report half-way through the send (for its memory figures).
+   */
+  async measure(
+    rate: number,
+    seconds: number,
+    extra: Partial<SenderArgs> = {},
+    sampleMid = false,
+  ): Promise<NagareRun> {
+    const before = await this.report();
+    const c0 = cpuNow(this.pid);
+    let mid: CollectorReport | undefined;
+    const sampler = sampleMid
+      ? sleep((seconds * 1000) / 2 + 250).then(async () => (mid = await this.report()))
+      : undefined;
+    const s = await runSender(this.port, rate, seconds, extra);
+    await sampler;
+    await sleep(700);
+    const after = await this.report();
+    const c1 = cpuNow(this.pid);
+    return { s, before, mid, after, c0, c1, received: after.flows - before.flows };
+  }
+
   async stop(): Promise<void> {
     const exited = new Promise<void>((res) => this.child.once("exit", () => res()));
     this.child.send("stop");
@@ -241,16 +277,7 @@ export async function runReceive(
   try {
     for (const rate of rates) {
       // Nagare: one long-running process, counters read before and after.
-      const before = await nagare.report();
-      const c0 = cpuNow(nagare.pid);
-      let mid: CollectorReport | undefined;
-      const sampler = sleep((seconds * 1000) / 2 + 250).then(async () => (mid = await nagare.report()));
-      const s = await runSender(nagare.port, rate, seconds);
-      await sampler;
-      await sleep(700);
-      const after = await nagare.report();
-      const c1 = cpuNow(nagare.pid);
-      const received = after.flows - before.flows;
+      const { s, before, mid, after, c0, c1, received } = await nagare.measure(rate, seconds, {}, true);
       steps.push(
         step(
           "nagare",
@@ -280,12 +307,15 @@ export async function runReceive(
   } finally {
     await nagare.stop();
   }
-  const best: Record<string, number> = {};
-  for (const st of steps) {
-    if (st.loss < LOSS_LIMIT) best[st.collector] = Math.max(best[st.collector] ?? 0, st.sentRate);
-    else best[st.collector] ??= 0;
-  }
-  return { stream: RECEIVE_STREAM.name, seconds, rcvbuf: RCVBUF, rmemMax, steps, best, memory };
+  return {
+    stream: RECEIVE_STREAM.name,
+    seconds,
+    rcvbuf: RCVBUF,
+    rmemMax,
+    steps,
+    best: bestRates(steps),
+    memory,
+  };
 }
 
 function dropNote(kernel: number, ring: number): string | undefined {
@@ -295,7 +325,7 @@ function dropNote(kernel: number, ring: number): string | undefined {
   return parts.length ? parts.join(", ") : undefined;
 }
 
-interface Cpu {
+export interface Cpu {
   ticks: number | null;
   ms: number;
 }
@@ -367,17 +397,34 @@ async function nfcapdStep(rate: number, seconds: number): Promise<StepResult> {
  * the table / packets sent). CPU: core process only (the plugin is another).
  */
 async function nfacctdStep(rate: number, seconds: number): Promise<StepResult> {
-  const dir = mkdtempSync(join(tmpdir(), "nfacctd-bench-"));
+  const { s, packets, c0, c1 } = await pmacctMemoryRun("nfacctd", rate, seconds);
+  const received = Math.round((s.sentFlows * packets) / s.sentPackets);
+  return step("nfacctd", rate, s, received, c0, c1, "counted by packets in the memory table");
+}
+
+/**
+ * One step against a fresh pmacct daemon (nfacctd or sfacctd; both read the
+ * same keys under their own prefix) with the memory plugin: the sender's
+ * result, the CPU samples around it and the packets `pmacct -s` finds in the
+ * memory table. The caller turns packets into received records.
+ */
+export async function pmacctMemoryRun(
+  daemon: "nfacctd" | "sfacctd",
+  rate: number,
+  seconds: number,
+  extra: Partial<SenderArgs> = {},
+): Promise<{ s: SenderResult; packets: number; c0: Cpu; c1: Cpu }> {
+  const dir = mkdtempSync(join(tmpdir(), `${daemon}-bench-`));
   const port = await freeUdpPort();
   const pipe = join(dir, "pmacct.pipe");
-  const conf = join(dir, "nfacctd.conf");
+  const conf = join(dir, `${daemon}.conf`);
   writeFileSync(
     conf,
     [
       "daemonize: false",
-      `nfacctd_ip: ${HOST}`,
-      `nfacctd_port: ${port}`,
-      `nfacctd_pipe_size: ${RCVBUF}`,
+      `${daemon}_ip: ${HOST}`,
+      `${daemon}_port: ${port}`,
+      `${daemon}_pipe_size: ${RCVBUF}`,
       "plugins: memory[m]",
       "aggregate[m]: src_host,dst_host,src_port,dst_port,proto",
       `imt_path[m]: ${pipe}`,
@@ -387,11 +434,11 @@ async function nfacctdStep(rate: number, seconds: number): Promise<StepResult> {
       "",
     ].join("\n"),
   );
-  const child = spawn("nfacctd", ["-f", conf], { stdio: "ignore", detached: true });
+  const child = spawn(daemon, ["-f", conf], { stdio: "ignore", detached: true });
   try {
     await sleep(1200);
     const c0 = cpuNow(child.pid);
-    const s = await runSender(port, rate, seconds);
+    const s = await runSender(port, rate, seconds, extra);
     await sleep(1500);
     const c1 = cpuNow(child.pid);
     const out =
@@ -403,12 +450,21 @@ async function nfacctdStep(rate: number, seconds: number): Promise<StepResult> {
       packets += (JSON.parse(l) as { packets: number }).packets;
     }
     if (packets === 0 && s.sentPackets > 0) throw new Error("pmacct -s returned an empty memory table");
-    const received = Math.round((s.sentFlows * packets) / s.sentPackets);
-    return step("nfacctd", rate, s, received, c0, c1, "counted by packets in the memory table");
+    return { s, packets, c0, c1 };
   } finally {
     await killGroup(child, 2000);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Per collector, the highest sent rate of a step with loss under LOSS_LIMIT (0 when none). */
+export function bestRates(steps: StepResult[]): Record<string, number> {
+  const best: Record<string, number> = {};
+  for (const st of steps) {
+    if (st.loss < LOSS_LIMIT) best[st.collector] = Math.max(best[st.collector] ?? 0, st.sentRate);
+    else best[st.collector] ??= 0;
+  }
+  return best;
 }
 
 /** Raise net.core.rmem_max (root only) so every collector gets the buffer it asks for; returns the value in force. */

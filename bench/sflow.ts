@@ -10,9 +10,7 @@
 //     does for nfacctd) at stepped rates; loss-free = < 0.1 % loss.
 //
 // Writes bench/results-sflow.json (the NetFlow part owns results.json).
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { capturesDir, readCapture } from "../src/collector/capture.js";
@@ -21,16 +19,14 @@ import { isSflow, SflowDecoder } from "../src/collector/sflow/decoder.js";
 import { CollectorStats } from "../src/collector/stats.js";
 import { RecordSink } from "../src/collector/types.js";
 import {
-  cpuNow,
-  freeUdpPort,
-  killGroup,
+  bestRates,
   line,
+  pmacctMemoryRun,
   LOSS_LIMIT,
   NagareUnderTest,
   raiseRmemMax,
   RCVBUF,
   requireTool,
-  runSender,
   step,
   type StepResult,
 } from "./receive.js";
@@ -44,7 +40,6 @@ export const PUBLISHED_GO_SFLOW = {
   source: "Akvorado documentation: about 1 µs per sFlow sample (published figure, not measured here)",
 };
 export const SFLOW_RECEIVE_RATES = [50_000, 100_000, 200_000, 400_000, 800_000];
-const HOST = "127.0.0.1";
 
 // --- synthetic datagrams ---------------------------------------------------------
 
@@ -322,18 +317,13 @@ export async function runSflowReceive(
   await nagare.start();
   try {
     for (const rate of rates) {
-      const before = await nagare.report();
-      const c0 = cpuNow(nagare.pid);
-      const s = await runSender(nagare.port, rate, seconds, { sflow: true });
-      await new Promise((r) => setTimeout(r, 700));
-      const after = await nagare.report();
-      const c1 = cpuNow(nagare.pid);
+      const { s, before, after, c0, c1, received } = await nagare.measure(rate, seconds, { sflow: true });
       steps.push(
         step(
           "nagare",
           rate,
           s,
-          after.flows - before.flows,
+          received,
           c0,
           c1,
           after.kernelDrops > before.kernelDrops
@@ -348,11 +338,6 @@ export async function runSflowReceive(
   } finally {
     await nagare.stop();
   }
-  const best: Record<string, number> = {};
-  for (const st of steps) {
-    if (st.loss < LOSS_LIMIT) best[st.collector] = Math.max(best[st.collector] ?? 0, st.sentRate);
-    else best[st.collector] ??= 0;
-  }
   return {
     stream: stream.name,
     samplesPerDatagram: stream.flows / stream.datagrams.length,
@@ -361,7 +346,7 @@ export async function runSflowReceive(
     rcvbuf: RCVBUF,
     rmemMax,
     steps,
-    best,
+    best: bestRates(steps),
   };
 }
 
@@ -372,47 +357,8 @@ export async function runSflowReceive(
  * the table, so received samples = packets in `pmacct -s`.
  */
 async function sfacctdStep(rate: number, seconds: number): Promise<StepResult> {
-  const dir = mkdtempSync(join(tmpdir(), "sfacctd-bench-"));
-  const port = await freeUdpPort();
-  const pipe = join(dir, "pmacct.pipe");
-  const conf = join(dir, "sfacctd.conf");
-  writeFileSync(
-    conf,
-    [
-      "daemonize: false",
-      `sfacctd_ip: ${HOST}`,
-      `sfacctd_port: ${port}`,
-      `sfacctd_pipe_size: ${RCVBUF}`,
-      "plugins: memory[m]",
-      "aggregate[m]: src_host,dst_host,src_port,dst_port,proto",
-      `imt_path[m]: ${pipe}`,
-      "imt_mem_pools_number: 0",
-      "plugin_pipe_size[m]: 102400000",
-      "plugin_buffer_size[m]: 102400",
-      "",
-    ].join("\n"),
-  );
-  const child = spawn("sfacctd", ["-f", conf], { stdio: "ignore", detached: true });
-  try {
-    await new Promise((r) => setTimeout(r, 1200));
-    const c0 = cpuNow(child.pid);
-    const s = await runSender(port, rate, seconds, { sflow: true });
-    await new Promise((r) => setTimeout(r, 1500));
-    const c1 = cpuNow(child.pid);
-    const out =
-      spawnSync("pmacct", ["-p", pipe, "-s", "-O", "json"], { encoding: "utf8", maxBuffer: 1 << 28 })
-        .stdout ?? "";
-    let packets = 0;
-    for (const l of out.split("\n")) {
-      if (!l.startsWith("{")) continue;
-      packets += (JSON.parse(l) as { packets: number }).packets;
-    }
-    if (packets === 0 && s.sentPackets > 0) throw new Error("pmacct -s returned an empty memory table");
-    return step("sfacctd", rate, s, packets, c0, c1, "samples = packets in the memory table");
-  } finally {
-    await killGroup(child, 2000);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const { s, packets, c0, c1 } = await pmacctMemoryRun("sfacctd", rate, seconds, { sflow: true });
+  return step("sfacctd", rate, s, packets, c0, c1, "samples = packets in the memory table");
 }
 
 // --- the part as run.ts calls it ---------------------------------------------------

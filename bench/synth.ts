@@ -3,40 +3,10 @@
 // 1464 bytes), and NetFlow v9 / IPFIX packets of about 1400 bytes with a
 // typical 20-field IPv4 template (RFC 3954 §5, RFC 7011 §3). Field values
 // vary per record so nothing is trivially repeated.
-
-class W {
-  readonly b: Uint8Array;
-  readonly dv: DataView;
-  o = 0;
-  constructor(n: number) {
-    this.b = new Uint8Array(n);
-    this.dv = new DataView(this.b.buffer);
-  }
-  u8(v: number): void {
-    this.dv.setUint8(this.o++, v & 0xff);
-  }
-  u16(v: number): void {
-    this.dv.setUint16(this.o, v & 0xffff);
-    this.o += 2;
-  }
-  u32(v: number): void {
-    this.dv.setUint32(this.o, v >>> 0);
-    this.o += 4;
-  }
-  u64(v: number): void {
-    this.dv.setBigUint64(this.o, BigInt(v));
-    this.o += 8;
-  }
-  put(id: number, len: number, v: number): void {
-    if (len === 1) this.u8(v);
-    else if (len === 2) this.u16(v);
-    else if (len === 4) this.u32(v);
-    else this.u64(v);
-  }
-}
+import { ipfixHeader, templateRecord, v9Header, WireWriter, type TemplateFields } from "./wire.js";
 
 /** 20 IPv4 fields (IE id, length), NetFlow v9 flavour: 32-bit counters and sysUpTime times. */
-export const V9_FIELDS: readonly (readonly [number, number])[] = [
+export const V9_FIELDS: TemplateFields = [
   [8, 4],
   [12, 4],
   [15, 4],
@@ -58,31 +28,20 @@ export const V9_FIELDS: readonly (readonly [number, number])[] = [
   [61, 1],
   [89, 1],
 ];
-/** The same flow in IPFIX flavour: 64-bit counters, absolute millisecond times. */
-export const IPFIX_FIELDS: readonly (readonly [number, number])[] = [
-  [8, 4],
-  [12, 4],
-  [15, 4],
-  [10, 4],
-  [14, 4],
-  [2, 8],
-  [1, 8],
-  [152, 8],
-  [153, 8],
-  [7, 2],
-  [11, 2],
-  [6, 1],
-  [4, 1],
-  [5, 1],
-  [16, 4],
-  [17, 4],
-  [9, 1],
-  [13, 1],
-  [61, 1],
-  [89, 1],
-];
+/**
+ * The same flow in IPFIX flavour: 64-bit counters (octet/packetDeltaCount)
+ * and absolute millisecond times (flowStart/EndMilliseconds for the v9
+ * sysUpTime pair), in the same field order.
+ */
+const IPFIX_FLAVOUR: Readonly<Record<number, readonly [number, number]>> = {
+  2: [2, 8],
+  1: [1, 8],
+  22: [152, 8],
+  21: [153, 8],
+};
+export const IPFIX_FIELDS: TemplateFields = V9_FIELDS.map(([id, l]) => IPFIX_FLAVOUR[id] ?? [id, l]);
 
-const recLen = (f: readonly (readonly [number, number])[]): number => f.reduce((a, [, l]) => a + l, 0);
+const recLen = (f: TemplateFields): number => f.reduce((a, [, l]) => a + l, 0);
 
 function value(id: number, r: number, p: number): number {
   switch (id) {
@@ -120,7 +79,7 @@ function value(id: number, r: number, p: number): number {
 }
 
 export function v5Packet(records = 30, p = 0): Uint8Array {
-  const w = new W(24 + 48 * records);
+  const w = new WireWriter(24 + 48 * records);
   w.u16(5);
   w.u16(records);
   w.u32(1_000_000); // sysUpTime
@@ -166,23 +125,18 @@ export interface TemplatedPackets {
 export function v9Packets(n = 16, maxBytes = 1400): TemplatedPackets {
   const rl = recLen(V9_FIELDS);
   const per = Math.floor((maxBytes - 20 - 4) / rl);
-  const tw = new W(20 + 4 + 4 + 4 * V9_FIELDS.length);
-  v9Header(tw, 1, 0);
+  const tw = new WireWriter(20 + 4 + 4 + 4 * V9_FIELDS.length);
+  v9Header(tw, 1, 0, 1);
   tw.u16(0);
   tw.u16(4 + 4 + 4 * V9_FIELDS.length);
-  tw.u16(256);
-  tw.u16(V9_FIELDS.length);
-  for (const [id, l] of V9_FIELDS) {
-    tw.u16(id);
-    tw.u16(l);
-  }
+  templateRecord(tw, 256, V9_FIELDS);
   const data: Uint8Array[] = [];
   for (let p = 0; p < n; p++) {
-    const w = new W(20 + 4 + per * rl);
-    v9Header(w, per, p + 1);
+    const w = new WireWriter(20 + 4 + per * rl);
+    v9Header(w, per, p + 1, 1);
     w.u16(256);
     w.u16(4 + per * rl);
-    for (let r = 0; r < per; r++) for (const [id, l] of V9_FIELDS) w.put(id, l, value(id, r, p));
+    for (let r = 0; r < per; r++) for (const [id, l] of V9_FIELDS) w.put(l, value(id, r, p));
     data.push(w.b);
   }
   return { template: tw.b, data, recordsPerPacket: per, bytes: data[0]!.length };
@@ -193,44 +147,22 @@ export function ipfixPackets(n = 16, maxBytes = 1400): TemplatedPackets {
   const rl = recLen(IPFIX_FIELDS);
   const per = Math.floor((maxBytes - 16 - 4) / rl);
   const tlen = 16 + 4 + 4 + 4 * IPFIX_FIELDS.length;
-  const tw = new W(tlen);
-  ipfixHeader(tw, tlen, 0);
+  const tw = new WireWriter(tlen);
+  ipfixHeader(tw, tlen, 0, 1);
   tw.u16(2);
   tw.u16(tlen - 16);
-  tw.u16(256);
-  tw.u16(IPFIX_FIELDS.length);
-  for (const [id, l] of IPFIX_FIELDS) {
-    tw.u16(id);
-    tw.u16(l);
-  }
+  templateRecord(tw, 256, IPFIX_FIELDS);
   const data: Uint8Array[] = [];
   let seq = 0;
   for (let p = 0; p < n; p++) {
     const len = 16 + 4 + per * rl;
-    const w = new W(len);
-    ipfixHeader(w, len, seq);
+    const w = new WireWriter(len);
+    ipfixHeader(w, len, seq, 1);
     seq += per;
     w.u16(256);
     w.u16(4 + per * rl);
-    for (let r = 0; r < per; r++) for (const [id, l] of IPFIX_FIELDS) w.put(id, l, value(id, r, p));
+    for (let r = 0; r < per; r++) for (const [id, l] of IPFIX_FIELDS) w.put(l, value(id, r, p));
     data.push(w.b);
   }
   return { template: tw.b, data, recordsPerPacket: per, bytes: data[0]!.length };
-}
-
-function v9Header(w: W, count: number, seq: number): void {
-  w.u16(9);
-  w.u16(count);
-  w.u32(1_000_000);
-  w.u32(1_700_000_000);
-  w.u32(seq);
-  w.u32(1);
-}
-
-function ipfixHeader(w: W, len: number, seq: number): void {
-  w.u16(10);
-  w.u16(len);
-  w.u32(1_700_000_000);
-  w.u32(seq);
-  w.u32(1);
 }

@@ -205,17 +205,7 @@ class Series {
 
   /** Room for one more point: grow (doubling) when full. Returns the new point's offset. */
   push(): number {
-    if (this.count === this.cap) {
-      const cap = this.cap * 2;
-      const ring = new Float64Array(cap * POINT_FIELDS);
-      for (let i = 0; i < this.count; i++) {
-        const o = this.at(i);
-        ring.set(this.ring.subarray(o, o + POINT_FIELDS), i * POINT_FIELDS);
-      }
-      this.ring = ring;
-      this.cap = cap;
-      this.head = 0;
-    }
+    if (this.count === this.cap) this.resize(this.cap * 2);
     const o = this.at(this.count);
     this.count++;
     return o;
@@ -234,18 +224,20 @@ class Series {
       n++;
     }
     // Shrink a mostly empty ring so a burst does not pin memory for an hour.
-    if (this.cap > 16 && this.count * 4 < this.cap) {
-      const cap = Math.max(4, this.cap / 2);
-      const ring = new Float64Array(cap * POINT_FIELDS);
-      for (let i = 0; i < this.count; i++) {
-        const o = this.at(i);
-        ring.set(this.ring.subarray(o, o + POINT_FIELDS), i * POINT_FIELDS);
-      }
-      this.ring = ring;
-      this.cap = cap;
-      this.head = 0;
-    }
+    if (this.cap > 16 && this.count * 4 < this.cap) this.resize(Math.max(4, this.cap / 2));
     return n;
+  }
+
+  /** Move the points, oldest first, into a new ring of `cap` points (cap >= count). */
+  private resize(cap: number): void {
+    const ring = new Float64Array(cap * POINT_FIELDS);
+    for (let i = 0; i < this.count; i++) {
+      const o = this.at(i);
+      ring.set(this.ring.subarray(o, o + POINT_FIELDS), i * POINT_FIELDS);
+    }
+    this.ring = ring;
+    this.cap = cap;
+    this.head = 0;
   }
 }
 

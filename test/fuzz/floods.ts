@@ -1,9 +1,10 @@
 // Packets for the template and pending floods: one exporter announcing
 // thousands of distinct templates, or sending data for templates it never
 // announced. Built by hand from the wire grammar (RFC 3954 §5, RFC 7011 §3).
+import { ipfixHeader, templateRecord, v9Header, WireWriter, type TemplateFields } from "../../bench/wire.js";
 
 /** A typical IPv4 flow template: (IE id, length) pairs, 45 bytes per record. */
-export const FLOOD_FIELDS: readonly (readonly [number, number])[] = [
+export const FLOOD_FIELDS: TemplateFields = [
   [8, 4], // sourceIPv4Address
   [12, 4], // destinationIPv4Address
   [7, 2], // sourceTransportPort
@@ -18,24 +19,6 @@ export const FLOOD_FIELDS: readonly (readonly [number, number])[] = [
   [22, 4], // flowStartSysUpTime
   [21, 4], // flowEndSysUpTime
 ];
-
-class W {
-  readonly b: Uint8Array;
-  readonly dv: DataView;
-  o = 0;
-  constructor(n: number) {
-    this.b = new Uint8Array(n);
-    this.dv = new DataView(this.b.buffer);
-  }
-  u16(v: number): void {
-    this.dv.setUint16(this.o, v);
-    this.o += 2;
-  }
-  u32(v: number): void {
-    this.dv.setUint32(this.o, v >>> 0);
-    this.o += 4;
-  }
-}
 
 export interface FloodFormat {
   name: string;
@@ -56,29 +39,22 @@ function floodFormat(
   name: string,
   headerBytes: number,
   templateSetId: number,
-  header: (w: W, count: number, len: number, seq: number, domain: number) => void,
+  header: (w: WireWriter, count: number, len: number, seq: number, domain: number) => void,
 ): FloodFormat {
   return {
     name,
     templates(ids, domain, seq) {
       const len = headerBytes + 4 + ids.length * TEMPLATE_BYTES;
-      const w = new W(len);
+      const w = new WireWriter(len);
       header(w, ids.length, len, seq, domain);
       w.u16(templateSetId);
       w.u16(4 + ids.length * TEMPLATE_BYTES);
-      for (const id of ids) {
-        w.u16(id);
-        w.u16(FLOOD_FIELDS.length);
-        for (const [ie, l] of FLOOD_FIELDS) {
-          w.u16(ie);
-          w.u16(l);
-        }
-      }
+      for (const id of ids) templateRecord(w, id, FLOOD_FIELDS);
       return w.b;
     },
     data(ids, domain, seq, bytes) {
       const len = headerBytes + ids.length * (4 + bytes);
-      const w = new W(len);
+      const w = new WireWriter(len);
       header(w, ids.length, len, seq, domain);
       for (const id of ids) {
         w.u16(id);
@@ -97,23 +73,6 @@ export const V9_FLOOD = floodFormat("NetFlow v9", 20, 0, (w, count, _len, seq, d
 export const IPFIX_FLOOD = floodFormat("IPFIX", 16, 2, (w, _count, len, seq, domain) =>
   ipfixHeader(w, len, seq, domain),
 );
-
-function v9Header(w: W, count: number, seq: number, domain: number): void {
-  w.u16(9);
-  w.u16(count);
-  w.u32(1_000_000); // sysUpTime
-  w.u32(1_700_000_000); // unix secs
-  w.u32(seq);
-  w.u32(domain); // source id
-}
-
-function ipfixHeader(w: W, len: number, seq: number, domain: number): void {
-  w.u16(10);
-  w.u16(len);
-  w.u32(1_700_000_000);
-  w.u32(seq);
-  w.u32(domain);
-}
 
 /** `count` template ids from 256 on, in packets of `perPacket`. */
 export function idBatches(count: number, perPacket: number, first = 256): number[][] {

@@ -24,7 +24,8 @@
 // present) and count "truncated" (count too large) or "padding" (trailing bytes).
 import type { RecordSink } from "../types.js";
 import { scopeRate } from "./sampling.js";
-import { copyIpv4Mapped, icmpFromPort, type MsgContext } from "./records.js";
+import { copyIpv4 } from "../ip.js";
+import { icmpFromPort, type MsgContext } from "./records.js";
 
 export interface FixedLayout {
   header: number;
@@ -140,5 +141,5 @@ export function decodeFixed(
 function putV4(dst: Uint8Array, o: number, src: Uint8Array, p: number): void {
   // 0.0.0.0 stays all-zero (= absent), like every other decoder.
   if ((src[p]! | src[p + 1]! | src[p + 2]! | src[p + 3]!) === 0) return;
-  copyIpv4Mapped(dst, o, src, p);
+  copyIpv4(dst, o, src, p);
 }

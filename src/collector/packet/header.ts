@@ -22,6 +22,7 @@
 // outer packet are cleared first; L2 columns too when the inner packet brings
 // its own Ethernet header; MPLS labels stay those of the outer packet).
 import type { FlowColumns } from "../../schema.js";
+import { copyIpv4, readMac } from "../ip.js";
 
 export type FirstLayer = "ethernet" | "ipv4" | "ipv6" | "mpls" | "ip";
 
@@ -172,17 +173,6 @@ function ipAny(st: State, off: number): void {
   else if (v === 6) ipv6(st, off);
 }
 
-function mac(b: Uint8Array, o: number): number {
-  return (
-    b[o]! * 0x10000000000 +
-    b[o + 1]! * 0x100000000 +
-    ((b[o + 2]! << 24) >>> 0) +
-    (b[o + 3]! << 16) +
-    (b[o + 4]! << 8) +
-    b[o + 5]!
-  );
-}
-
 // Ethernet II (IEEE 802.3 clause 3.1.1): dst MAC(6) src MAC(6) EtherType(2).
 // An EtherType value <= 1500 is an 802.3 length; LLC/SNAP (AA AA 03 + OUI(3) +
 // EtherType(2), RFC 1042) then carries the real EtherType.
@@ -192,8 +182,8 @@ function ethernet(st: State, off: number): void {
   const b = st.buf;
   if (st.end - off < 14) return;
   if (!st.haveMac) {
-    st.cols.dst_mac[st.row] = mac(b, off);
-    st.cols.src_mac[st.row] = mac(b, off + 6);
+    st.cols.dst_mac[st.row] = readMac(b, off);
+    st.cols.src_mac[st.row] = readMac(b, off + 6);
     st.haveMac = true;
   }
   if (st.res.depth === "none") st.res.depth = "l2";
@@ -249,16 +239,6 @@ function mpls(st: State, off: number): void {
   else if (nibble === 0) ethernet(st, p + 4);
 }
 
-function copyV4(dst: Uint8Array, o: number, src: Uint8Array, s: number): void {
-  for (let k = 0; k < 10; k++) dst[o + k] = 0; // cheaper than fill() for 10 bytes
-  dst[o + 10] = 0xff;
-  dst[o + 11] = 0xff;
-  dst[o + 12] = src[s]!;
-  dst[o + 13] = src[s + 1]!;
-  dst[o + 14] = src[s + 2]!;
-  dst[o + 15] = src[s + 3]!;
-}
-
 // IPv4 (RFC 791 §3.1): ver/IHL, ToS, total length, id, flags/fragment offset,
 // TTL, protocol, checksum, src, dst, options. A non-first fragment carries no
 // transport header, so ports are not read there (RFC 1858).
@@ -274,8 +254,8 @@ function ipv4(st: State, off: number): void {
   cols.tos[row] = b[off + 1]!;
   cols.ttl[row] = b[off + 8]!;
   cols.protocol[row] = proto;
-  copyV4(cols.src_addr, row * 16, b, off + 12);
-  copyV4(cols.dst_addr, row * 16, b, off + 16);
+  copyIpv4(cols.src_addr, row * 16, b, off + 12);
+  copyIpv4(cols.dst_addr, row * 16, b, off + 16);
   if (res.l3Offset < 0) {
     res.l3Offset = off;
     res.ipLength = total;

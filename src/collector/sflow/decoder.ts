@@ -21,7 +21,7 @@
 import type { Logger } from "../../log.js";
 import { FlowBatch } from "../batch.js";
 import { DecodeError, type DecodeReason } from "../errors.js";
-import { formatIp } from "../ip.js";
+import { copyIpv4, formatIp, readMac } from "../ip.js";
 import { parsePacketHeader, type FirstLayer } from "../packet/header.js";
 import type { FlowColumns } from "../../schema.js";
 import type { CollectorStats, ExporterStats } from "../stats.js";
@@ -581,50 +581,21 @@ export class SflowDecoder {
           sc.bytesFrom = 2;
         }
         if (!sc.haveHeader) {
-          c.src_mac[i] = mac(b, p + 4);
-          c.dst_mac[i] = mac(b, p + 12);
+          c.src_mac[i] = readMac(b, p + 4);
+          c.dst_mac[i] = readMac(b, p + 12);
         }
         return;
       }
       case 3: {
         // sampled_ipv4: length; protocol; ip_v4 src_ip; ip_v4 dst_ip; src_port; dst_port; tcp_flags; tos
         if (len < 32) throw new DecodeError("field_length", `sFlow sampled IPv4 record of ${len} bytes`);
-        if (sc.bytesFrom < 1) {
-          c.bytes[i] = u32(b, p);
-          sc.bytesFrom = 1;
-        }
-        if (!sc.haveHeader) {
-          c.ip_version[i] = 4;
-          c.protocol[i] = u32(b, p + 4) & 0xff;
-          mapped4(c.src_addr, i * 16, b, p + 8);
-          mapped4(c.dst_addr, i * 16, b, p + 12);
-          c.src_port[i] = u32(b, p + 16) & 0xffff;
-          c.dst_port[i] = u32(b, p + 20) & 0xffff;
-          c.tcp_flags[i] = u32(b, p + 24) & 0xffff;
-          c.tos[i] = u32(b, p + 28) & 0xff;
-        }
+        sampledIp(sc, c, i, b, p, false);
         return;
       }
       case 4: {
         // sampled_ipv6: length; protocol; ip_v6 src_ip; ip_v6 dst_ip; src_port; dst_port; tcp_flags; priority
         if (len < 56) throw new DecodeError("field_length", `sFlow sampled IPv6 record of ${len} bytes`);
-        if (sc.bytesFrom < 1) {
-          c.bytes[i] = u32(b, p);
-          sc.bytesFrom = 1;
-        }
-        if (!sc.haveHeader) {
-          c.ip_version[i] = 6;
-          c.protocol[i] = u32(b, p + 4) & 0xff;
-          const o = i * 16;
-          for (let k = 0; k < 16; k++) {
-            c.src_addr[o + k] = b[p + 8 + k]!;
-            c.dst_addr[o + k] = b[p + 24 + k]!;
-          }
-          c.src_port[i] = u32(b, p + 40) & 0xffff;
-          c.dst_port[i] = u32(b, p + 44) & 0xffff;
-          c.tcp_flags[i] = u32(b, p + 48) & 0xffff;
-          c.tos[i] = u32(b, p + 52) & 0xff;
-        }
+        sampledIp(sc, c, i, b, p, true);
         return;
       }
       case 1001:
@@ -858,25 +829,37 @@ function u32(b: Uint8Array, o: number): number {
   return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }
 
-function mac(b: Uint8Array, o: number): number {
-  return (
-    b[o]! * 0x10000000000 +
-    b[o + 1]! * 0x100000000 +
-    ((b[o + 2]! << 24) >>> 0) +
-    (b[o + 3]! << 16) +
-    (b[o + 4]! << 8) +
-    b[o + 5]!
-  );
-}
-
-function mapped4(dst: Uint8Array, o: number, src: Uint8Array, s: number): void {
-  for (let k = 0; k < 10; k++) dst[o + k] = 0;
-  dst[o + 10] = 0xff;
-  dst[o + 11] = 0xff;
-  dst[o + 12] = src[s]!;
-  dst[o + 13] = src[s + 1]!;
-  dst[o + 14] = src[s + 2]!;
-  dst[o + 15] = src[s + 3]!;
+/**
+ * The body of sampled_ipv4 / sampled_ipv6 (the caller has checked its 32 / 56
+ * bytes): they differ only in the width of the two addresses. Their length
+ * field gives bytes unless a sampled header or Ethernet record already did;
+ * the rest is used only when no sampled header described the packet.
+ */
+function sampledIp(sc: SampleCtx, c: FlowColumns, i: number, b: Uint8Array, p: number, v6: boolean): void {
+  if (sc.bytesFrom < 1) {
+    c.bytes[i] = u32(b, p);
+    sc.bytesFrom = 1;
+  }
+  if (sc.haveHeader) return;
+  c.ip_version[i] = v6 ? 6 : 4;
+  c.protocol[i] = u32(b, p + 4) & 0xff;
+  const o = i * 16;
+  let q: number;
+  if (v6) {
+    for (let k = 0; k < 16; k++) {
+      c.src_addr[o + k] = b[p + 8 + k]!;
+      c.dst_addr[o + k] = b[p + 24 + k]!;
+    }
+    q = p + 40;
+  } else {
+    copyIpv4(c.src_addr, o, b, p + 8);
+    copyIpv4(c.dst_addr, o, b, p + 12);
+    q = p + 16;
+  }
+  c.src_port[i] = u32(b, q) & 0xffff;
+  c.dst_port[i] = u32(b, q + 4) & 0xffff;
+  c.tcp_flags[i] = u32(b, q + 8) & 0xffff;
+  c.tos[i] = u32(b, q + 12) & 0xff;
 }
 
 // next_hop_address / address: unsigned int type (0 unknown, 1 IPv4, 2 IPv6) + 0/4/16 bytes.
@@ -887,7 +870,7 @@ function readAddress(b: Uint8Array, p: number, end: number, dst: Uint8Array, o: 
   p += 4;
   if (t === 1) {
     if (end - p < 4) throw new DecodeError("field_length", "sFlow IPv4 address");
-    mapped4(dst, o, b, p);
+    copyIpv4(dst, o, b, p);
     return p + 4;
   }
   if (t === 2) {
