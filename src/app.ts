@@ -10,6 +10,7 @@
 // are decoded, flushed to the consumers and the templates saved before exit.
 import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { FlowQueryRunner } from "./api/query.js";
 import { HttpApi } from "./api/server.js";
 import { ensureToken, type ApiToken } from "./api/token.js";
 import { CounterStore } from "./collector/counters.js";
@@ -19,10 +20,12 @@ import { CollectorService } from "./collector/service.js";
 import { CollectorStats } from "./collector/stats.js";
 import type { ListenSpec } from "./collector/udp.js";
 import { parseListen, type ListenAddress } from "./config/address.js";
-import type { NagareConfig } from "./config/schema.js";
+import { storePath, type NagareConfig } from "./config/schema.js";
 import { DemoTraffic } from "./demo/traffic.js";
 import { createLogger, type Logger } from "./log.js";
 import { JsonlWriter, Pipeline, RateMeter, type FlowConsumer } from "./pipeline/index.js";
+import { SqlService } from "./query/sql/index.js";
+import { StoreWriter } from "./store/index.js";
 
 let cachedVersion: string | undefined;
 /** The package version (package.json sits two levels above dist/src/, one above src/). */
@@ -62,6 +65,10 @@ export class App {
   readonly jsonl: JsonlWriter | null;
   readonly collector: CollectorService;
   readonly http: HttpApi;
+  /** The flow store and the SQL service on it; null with store.enabled false (--no-store). */
+  readonly store: StoreWriter | null;
+  readonly sql: SqlService | null;
+  readonly flows: FlowQueryRunner | null;
   demo: DemoTraffic | null = null;
   token: ApiToken | null = null;
   private readonly tokenSlot: { token: string };
@@ -93,6 +100,18 @@ export class App {
     this.pipeline.add(this.rate);
     this.jsonl = cfg.output.jsonl ? new JsonlWriter(cfg.output.jsonl) : null;
     if (this.jsonl) this.pipeline.add(this.jsonl);
+    if (cfg.store.enabled) {
+      const { enabled: _enabled, ...storeCfg } = cfg.store;
+      const store = new StoreWriter({ config: { ...storeCfg, path: storePath(cfg) }, log: this.log });
+      this.store = store;
+      this.pipeline.add(store);
+      this.sql = new SqlService(() => store.database, cfg.query.sql);
+      this.flows = new FlowQueryRunner(() => store.database, cfg.query.sql.timeoutMs, storeCfg.retention);
+    } else {
+      this.store = null;
+      this.sql = null;
+      this.flows = null;
+    }
     for (const c of opts.consumers ?? []) this.pipeline.add(c);
 
     const listen: ListenSpec[] = cfg.collector.listen.map((t) => ({ addr: parseListen(t) as ListenAddress }));
@@ -133,6 +152,7 @@ export class App {
       counters: this.counters,
       countersMetricsMax: cfg.collector.counters.metricsMaxSeries,
       log: this.log,
+      query: this.flows && this.sql ? { sql: this.sql, flows: this.flows } : undefined,
       extra: () => ({
         version: nagareVersion(),
         pipelineFlows: this.pipeline.flows,
@@ -150,8 +170,19 @@ export class App {
       this.token = ensureToken(cfg.dataDir, cfg.http.token);
       this.tokenSlot.token = this.token.token;
 
+      // The pipeline starts its consumers, the store among them (the DuckDB
+      // file opens here), before the collector delivers the first batch; it
+      // stops after the collector, so the last batches are flushed to disk.
       await this.pipeline.start();
       this.started.push(() => this.pipeline.stop());
+      if (this.sql) {
+        const sql = this.sql;
+        await sql.start();
+        this.started.push(() => {
+          this.flows?.close();
+          return sql.stop();
+        });
+      }
       await this.collector.start();
       this.started.push(() => this.collector.stop());
       await this.http.start();
@@ -198,7 +229,7 @@ export class App {
       lines.push(`collector: listening on udp ${b.address} (receive buffer ${b.recvBufferBytes} bytes)`);
     }
     lines.push(
-      `http: listening on http://${this.http.address} (/metrics, /healthz, /api/v1/exporters, /api/v1/interfaces)`,
+      `http: listening on http://${this.http.address} (/metrics, /healthz, /api/v1/exporters, /api/v1/interfaces${this.sql ? ", /api/v1/sql, /api/v1/flows/query" : ""})`,
     );
     if (this.token?.path) {
       lines.push(`api token: ${resolve(this.token.path)}${this.token.created ? " (new)" : ""}`);
@@ -207,6 +238,8 @@ export class App {
       lines.push("api token: from configuration (http.token)");
     }
     lines.push(`templates: ${resolve(this.config.dataDir, "templates.json")}`);
+    if (this.store)
+      lines.push(`store: ${resolve(this.store.config.path)} (SQL API /api/v1/sql; disable with --no-store)`);
     if (this.jsonl) lines.push(`output: flows as JSON lines to ${this.jsonl.path}`);
     if (this.demo) {
       lines.push(

@@ -12,6 +12,7 @@ import type { CollectorStats } from "../collector/stats.js";
 import { silentLogger, type Logger } from "../log.js";
 import type { RateMeter } from "../pipeline/rate.js";
 import { interfacesRoute, renderInterfaceMetrics } from "./interfaces.js";
+import { queryRoute, streamCsv, type QueryRoutes } from "./query.js";
 import { renderMetrics, type ExtraMetrics } from "./metrics.js";
 import { checkBearer } from "./token.js";
 
@@ -27,6 +28,8 @@ export interface HttpApiOptions {
   /** Interfaces exported as /metrics gauges (collector.counters.metricsMaxSeries). */
   countersMetricsMax?: number;
   log?: Logger;
+  /** The SQL service and flow query runner: /api/v1/sql, /api/v1/views, /api/v1/flows/query. */
+  query?: QueryRoutes;
 }
 
 export class HttpApi {
@@ -92,6 +95,37 @@ export class HttpApi {
   private route(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? "/", "http://x");
     const path = url.pathname;
+    const q = this.opts.query;
+    if (q && path.startsWith("/api/v1/") && (req.method === "POST" || req.method === "GET")) {
+      const method = req.method;
+      // Routed asynchronously; a path that is not a query path falls through below.
+      if (path === "/api/v1/sql.csv" && method === "GET") {
+        if (!this.authorized(req, res)) return;
+        const text = url.searchParams.get("q");
+        if (!text) return sendJson(res, 400, { error: "q (the SQL) is required" });
+        streamCsv(q.sql, text, res).catch((err: unknown) => {
+          this.log.limited("http-query", "error", "csv stream failed", { error: String(err) });
+          res.destroy();
+        });
+        return;
+      }
+      if (path === "/api/v1/sql" || path === "/api/v1/flows/query" || path.startsWith("/api/v1/views")) {
+        if (!this.authorized(req, res)) return;
+        queryRoute(q, method, path, req).then(
+          (a) => {
+            if (res.writableEnded) return;
+            if (a) sendJson(res, a.status, a.body);
+            else sendJson(res, 405, { error: "method not allowed" });
+          },
+          (err: unknown) => {
+            this.log.limited("http-query", "error", "query handler failed", { error: String(err) });
+            if (!res.headersSent) sendJson(res, 500, { error: "internal error" });
+            else res.destroy();
+          },
+        );
+        return;
+      }
+    }
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.setHeader("Allow", "GET, HEAD");
       return send(res, 405, "text/plain", "method not allowed\n");

@@ -30,10 +30,15 @@ Usage:
       --data-dir DIR          state directory (templates, API token; default ./data)
       --output jsonl:PATH     also write every flow as a JSON line to PATH ("-" = stdout)
       --no-demo | --demo      disable / enable built-in demo traffic
+      --no-store              run without the flow store (no DuckDB file, no SQL API)
       --log-level LEVEL       debug, info, warn, error
   nagare decode FILE...       decode capture files (pcap or raw export datagrams) to JSON lines
   nagare stats [--url URL] [--token T] [--data-dir DIR] [--json]
                               show per-exporter statistics of a running collector
+  nagare query [--url URL] [--token T|--data-dir DIR] [--format table|csv|json] [--limit N] "SQL"
+                              run read-only SQL on a running server (views: flows, flows_1m, flows_1h)
+  nagare top -s DIM [-n N] [--last 1h | --from T --to T] [--metric bytes|packets|flows] ['filter']
+                              TopN like nfdump -s; DIM: dstip srcip dstport srcport dstas srcas proto exporter
   nagare version              print the version
   nagare help                 this text
 
@@ -91,6 +96,9 @@ export function parseStartArgs(args: string[], env: NodeJS.ProcessEnv): StartArg
       }
       case "--no-demo":
         flags.push({ key: "demo.enabled", value: false, origin: "--no-demo" });
+        break;
+      case "--no-store":
+        flags.push({ key: "store.enabled", value: false, origin: "--no-store" });
         break;
       case "--demo":
         flags.push({ key: "demo.enabled", value: true, origin: "--demo" });
@@ -254,6 +262,16 @@ export async function main(args: string[], ioIn: Partial<MainIo> = {}): Promise<
       }
       case "stats":
         return await stats(rest, io);
+      case "query":
+      case "top": {
+        const q = await import("./query.js");
+        try {
+          return cmd === "query" ? await q.runQuery(rest, io) : await q.runTop(rest, io);
+        } catch (err) {
+          if (err instanceof q.QueryUsageError) throw new UsageError(err.message);
+          throw err;
+        }
+      }
       case "version":
       case "--version":
       case "-v":

@@ -32,6 +32,8 @@ export const ENV_KEYS: Record<string, { key: string; kind: "list" | "number" | "
   NAGARE_LOG_LEVEL: { key: "log.level", kind: "string" },
   NAGARE_DEMO: { key: "demo.enabled", kind: "bool" },
   NAGARE_OUTPUT_JSONL: { key: "output.jsonl", kind: "string" },
+  NAGARE_STORE: { key: "store.enabled", kind: "bool" },
+  NAGARE_STORE_PATH: { key: "store.path", kind: "string" },
 };
 
 function convert(text: string, kind: "list" | "number" | "bool" | "string"): unknown {

@@ -3,6 +3,8 @@
 // default), and every error names the key path and the reason, e.g.
 //   config: collector.listen[1]: "1.2.3.4:99999" — port must be 1-65535
 import type { LogLevel } from "../log.js";
+import { defaultSqlConfig, validateSqlConfig, type SqlConfig } from "../query/sql/config.js";
+import { defaultStoreConfig, validateStoreConfig, type StoreConfig } from "../store/config.js";
 import { parseListen, parsePrefix, type ListenAddress } from "./address.js";
 
 export interface TemplatesConfig {
@@ -62,6 +64,11 @@ export interface OutputConfig {
   jsonl: string;
 }
 
+/** The flow store (src/store); `enabled: false` (or --no-store) runs without one. */
+export interface StoreSection extends StoreConfig {
+  enabled: boolean;
+}
+
 export interface NagareConfig {
   collector: CollectorConfig;
   dataDir: string;
@@ -69,6 +76,8 @@ export interface NagareConfig {
   log: { level: LogLevel };
   demo: DemoConfig;
   output: OutputConfig;
+  store: StoreSection;
+  query: { sql: SqlConfig };
 }
 
 export const MIB = 1024 * 1024;
@@ -95,6 +104,9 @@ export function defaultConfig(): NagareConfig {
     log: { level: "info" },
     demo: { enabled: true, idleSeconds: 10, flowsPerSecond: 3000 },
     output: { jsonl: "" },
+    // path "" = <dataDir>/nagare.duckdb, resolved after validation (dataDir may be overridden).
+    store: { enabled: true, ...defaultStoreConfig(), path: "" },
+    query: { sql: defaultSqlConfig() },
   };
 }
 
@@ -110,7 +122,7 @@ export class ConfigError extends Error {
 
 // ---- the validator: a tiny declarative walker --------------------------------
 
-type Check = (value: unknown, key: string) => unknown;
+type Check = (value: unknown, key: string, base?: unknown) => unknown;
 
 function show(v: unknown): string {
   const s = JSON.stringify(v);
@@ -183,6 +195,33 @@ const rateMap: Check = (v, key) => {
 
 type Spec = { [k: string]: Check | Spec };
 
+/** Called with the section merged so far as the base, so overrides layer like the rest. */
+function storeSection(v: unknown, key: string, base?: unknown): unknown {
+  const prev = base as StoreSection;
+  if (typeof v !== "object" || v === null || Array.isArray(v)) fail(key, v, "must be a map");
+  const { enabled, ...rest } = v as Record<string, unknown>;
+  // path "" means <dataDir>/nagare.duckdb (the default), as with http.token "".
+  if (rest.path === "") delete rest.path;
+  const { enabled: prevEnabled, ...prevStore } = prev;
+  const out: StoreSection = {
+    enabled: enabled === undefined ? prevEnabled : (bool(enabled, `${key}.enabled`) as boolean),
+    ...validateStoreConfig(rest, { ...prevStore, path: prevStore.path || "x" }),
+  };
+  // validateStoreConfig needs a non-empty default; "" (derive from dataDir) survives when no path was given.
+  if (rest.path === undefined) out.path = prevStore.path;
+  return out;
+}
+
+function sqlSection(v: unknown, key: string, base?: unknown): unknown {
+  try {
+    return validateSqlConfig(v, base as SqlConfig);
+  } catch (err) {
+    // validateSqlConfig names keys "sql.…"; here the section lives at query.sql.
+    if (err instanceof ConfigError) throw new ConfigError(err.key.replace(/^sql/, key), err.reason);
+    throw err;
+  }
+}
+
 const SPEC: Spec = {
   collector: {
     listen: listenList,
@@ -220,6 +259,9 @@ const SPEC: Spec = {
     flowsPerSecond: int(1, 100_000),
   },
   output: { jsonl: str() },
+  // The store and SQL sections validate themselves (src/store/config.ts, src/query/sql/config.ts).
+  store: storeSection,
+  query: { sql: sqlSection },
 };
 
 function walk(spec: Spec, value: unknown, base: Record<string, unknown>, prefix: string): void {
@@ -233,7 +275,7 @@ function walk(spec: Spec, value: unknown, base: Record<string, unknown>, prefix:
       fail(key, undefined, `unknown key (known here: ${Object.keys(spec).join(", ")})`);
     }
     if (typeof s === "function") {
-      base[k] = s(v, key);
+      base[k] = s(v, key, base[k]);
     } else {
       walk(s, v, base[k] as Record<string, unknown>, key);
     }
@@ -249,4 +291,9 @@ export function validateConfig(raw: unknown, defaults: NagareConfig = defaultCon
   if (raw === null || raw === undefined) return cfg;
   walk(SPEC, raw, cfg as unknown as Record<string, unknown>, "");
   return cfg;
+}
+
+/** The store file: store.path, or <dataDir>/nagare.duckdb when not set. */
+export function storePath(cfg: NagareConfig): string {
+  return cfg.store.path || defaultStoreConfig(cfg.dataDir).path;
 }

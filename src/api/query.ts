@@ -1,0 +1,245 @@
+// The query endpoints: POST /api/v1/sql, GET /api/v1/views[/:name/columns],
+// POST /api/v1/flows/query. JSON in, JSON out; errors are {error: message}
+// with the typed error's HTTP status (src/query/sql/errors.ts).
+import type { IncomingMessage, ServerResponse } from "node:http";
+import {
+  JsonDuckDBValueConverter,
+  blobValue,
+  type DuckDBConnection,
+  type DuckDBInstance,
+  type DuckDBValue,
+} from "@duckdb/node-api";
+import { FilterError } from "../query/filter/index.js";
+import { PlanError, planFlowQuery, type FlowQuery } from "../query/planner/index.js";
+import { SqlError, SqlTimeoutError, type SqlService } from "../query/sql/index.js";
+import { MACROS } from "../query/sql/macros.js";
+import type { RetentionConfig } from "../store/config.js";
+
+/** Request bodies larger than this are refused with 413 (a query is text, not data). */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export interface ApiAnswer {
+  status: number;
+  body: unknown;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Read the whole body up to `limit` bytes and parse it as a JSON object. */
+export async function readJson(
+  req: IncomingMessage,
+  limit = MAX_BODY_BYTES,
+): Promise<Record<string, unknown>> {
+  const declared = Number(req.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > limit)
+    throw new HttpError(413, `body larger than ${limit} bytes`);
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new HttpError(413, `body larger than ${limit} bytes`);
+    parts.push(chunk);
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.concat(parts).toString("utf8"));
+  } catch {
+    throw new HttpError(400, "body is not valid JSON");
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v))
+    throw new HttpError(400, "body must be a JSON object");
+  return v as Record<string, unknown>;
+}
+
+function optInt(body: Record<string, unknown>, key: string): number | undefined {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0)
+    throw new HttpError(400, `${key} must be an integer ≥ 0`);
+  return v;
+}
+
+/** Map any error of the query layer to its HTTP answer. */
+export function errorAnswer(err: unknown): ApiAnswer {
+  if (err instanceof SqlError || err instanceof HttpError)
+    return { status: err.status, body: { error: err.message } };
+  if (err instanceof FilterError) {
+    return {
+      status: 400,
+      body: { error: err.message, offset: err.offset, token: err.token, expected: err.expected },
+    };
+  }
+  if (err instanceof PlanError) return { status: 400, body: { error: err.message, code: err.code } };
+  throw err;
+}
+
+/**
+ * Runs planned flow queries. The planner's statements read the store's tables
+ * directly and need the nagare_ip macro; this connection gets the same TEMP
+ * macros as the SQL service's sandbox connections, on the same locked
+ * instance (no file or network access). One query at a time per connection;
+ * more run queued.
+ */
+export class FlowQueryRunner {
+  private conn: Promise<DuckDBConnection> | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly db: () => DuckDBInstance,
+    private readonly timeoutMs: number,
+    private readonly retention?: RetentionConfig,
+  ) {}
+
+  private connection(): Promise<DuckDBConnection> {
+    this.conn ??= (async () => {
+      const c = await this.db().connect();
+      for (const m of MACROS) await c.run(m);
+      return c;
+    })();
+    return this.conn;
+  }
+
+  async run(q: FlowQuery): Promise<ApiAnswer> {
+    const plan = planFlowQuery(q, Date.now(), this.retention);
+    const task = this.queue.then(async () => {
+      const conn = await this.connection();
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        conn.interrupt();
+      }, this.timeoutMs);
+      try {
+        const params: DuckDBValue[] = plan.params.map((v) =>
+          v instanceof Uint8Array ? blobValue(v) : (v as DuckDBValue),
+        );
+        const r = await conn.run(plan.sql, params);
+        const types = r.columnTypes();
+        const columns = r.columnNames().map((name, i) => ({ name, type: String(types[i]) }));
+        return {
+          status: 200,
+          body: {
+            table: plan.table,
+            resolutionMs: plan.resolutionMs,
+            columns,
+            rows: await r.convertRows(JsonDuckDBValueConverter),
+          },
+        };
+      } catch (err) {
+        if (timedOut) throw new SqlTimeoutError(this.timeoutMs);
+        throw err;
+      } finally {
+        clearTimeout(timer);
+      }
+    });
+    this.queue = task.catch(() => undefined);
+    return task;
+  }
+
+  close(): void {
+    const c = this.conn;
+    this.conn = null;
+    void c?.then((conn) => conn.closeSync()).catch(() => undefined);
+  }
+}
+
+export interface QueryRoutes {
+  sql: SqlService;
+  flows: FlowQueryRunner;
+}
+
+/** Route a /api/v1 query request; null when the path is not one of ours. */
+export async function queryRoute(
+  q: QueryRoutes,
+  method: string,
+  path: string,
+  req: IncomingMessage,
+): Promise<ApiAnswer | null> {
+  try {
+    if (path === "/api/v1/sql" && method === "POST") {
+      const body = await readJson(req);
+      if (typeof body.sql !== "string") throw new HttpError(400, "sql must be a string");
+      const page = await q.sql.query(body.sql, {
+        offset: optInt(body, "offset"),
+        limit: optInt(body, "limit"),
+      });
+      return { status: 200, body: { columns: page.columns, rows: page.rows, nextOffset: page.nextOffset } };
+    }
+    if (path === "/api/v1/views" && method === "GET") return { status: 200, body: q.sql.listViews() };
+    const m = /^\/api\/v1\/views\/([A-Za-z0-9_]+)\/columns$/.exec(path);
+    if (m && method === "GET") {
+      const cols = await q.sql.listColumns(m[1]!);
+      return cols ? { status: 200, body: cols } : { status: 404, body: { error: `no view ${m[1]}` } };
+    }
+    if (path === "/api/v1/flows/query" && method === "POST") {
+      const body = await readJson(req);
+      return await q.flows.run(body as unknown as FlowQuery);
+    }
+    return null;
+  } catch (err) {
+    return errorAnswer(err);
+  }
+}
+
+function csvCell(v: unknown): string {
+  if (v === null || v === undefined) return "";
+  const t = typeof v === "object" ? JSON.stringify(v) : String(v as string | number | boolean);
+  return /[",\n\r]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t;
+}
+
+/**
+ * GET /api/v1/sql.csv?q=SQL: the whole result as CSV, streamed page by page
+ * (each page is one run of the query with the next offset, so memory stays at
+ * one page; add ORDER BY for a stable result). An error before the first byte
+ * answers as JSON with its status; after it, the connection is cut, so a
+ * truncated download cannot pass for a complete one.
+ */
+export async function streamCsv(sql: SqlService, text: string, res: ServerResponse): Promise<void> {
+  let offset: number | null = 0;
+  let first = true;
+  while (offset !== null) {
+    let page;
+    try {
+      page = await sql.query(text, { offset });
+    } catch (err) {
+      if (!first) {
+        res.destroy();
+        return;
+      }
+      const a = errorAnswer(err);
+      const body = JSON.stringify(a.body) + "\n";
+      res.writeHead(a.status, {
+        "Content-Type": "application/json; charset=utf-8",
+        "Cache-Control": "no-store",
+      });
+      res.end(body);
+      return;
+    }
+    if (first) {
+      res.writeHead(200, {
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": 'attachment; filename="nagare.csv"',
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+      });
+      res.write(page.columns.map((c) => csvCell(c.name)).join(",") + "\n");
+      first = false;
+    }
+    const lines = page.rows.map((r) => r.map(csvCell).join(",")).join("\n");
+    if (lines && !res.write(lines + "\n")) {
+      await new Promise<void>((resolve) => {
+        res.once("drain", resolve);
+        res.once("close", resolve);
+      });
+    }
+    if (res.destroyed) return;
+    offset = page.nextOffset;
+  }
+  res.end();
+}
