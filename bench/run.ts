@@ -8,12 +8,18 @@
 //   npm run bench -- receive   receive part (needs nfcapd, nfdump, nfacctd, pmacct)
 //   npm run bench -- sflow     sFlow decode + receive vs sfacctd (bench/sflow.ts, results-sflow.json)
 //   npm run bench -- store     store ingest: append only, and append + flush + rollups (bench/store.ts)
+//   npm run bench -- month [--flows N] [--days D] [--runs R] [--send-rate F] [--seed S] [--dir PATH] [--keep]
+//                              a month of generated flows: queries and disk vs nfdump (bench/month.ts, results-month.json)
+//   npm run bench -- freshness [--rate F] [--seconds S] [--interval-ms M]
+//                              UDP receipt → visible to SQL delay (bench/freshness.ts, results-month.json)
 import { writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodeCases, runDecodeCase, type DecodeResult } from "./decode.js";
 import { LOSS_LIMIT, RECEIVE_RATES, runReceive, type ReceiveResult } from "./receive.js";
+import { runFreshnessPart } from "./freshness.js";
+import { runMonthPart } from "./month.js";
 import { runSflowPart } from "./sflow.js";
 import { runStorePart } from "./store.js";
 
@@ -36,10 +42,19 @@ function table(head: string[], rows: string[][]): string {
 
 async function main(): Promise<void> {
   const part = process.argv[2] ?? "all";
-  if (!["all", "decode", "receive", "sflow", "sflow-decode", "sflow-receive", "store"].includes(part)) {
-    console.error(
-      `usage: npm run bench [-- decode|receive|sflow|sflow-decode|sflow-receive|store]   (got "${part}")`,
-    );
+  const parts = [
+    "all",
+    "decode",
+    "receive",
+    "sflow",
+    "sflow-decode",
+    "sflow-receive",
+    "store",
+    "month",
+    "freshness",
+  ];
+  if (!parts.includes(part)) {
+    console.error(`usage: npm run bench [-- ${parts.slice(1).join("|")}]   (got "${part}")`);
     process.exitCode = 2;
     return;
   }
@@ -60,6 +75,11 @@ async function main(): Promise<void> {
       "Store ingest (ipfixcol2 example_flows replayed into a file DB; 5 s each; see bench/store.ts)",
     );
     await runStorePart();
+    return;
+  }
+  if (part === "month" || part === "freshness") {
+    const run = part === "month" ? runMonthPart : runFreshnessPart;
+    await run(machine, process.argv.slice(3));
     return;
   }
   if (part.startsWith("sflow")) {

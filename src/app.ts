@@ -3,7 +3,9 @@
 //   config ─▶ CollectorStats ─▶ FlowDecoder ─▶ CollectorService (UDP) ─▶ Pipeline ─▶ RateMeter
 //                                                                                   └▶ JsonlWriter (optional)
 //                         └─ sFlow counter samples ─▶ CounterStore (interface time series)
-//            HttpApi (/metrics, /api/v1/*) reads the stats, the rate meter and the counter store
+//                                                                                   └▶ LiveAggregator (live view, SSE)
+//            HttpApi (/metrics, /api/v1/*, web UI) reads the stats, the rate meter, the live
+//            aggregator and the counter store; HttpAuth (users.json, sessions) guards it
 //            DemoTraffic sends NetFlow v9 to the collector while no router does
 //
 // Start order is dependency order; stop is the reverse, so the last datagrams
@@ -12,6 +14,10 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { FlowQueryRunner } from "./api/query.js";
 import { HttpApi } from "./api/server.js";
+import { HttpAuth } from "./api/auth-http.js";
+import { UserStore, ensureAdmin, type AdminBootstrap } from "./api/auth.js";
+import { findWebDir } from "./api/static.js";
+import { LiveAggregator } from "./live/aggregator.js";
 import { ensureToken, type ApiToken } from "./api/token.js";
 import { CounterStore } from "./collector/counters.js";
 import { FlowDecoder } from "./collector/decoder.js";
@@ -26,6 +32,7 @@ import { createLogger, type Logger } from "./log.js";
 import { JsonlWriter, Pipeline, RateMeter, type FlowConsumer } from "./pipeline/index.js";
 import { SqlService } from "./query/sql/index.js";
 import { StoreWriter } from "./store/index.js";
+import { ParquetExport } from "./store/export.js";
 
 let cachedVersion: string | undefined;
 /** The package version (package.json sits two levels above dist/src/, one above src/). */
@@ -65,10 +72,17 @@ export class App {
   readonly jsonl: JsonlWriter | null;
   readonly collector: CollectorService;
   readonly http: HttpApi;
+  readonly live: LiveAggregator;
+  readonly auth: HttpAuth;
+  /** How the admin user came to be at this start (the generated password is printed once). */
+  admin: AdminBootstrap | null = null;
+  readonly webDir: string | null;
   /** The flow store and the SQL service on it; null with store.enabled false (--no-store). */
   readonly store: StoreWriter | null;
   readonly sql: SqlService | null;
   readonly flows: FlowQueryRunner | null;
+  /** Parquet export of closed hours of flows_raw (store.export.enabled). */
+  readonly export: ParquetExport | null;
   demo: DemoTraffic | null = null;
   token: ApiToken | null = null;
   private readonly tokenSlot: { token: string };
@@ -98,6 +112,8 @@ export class App {
     this.pipeline = new Pipeline({ log: this.log });
     this.rate = new RateMeter();
     this.pipeline.add(this.rate);
+    this.live = new LiveAggregator();
+    this.pipeline.add(this.live);
     this.jsonl = cfg.output.jsonl ? new JsonlWriter(cfg.output.jsonl) : null;
     if (this.jsonl) this.pipeline.add(this.jsonl);
     if (cfg.store.enabled) {
@@ -107,7 +123,17 @@ export class App {
       this.pipeline.add(store);
       this.sql = new SqlService(() => store.database, cfg.query.sql);
       this.flows = new FlowQueryRunner(() => store.database, cfg.query.sql.timeoutMs, storeCfg.retention);
+      // Parquet export of closed hours (store.export); dir "" = <dataDir>/export.
+      this.export = storeCfg.export.enabled
+        ? new ParquetExport({
+            db: () => store.database,
+            config: { ...storeCfg.export, dir: storeCfg.export.dir || join(cfg.dataDir, "export") },
+            protect: [cfg.dataDir],
+            log: this.log,
+          })
+        : null;
     } else {
+      this.export = null;
       this.store = null;
       this.sql = null;
       this.flows = null;
@@ -141,6 +167,12 @@ export class App {
     // server reads it through this slot.
     this.tokenSlot = { token: "" };
     const slot = this.tokenSlot;
+    this.auth = new HttpAuth({
+      users: new UserStore(cfg.dataDir),
+      sessionTtlMs: cfg.http.sessionHours * 3600_000,
+      secureCookies: cfg.http.secureCookies,
+    });
+    this.webDir = findWebDir();
     this.http = new HttpApi({
       listen: parseListen(cfg.http.listen) as ListenAddress,
       get token() {
@@ -153,12 +185,16 @@ export class App {
       countersMetricsMax: cfg.collector.counters.metricsMaxSeries,
       log: this.log,
       query: this.flows && this.sql ? { sql: this.sql, flows: this.flows } : undefined,
+      auth: this.auth,
+      live: this.live,
+      webDir: this.webDir ?? undefined,
       extra: () => ({
         version: nagareVersion(),
         pipelineFlows: this.pipeline.flows,
         pipelineBatches: this.pipeline.batches,
         handlerErrors: this.collector.handlerErrors,
         ...(this.demo ? { demoActive: this.demo.active ? 1 : 0 } : {}),
+        ...(this.store ? { storeFreshness: this.store.freshness() } : {}),
       }),
     });
   }
@@ -169,12 +205,24 @@ export class App {
       mkdirSync(cfg.dataDir, { recursive: true });
       this.token = ensureToken(cfg.dataDir, cfg.http.token);
       this.tokenSlot.token = this.token.token;
+      this.admin = await ensureAdmin(
+        this.auth.users,
+        cfg.http.adminPassword,
+        process.env.NAGARE_ADMIN_PASSWORD,
+      );
 
       // The pipeline starts its consumers, the store among them (the DuckDB
       // file opens here), before the collector delivers the first batch; it
       // stops after the collector, so the last batches are flushed to disk.
       await this.pipeline.start();
       this.started.push(() => this.pipeline.stop());
+      // Before the SQL service: the export adds its directory to DuckDB's
+      // allowed_directories, which the sandbox's lock_configuration then freezes.
+      if (this.export) {
+        const exp = this.export;
+        await exp.start();
+        this.started.push(() => exp.stop());
+      }
       if (this.sql) {
         const sql = this.sql;
         await sql.start();
@@ -229,8 +277,17 @@ export class App {
       lines.push(`collector: listening on udp ${b.address} (receive buffer ${b.recvBufferBytes} bytes)`);
     }
     lines.push(
-      `http: listening on http://${this.http.address} (/metrics, /healthz, /api/v1/exporters, /api/v1/interfaces${this.sql ? ", /api/v1/sql, /api/v1/flows/query" : ""})`,
+      `http: listening on http://${this.http.address} (/metrics, /healthz, /api/v1/exporters, /api/v1/interfaces, /api/v1/live${this.sql ? ", /api/v1/sql, /api/v1/flows/query" : ""})`,
     );
+    lines.push(
+      this.webDir
+        ? `web ui: http://${this.http.address}/ (sign in as admin; users in ${resolve(this.auth.users.path)})`
+        : "web ui: not built (run npm run build); the API works without it",
+    );
+    if (this.admin?.generated) lines.push(`admin password (shown once, user admin): ${this.admin.generated}`);
+    else if (this.admin?.source === "config")
+      lines.push("admin password: from configuration (http.adminPassword)");
+    else if (this.admin?.source === "env") lines.push("admin password: from NAGARE_ADMIN_PASSWORD");
     if (this.token?.path) {
       lines.push(`api token: ${resolve(this.token.path)}${this.token.created ? " (new)" : ""}`);
       if (this.token.created) lines.push(`api token (shown once): ${this.token.token}`);
@@ -240,6 +297,7 @@ export class App {
     lines.push(`templates: ${resolve(this.config.dataDir, "templates.json")}`);
     if (this.store)
       lines.push(`store: ${resolve(this.store.config.path)} (SQL API /api/v1/sql; disable with --no-store)`);
+    if (this.export) lines.push(`export: closed hours as Parquet to ${this.export.dir}/date=…/hour=…/`);
     if (this.jsonl) lines.push(`output: flows as JSON lines to ${this.jsonl.path}`);
     if (this.demo) {
       lines.push(

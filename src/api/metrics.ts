@@ -6,6 +6,7 @@
 // what happened rather than exporters × reasons).
 import { DECODE_REASONS } from "../collector/errors.js";
 import type { CollectorStats, ExporterStats } from "../collector/stats.js";
+import type { FreshnessSnapshot } from "../store/freshness.js";
 
 /** Escape a label value: backslash, double quote and newline (exposition format rules). */
 export function escapeLabel(v: string): string {
@@ -40,6 +41,8 @@ export interface ExtraMetrics {
   handlerErrors?: number;
   /** 1 while demo traffic is being sent. */
   demoActive?: number;
+  /** StoreWriter.freshness(): receipt → COMMIT delay over its sliding window. */
+  storeFreshness?: FreshnessSnapshot;
 }
 
 export function renderMetrics(stats: CollectorStats, extra: ExtraMetrics = {}): string {
@@ -192,6 +195,25 @@ export function renderMetrics(stats: CollectorStats, extra: ExtraMetrics = {}): 
     w.metric("nagare_demo_active", "gauge", "1 while built-in demo traffic is being sent.", [
       [{}, extra.demoActive],
     ]);
+  }
+  const f = extra.storeFreshness;
+  if (f !== undefined) {
+    w.metric(
+      "nagare_store_freshness_seconds",
+      "gauge",
+      `Delay from a flow's UDP receipt to the store COMMIT that made it visible to SQL, over the last ${f.windowS} s (quantiles within 4.4 %; max exact).`,
+      [
+        [{ quantile: "0.5" }, f.p50Ms / 1000],
+        [{ quantile: "0.99" }, f.p99Ms / 1000],
+        [{ quantile: "1" }, f.maxMs / 1000],
+      ],
+    );
+    w.metric(
+      "nagare_store_freshness_rows",
+      "gauge",
+      `Rows committed to the store in the freshness window (${f.windowS} s).`,
+      [[{}, f.rows]],
+    );
   }
   if (extra.version !== undefined) {
     w.metric("nagare_build_info", "gauge", "Nagare version.", [[{ version: extra.version }, 1]]);

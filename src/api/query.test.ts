@@ -149,7 +149,7 @@ test("flows sent over UDP are queryable through the SQL and flow query APIs, and
     assert.equal(typeof fq.json.table, "string");
     assert.equal(typeof fq.json.resolutionMs, "number");
 
-    // A filter with an IP (bound as BLOB).
+    // A filter with an IP (bound as UHUGEINT).
     const filtered = await api(app, "POST", "/api/v1/flows/query", {
       start: now - 3_600_000,
       end: now + 60_000,

@@ -1,15 +1,9 @@
-// The query endpoints: POST /api/v1/sql, GET /api/v1/views[/:name/columns],
-// POST /api/v1/flows/query. JSON in, JSON out; errors are {error: message}
+// The query endpoints: POST /api/v1/sql, DELETE /api/v1/sql/:id (cancel),
+// GET /api/v1/views[/:name/columns], POST /api/v1/flows/query. JSON in, JSON out; errors are {error: message}
 // with the typed error's HTTP status (src/query/sql/errors.ts).
 import type { IncomingMessage, ServerResponse } from "node:http";
-import {
-  JsonDuckDBValueConverter,
-  blobValue,
-  type DuckDBConnection,
-  type DuckDBInstance,
-  type DuckDBValue,
-} from "@duckdb/node-api";
-import { FilterError } from "../query/filter/index.js";
+import { JsonDuckDBValueConverter, type DuckDBConnection, type DuckDBInstance } from "@duckdb/node-api";
+import { FilterError, duckdbParams } from "../query/filter/index.js";
 import { PlanError, planFlowQuery, type FlowQuery } from "../query/planner/index.js";
 import { SqlError, SqlTimeoutError, type SqlService } from "../query/sql/index.js";
 import { MACROS } from "../query/sql/macros.js";
@@ -68,8 +62,8 @@ function optInt(body: Record<string, unknown>, key: string): number | undefined 
 
 /** Map any error of the query layer to its HTTP answer. */
 export function errorAnswer(err: unknown): ApiAnswer {
-  if (err instanceof SqlError || err instanceof HttpError)
-    return { status: err.status, body: { error: err.message } };
+  if (err instanceof SqlError) return { status: err.status, body: { error: err.message, code: err.code } };
+  if (err instanceof HttpError) return { status: err.status, body: { error: err.message } };
   if (err instanceof FilterError) {
     return {
       status: 400,
@@ -116,10 +110,8 @@ export class FlowQueryRunner {
         conn.interrupt();
       }, this.timeoutMs);
       try {
-        const params: DuckDBValue[] = plan.params.map((v) =>
-          v instanceof Uint8Array ? blobValue(v) : (v as DuckDBValue),
-        );
-        const r = await conn.run(plan.sql, params);
+        const bound = duckdbParams(plan.params);
+        const r = await conn.run(plan.sql, bound.values, bound.types);
         const types = r.columnTypes();
         const columns = r.columnNames().map((name, i) => ({ name, type: String(types[i]) }));
         return {
@@ -154,22 +146,65 @@ export interface QueryRoutes {
   flows: FlowQueryRunner;
 }
 
+/** A client-chosen query id: short, no characters that need escaping in a URL path. */
+const QUERY_ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+/** Who started each running SQL query (by id): only they, or an admin, may cancel it. */
+const queryOwners = new Map<string, string>();
+
+/** The id of a POST /api/v1/sql: body.id, else the X-Query-Id header, else undefined (the service picks one). */
+function queryId(body: Record<string, unknown>, req: IncomingMessage): string | undefined {
+  const v = body.id ?? req.headers["x-query-id"];
+  if (v === undefined) return undefined;
+  if (typeof v !== "string" || !QUERY_ID_RE.test(v))
+    throw new HttpError(400, "id must be 1-64 characters of A-Z a-z 0-9 _ . -");
+  return v;
+}
+
+/** The caller of a query route, for cancel rights; undefined = not known (treated as admin, e.g. tests). */
+export interface QueryCaller {
+  user: string;
+  role: string;
+}
+
 /** Route a /api/v1 query request; null when the path is not one of ours. */
 export async function queryRoute(
   q: QueryRoutes,
   method: string,
   path: string,
   req: IncomingMessage,
+  who?: QueryCaller,
 ): Promise<ApiAnswer | null> {
   try {
     if (path === "/api/v1/sql" && method === "POST") {
       const body = await readJson(req);
       if (typeof body.sql !== "string") throw new HttpError(400, "sql must be a string");
-      const page = await q.sql.query(body.sql, {
-        offset: optInt(body, "offset"),
-        limit: optInt(body, "limit"),
-      });
-      return { status: 200, body: { columns: page.columns, rows: page.rows, nextOffset: page.nextOffset } };
+      const id = queryId(body, req);
+      if (id !== undefined && queryOwners.has(id))
+        throw new HttpError(409, `a query with id ${id} is already running`);
+      if (id !== undefined && who) queryOwners.set(id, who.user);
+      try {
+        const page = await q.sql.query(body.sql, {
+          offset: optInt(body, "offset"),
+          limit: optInt(body, "limit"),
+          id,
+        });
+        return {
+          status: 200,
+          body: { id: page.id, columns: page.columns, rows: page.rows, nextOffset: page.nextOffset },
+        };
+      } finally {
+        if (id !== undefined && queryOwners.get(id) === who?.user) queryOwners.delete(id);
+      }
+    }
+    // Cancel a running query: DELETE /api/v1/sql/ID or POST /api/v1/sql/ID/cancel.
+    const c = /^\/api\/v1\/sql\/([^/]+)(\/cancel)?$/.exec(path);
+    if (c && ((method === "DELETE" && !c[2]) || (method === "POST" && c[2]))) {
+      const id = decodeURIComponent(c[1]!);
+      const owner = queryOwners.get(id);
+      if (who && who.role !== "admin" && owner !== undefined && owner !== who.user)
+        return { status: 403, body: { error: `query ${id} was started by another user` } };
+      if (!q.sql.cancel(id)) return { status: 404, body: { error: `no running query ${id}` } };
+      return { status: 200, body: { id, cancelled: true } };
     }
     if (path === "/api/v1/views" && method === "GET") return { status: 200, body: q.sql.listViews() };
     const m = /^\/api\/v1\/views\/([A-Za-z0-9_]+)\/columns$/.exec(path);

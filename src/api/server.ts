@@ -1,6 +1,8 @@
-// HTTP API: /healthz, /metrics (Prometheus) and /api/v1/* (bearer token).
+// HTTP API: /healthz, /metrics (Prometheus), /api/v1/* and the web UI (/).
 //
-// Authentication: /api/v1/* always needs "Authorization: Bearer <token>".
+// Authentication: /api/v1/* needs "Authorization: Bearer <token>" or, with
+// sign-in configured (auth), a session cookie; roles and CSRF are checked in
+// auth-http.ts. The UI's static files (web/dist) are open: they hold no data.
 // /metrics is open on a loopback bind (the default 127.0.0.1:8080) so a local
 // Prometheus or curl works as is; on any other bind it needs the token too,
 // unless http.publicMetrics is set. /healthz is always open and says nothing
@@ -15,6 +17,11 @@ import { interfacesRoute, renderInterfaceMetrics } from "./interfaces.js";
 import { queryRoute, streamCsv, type QueryRoutes } from "./query.js";
 import { renderMetrics, type ExtraMetrics } from "./metrics.js";
 import { checkBearer } from "./token.js";
+import type { HttpAuth } from "./auth-http.js";
+import type { Principal } from "./auth.js";
+import type { LiveAggregator } from "../live/aggregator.js";
+import { liveStream } from "../live/sse.js";
+import { serveStatic } from "./static.js";
 
 export interface HttpApiOptions {
   listen: ListenAddress;
@@ -30,6 +37,12 @@ export interface HttpApiOptions {
   log?: Logger;
   /** The SQL service and flow query runner: /api/v1/sql, /api/v1/views, /api/v1/flows/query. */
   query?: QueryRoutes;
+  /** Sign-in, sessions and roles; without it only the bearer token is accepted (as admin). */
+  auth?: HttpAuth;
+  /** The live view's per-second aggregates: GET /api/v1/live (SSE). */
+  live?: LiveAggregator;
+  /** Directory of the built web UI (index.html, app.js, app.css); none: no UI. */
+  webDir?: string;
 }
 
 export class HttpApi {
@@ -96,11 +109,33 @@ export class HttpApi {
     const url = new URL(req.url ?? "/", "http://x");
     const path = url.pathname;
     const q = this.opts.query;
-    if (q && path.startsWith("/api/v1/") && (req.method === "POST" || req.method === "GET")) {
-      const method = req.method;
+    const auth = this.opts.auth;
+    const method = req.method ?? "GET";
+    let who: Principal | null = null;
+    if (path.startsWith("/api/")) {
+      if (auth && path === "/api/v1/auth/login" && method === "POST") {
+        this.async(res, auth.login(req, res, this.reply(res)));
+        return;
+      }
+      who = this.principal(req, res, method, path);
+      if (!who) return;
+      if (auth && (path.startsWith("/api/v1/auth/") || path.startsWith("/api/v1/users"))) {
+        const principal = who;
+        this.async(
+          res,
+          auth.route(principal, method, path, req, res, this.reply(res)).then((done) => {
+            if (!done && !res.writableEnded) sendJson(res, 404, { error: "not found" });
+          }),
+        );
+        return;
+      }
+      if (path === "/api/v1/live" && method === "GET" && this.opts.live) {
+        return liveStream(this.opts.live, url.searchParams.get("dim") ?? "protocol", res);
+      }
+    }
+    if (q && path.startsWith("/api/v1/") && (method === "POST" || method === "GET" || method === "DELETE")) {
       // Routed asynchronously; a path that is not a query path falls through below.
       if (path === "/api/v1/sql.csv" && method === "GET") {
-        if (!this.authorized(req, res)) return;
         const text = url.searchParams.get("q");
         if (!text) return sendJson(res, 400, { error: "q (the SQL) is required" });
         streamCsv(q.sql, text, res).catch((err: unknown) => {
@@ -109,9 +144,13 @@ export class HttpApi {
         });
         return;
       }
-      if (path === "/api/v1/sql" || path === "/api/v1/flows/query" || path.startsWith("/api/v1/views")) {
-        if (!this.authorized(req, res)) return;
-        queryRoute(q, method, path, req).then(
+      if (
+        path === "/api/v1/sql" ||
+        path.startsWith("/api/v1/sql/") ||
+        path === "/api/v1/flows/query" ||
+        path.startsWith("/api/v1/views")
+      ) {
+        queryRoute(q, method, path, req, who ?? undefined).then(
           (a) => {
             if (res.writableEnded) return;
             if (a) sendJson(res, a.status, a.body);
@@ -132,18 +171,23 @@ export class HttpApi {
     }
     if (path === "/healthz") return send(res, 200, "text/plain", "ok\n");
     if (path === "/metrics") {
-      if (this.metricsNeedToken && !this.authorized(req, res)) return;
+      if (this.metricsNeedToken && !this.principal(req, res, "GET", path)) return;
       let body = renderMetrics(this.opts.stats, this.opts.extra?.() ?? {});
       if (this.opts.counters)
         body += renderInterfaceMetrics(this.opts.counters, this.opts.countersMetricsMax ?? 1000);
       return send(res, 200, "text/plain; version=0.0.4; charset=utf-8", body);
     }
     if (path.startsWith("/api/")) {
-      if (!this.authorized(req, res)) return;
       if (path === "/api/v1/exporters") {
+        const sampling = this.opts.live?.sampling;
         const list = [...this.opts.stats.exporters.values()]
           .sort((a, b) => a.exporter.localeCompare(b.exporter))
-          .map((s) => s.toJSON());
+          .map((s) => {
+            const j = s.toJSON();
+            // Last sampling rate seen in this exporter's flows (0 = unknown), from the live view.
+            const rate = sampling?.get(s.exporter);
+            return rate === undefined ? j : { ...j, samplingRate: rate };
+          });
         return sendJson(res, 200, list);
       }
       if (path === "/api/v1/rates" && this.opts.rates) {
@@ -156,14 +200,40 @@ export class HttpApi {
       }
       return sendJson(res, 404, { error: "not found" });
     }
+    if (this.opts.webDir && serveStatic(this.opts.webDir, path, res)) return;
     send(res, 404, "text/plain", "not found\n");
   }
 
-  private authorized(req: IncomingMessage, res: ServerResponse): boolean {
-    if (checkBearer(req.headers.authorization, this.opts.token)) return true;
+  /** Who the request is from, checked for the route (401/403 written when refused). */
+  private principal(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    path: string,
+  ): Principal | null {
+    const reply = this.reply(res);
+    if (this.opts.auth) return this.opts.auth.authorize(req, this.opts.token, method, path, reply);
+    if (checkBearer(req.headers.authorization, this.opts.token))
+      return { user: "api-token", role: "admin", via: "token" };
     res.setHeader("WWW-Authenticate", 'Bearer realm="nagare"');
     sendJson(res, 401, { error: "missing or wrong bearer token (see dataDir/api-token)" });
-    return false;
+    return null;
+  }
+
+  private reply(res: ServerResponse) {
+    return (status: number, body: unknown, headers?: Record<string, string>): void => {
+      if (res.writableEnded) return;
+      for (const [k, v] of Object.entries(headers ?? {})) res.setHeader(k, v);
+      sendJson(res, status, body);
+    };
+  }
+
+  private async(res: ServerResponse, p: Promise<unknown>): void {
+    p.catch((err: unknown) => {
+      this.log.limited("http-auth", "error", "auth handler failed", { error: String(err) });
+      if (!res.headersSent) sendJson(res, 500, { error: "internal error" });
+      else res.destroy();
+    });
   }
 }
 

@@ -7,6 +7,7 @@ import { App, nagareVersion } from "../app.js";
 import { tokenPath } from "../api/token.js";
 import { ConfigError } from "../config/schema.js";
 import { loadConfig, type Override } from "../config/load.js";
+import { GEN_HELP } from "../gen/cli.js";
 
 export interface MainIo {
   out: NodeJS.WritableStream;
@@ -39,7 +40,7 @@ Usage:
                               run read-only SQL on a running server (views: flows, flows_1m, flows_1h)
   nagare top -s DIM [-n N] [--last 1h | --from T --to T] [--metric bytes|packets|flows] ['filter']
                               TopN like nfdump -s; DIM: dstip srcip dstport srcport dstas srcas proto exporter
-  nagare version              print the version
+${GEN_HELP}  nagare version              print the version
   nagare help                 this text
 
 Configuration reference: docs/configuration.md; operations: docs/operations.md.
@@ -269,6 +270,15 @@ export async function main(args: string[], ioIn: Partial<MainIo> = {}): Promise<
           return cmd === "query" ? await q.runQuery(rest, io) : await q.runTop(rest, io);
         } catch (err) {
           if (err instanceof q.QueryUsageError) throw new UsageError(err.message);
+          throw err;
+        }
+      }
+      case "gen": {
+        const g = await import("../gen/cli.js");
+        try {
+          return await g.runGen(rest, { out: io.out, err: io.err, stop: io.stop });
+        } catch (err) {
+          if (err instanceof g.GenUsageError) throw new UsageError(err.message);
           throw err;
         }
       }

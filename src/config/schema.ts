@@ -50,6 +50,12 @@ export interface HttpConfig {
   token: string;
   /** Serve /metrics without a token even on a non-loopback bind. */
   publicMetrics: boolean;
+  /** Password of the "admin" user created at first start ("" = NAGARE_ADMIN_PASSWORD, else generated and printed). */
+  adminPassword: string;
+  /** Mark the session cookie Secure (the UI is reached over https, e.g. behind a TLS proxy). */
+  secureCookies: boolean;
+  /** Session lifetime in hours. */
+  sessionHours: number;
 }
 
 export interface DemoConfig {
@@ -100,7 +106,14 @@ export function defaultConfig(): NagareConfig {
       counters: { retentionSeconds: 3600, maxSeries: 100_000, maxPoints: 500_000, metricsMaxSeries: 1000 },
     },
     dataDir: "./data",
-    http: { listen: "127.0.0.1:8080", token: "", publicMetrics: false },
+    http: {
+      listen: "127.0.0.1:8080",
+      token: "",
+      publicMetrics: false,
+      adminPassword: "",
+      secureCookies: false,
+      sessionHours: 12,
+    },
     log: { level: "info" },
     demo: { enabled: true, idleSeconds: 10, flowsPerSecond: 3000 },
     output: { jsonl: "" },
@@ -251,6 +264,9 @@ const SPEC: Spec = {
         : null,
     ),
     publicMetrics: bool,
+    adminPassword: str((s) => (s !== "" && s.length < 8 ? "must be at least 8 characters" : null)),
+    secureCookies: bool,
+    sessionHours: int(1, 24 * 90),
   },
   log: { level: oneOf("debug", "info", "warn", "error") },
   demo: {

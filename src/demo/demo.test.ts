@@ -1,98 +1,140 @@
+// The demo: DemoTraffic sends the generator's model (src/gen) as NetFlow v9
+// over real UDP sockets; what arrives decodes (our decoder and tshark) to
+// the flows sent, from three exporters, with a short attack in the mix.
 import assert from "node:assert/strict";
+import { createSocket } from "node:dgram";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { FlowDecoder } from "../collector/decoder.js";
-import { formatIp, parseIp } from "../collector/ip.js";
-import { CollectorStats } from "../collector/stats.js";
-import { RecordSink } from "../collector/types.js";
 import { writeSyntheticPcap } from "../../test/helpers/pcap.js";
 import { tsharkRecords } from "../../test/helpers/tshark.js";
-import { diurnal, FlowModel, NetflowV9Exporter, type DemoFlow } from "./generator.js";
+import { FlowDecoder } from "../collector/decoder.js";
+import { parseIp } from "../collector/ip.js";
+import { CollectorStats } from "../collector/stats.js";
+import { RecordSink } from "../collector/types.js";
+import { TrafficModel } from "../gen/model.js";
+import { DemoTraffic } from "./traffic.js";
 
-const addrText = (b: Uint8Array): string => (b.length === 4 ? b.join(".") : formatIp(b, 0));
-
-function demoPackets(n: number, seed = 42): { flows: DemoFlow[]; packets: Buffer[] } {
-  const now = Date.UTC(2025, 0, 15, 20, 0, 0);
-  const model = new FlowModel(seed);
-  const exp = new NetflowV9Exporter({ sourceId: 1, samplingRate: 1000 }, now - 86_400_000);
-  const flows = model.flows(n, now);
-  return { flows, packets: exp.encode(flows, now) };
+interface Received {
+  from: string;
+  data: Buffer;
 }
 
-test("demo model: realistic mix (IPv4 and IPv6, several protocols and ASes)", () => {
-  const { flows } = demoPackets(2000);
-  const v6 = flows.filter((f) => f.v6).length;
-  assert.ok(v6 > 300 && v6 < 900, `IPv6 share ${v6}/2000`);
-  const protos = new Set(flows.map((f) => f.protocol));
-  for (const p of [1, 6, 17]) assert.ok(protos.has(p), `protocol ${p} present`);
-  assert.ok(new Set(flows.map((f) => f.srcAs)).size >= 8);
-  assert.ok(flows.every((f) => f.packets >= 1 && f.bytes >= f.packets && f.firstMs <= f.lastMs));
-  // The diurnal curve: evening peak above the morning trough.
-  assert.ok(diurnal(new Date(2025, 0, 15, 21).getTime()) > 0.95);
-  assert.ok(diurnal(new Date(2025, 0, 15, 9).getTime()) < 0.35);
-});
-
-test("demo datagrams are NetFlow v9 that tshark decodes to the generated values", () => {
-  const { flows, packets } = demoPackets(300);
-  assert.ok(packets.length >= 10, `${packets.length} datagrams`);
-  assert.ok(packets.every((p) => p.length <= 1400 && p.readUInt16BE(0) === 9));
-  const dir = mkdtempSync(join(tmpdir(), "nagare-demo-"));
-  const pcap = join(dir, "demo.pcap");
-  writeSyntheticPcap(pcap, packets, 2055);
-  const recs = tsharkRecords(pcap, [2055]);
-  assert.equal(recs.length, flows.length);
-  recs.forEach((r, i) => {
-    const f = flows[i]!;
-    assert.equal(r.src, addrText(f.src), `record ${i} src`);
-    assert.equal(r.dst, addrText(f.dst), `record ${i} dst`);
-    assert.equal(r.proto, f.protocol);
-    assert.equal(r.bytes, f.bytes);
-    assert.equal(r.packets, f.packets);
-    assert.equal(r.src_as, f.srcAs);
-    assert.equal(r.dst_as, f.dstAs);
-    assert.equal(r.in_if, f.inIf);
-    assert.equal(r.out_if, f.outIf);
-    if (f.protocol === 6 || f.protocol === 17) {
-      assert.equal(r.sport, f.srcPort);
-      assert.equal(r.dport, f.dstPort);
-    }
+async function runDemo(ms: number): Promise<{ demo: DemoTraffic; got: Received[] }> {
+  const sock = createSocket("udp4");
+  await new Promise<void>((r) => sock.bind(0, "127.0.0.1", () => r()));
+  const got: Received[] = [];
+  sock.on("message", (data, rinfo) => got.push({ from: rinfo.address, data }));
+  const demo = new DemoTraffic({
+    targetHost: "127.0.0.1",
+    targetPort: sock.address().port,
+    flowsPerSecond: 1500,
+    idleSeconds: 0,
+    lastRealTrafficMs: () => 0,
+    seed: 42,
+    tickMs: 20,
+    attackFirstMs: 300,
+    attackEveryMs: 60_000,
+    attackDurationMs: 1000,
   });
-});
+  await demo.start();
+  await new Promise((r) => setTimeout(r, ms));
+  await demo.stop();
+  await new Promise((r) => setTimeout(r, 200));
+  sock.close();
+  return { demo, got };
+}
 
-test("demo datagrams decode through FlowDecoder with the generated values", () => {
-  const { flows, packets } = demoPackets(500, 7);
+test("demo: NetFlow v9 from three exporters decodes to every flow sent, a short attack included", async () => {
+  const { demo, got } = await runDemo(2000);
+  assert.ok(demo.flowsSent > 1000, `${demo.flowsSent} flows sent`);
+  assert.equal(got.length, demo.packetsSent);
+  assert.ok(
+    got.every((g) => g.data.readUInt16BE(0) === 9 && g.data.length <= 1400),
+    "v9 datagrams ≤ 1400 bytes",
+  );
   const stats = new CollectorStats();
   const decoder = new FlowDecoder({ stats });
   const rows: Record<string, string | number>[] = [];
   const sink = new RecordSink((b) => {
     for (let i = 0; i < b.length; i++) rows.push(b.row(i));
   });
-  const src = {
-    exporter: "127.0.0.11",
-    exporterIp: parseIp("127.0.0.11")!,
-    receivedMs: Date.UTC(2025, 0, 15, 20),
-  };
-  for (const p of packets) decoder.decode(p, src, sink);
+  for (const g of got)
+    decoder.decode(g.data, { exporter: g.from, exporterIp: parseIp(g.from)!, receivedMs: Date.now() }, sink);
   sink.flush();
-  assert.equal(rows.length, flows.length);
-  const s = stats.exporters.get("127.0.0.11")!;
-  assert.equal(s.errorTotal, 0, JSON.stringify(s.toJSON()));
-  assert.equal(s.sequenceLost, 0);
-  rows.forEach((r, i) => {
-    const f = flows[i]!;
-    assert.equal(r.src_addr, addrText(f.src));
-    assert.equal(r.dst_addr, addrText(f.dst));
-    assert.equal(r.bytes, f.bytes);
-    assert.equal(r.packets, f.packets);
-    assert.equal(r.protocol, f.protocol);
-    assert.equal(r.sampling_rate, 1000);
-    assert.equal(r.ip_version, f.v6 ? 6 : 4);
-    // Flow times come back from sysUptime-relative LAST/FIRST_SWITCHED within the export second.
-    assert.ok(
-      Math.abs((r.time_flow_end as number) - f.lastMs) < 1000,
-      `end ${r.time_flow_end} vs ${f.lastMs}`,
-    );
+  assert.equal(rows.length, demo.flowsSent);
+  for (const s of stats.exporters.values()) {
+    assert.equal(s.errorTotal, 0, JSON.stringify(s.toJSON()));
+    assert.equal(s.sequenceLost, 0);
+  }
+  // Source ids 1-3 (from 127.0.0.11-13 where the host allows it), sampling 1000/1000/100.
+  const rate = new Map<number, number>();
+  for (const r of rows) rate.set(r.observation_domain_id as number, r.sampling_rate as number);
+  assert.deepEqual([...rate].sort(), [
+    [1, 1000],
+    [2, 1000],
+    [3, 100],
+  ]);
+  assert.ok(
+    rows.some((r) => r.ip_version === 6) && rows.some((r) => r.protocol === 1),
+    "IPv6 and ICMP present",
+  );
+  // The attack: flows towards the model's default target, all of them decoded.
+  const target = new TrafficModel({ seed: 42 }).defaultTarget();
+  const attack = rows.filter(
+    (r) =>
+      r.dst_addr === target &&
+      r.src_as !== 0 &&
+      (r.in_if as number) < 10 &&
+      (r.src_port === 53 || (r.protocol === 6 && r.tcp_flags === 2)),
+  );
+  assert.ok(demo.attackFlowsSent >= 300, `${demo.attackFlowsSent} attack flows sent`);
+  assert.ok(
+    attack.length >= demo.attackFlowsSent,
+    `${attack.length} attack flows decoded of ${demo.attackFlowsSent}`,
+  );
+});
+
+test("demo datagrams decode in tshark to the same records as in our decoder", async () => {
+  const { got } = await runDemo(700);
+  const from = got[0]!.from;
+  const mine = got.filter(
+    (g) => g.from === from && g.data.readUInt32BE(16) === got[0]!.data.readUInt32BE(16),
+  );
+  const stats = new CollectorStats();
+  const decoder = new FlowDecoder({ stats });
+  const rows: Record<string, string | number>[] = [];
+  const sink = new RecordSink((b) => {
+    for (let i = 0; i < b.length; i++) rows.push(b.row(i));
+  });
+  for (const g of mine)
+    decoder.decode(g.data, { exporter: from, exporterIp: parseIp(from)!, receivedMs: 0 }, sink);
+  sink.flush();
+  const pcap = join(mkdtempSync(join(tmpdir(), "nagare-demo-")), "demo.pcap");
+  writeSyntheticPcap(
+    pcap,
+    mine.map((g) => g.data),
+    2055,
+  );
+  const recs = tsharkRecords(pcap, [2055]);
+  assert.ok(recs.length > 50, `${recs.length} records`);
+  assert.equal(recs.length, rows.length);
+  recs.forEach((r, i) => {
+    const x = rows[i]!;
+    const at = `record ${i}`;
+    assert.equal(r.src, x.src_addr, at);
+    assert.equal(r.dst, x.dst_addr, at);
+    assert.equal(r.proto, x.protocol, at);
+    assert.equal(r.bytes, x.bytes, at);
+    assert.equal(r.packets, x.packets, at);
+    assert.equal(r.src_as, x.src_as, at);
+    assert.equal(r.dst_as, x.dst_as, at);
+    assert.equal(r.in_if, x.in_if, at);
+    assert.equal(r.out_if, x.out_if, at);
+    if (x.protocol === 6 || x.protocol === 17) {
+      assert.equal(r.sport, x.src_port, at);
+      assert.equal(r.dport, x.dst_port, at);
+    }
   });
 });

@@ -9,10 +9,17 @@
 //
 // It only runs while no real exporter was heard for `idleSeconds`: as soon as
 // a router sends, the demo pauses, and it resumes when the router goes quiet.
+//
+// The traffic is the generator's model (src/gen): Zipf-weighted ASes and
+// customers, the daily cycle in local time, and a short attack (20 s of UDP
+// amplification or SYN flood towards one customer host) every 4 minutes, the
+// first one a minute after the demo starts, so the dashboards have something
+// to find.
 import { createSocket, type Socket } from "node:dgram";
 import { isIP } from "node:net";
 import { silentLogger, type Logger } from "../log.js";
-import { diurnal, FlowModel, NetflowV9Exporter } from "./generator.js";
+import { ExportSet } from "../gen/encode.js";
+import { ATTACK_KINDS, newFlow, TrafficModel, type FlowSchedule } from "../gen/model.js";
 
 export interface DemoTrafficOptions {
   /** Collector address to send to (a wildcard listen host is replaced by loopback). */
@@ -26,11 +33,14 @@ export interface DemoTrafficOptions {
   seed?: number;
   /** Timer period; the per-tick flow count follows from flowsPerSecond. */
   tickMs?: number;
+  /** Attack plan: first attack this long after (re)start, then every `attackEveryMs`. */
+  attackFirstMs?: number;
+  attackEveryMs?: number;
+  attackDurationMs?: number;
 }
 
 interface Sender {
   socket: Socket;
-  exporter: NetflowV9Exporter;
   address: string;
 }
 
@@ -39,22 +49,31 @@ const SAMPLING = [1000, 1000, 100];
 export class DemoTraffic {
   private readonly opts: DemoTrafficOptions;
   private readonly log: Logger;
-  private readonly model: FlowModel;
+  private readonly model: TrafficModel;
+  private schedule: FlowSchedule | null = null;
+  private readonly exports: ExportSet;
+  private readonly flow = newFlow();
   private senders: Sender[] = [];
   private timer: NodeJS.Timeout | null = null;
-  private carry = 0;
-  private next = 0;
   /** Source addresses of the demo exporters (so they are not mistaken for real ones). */
   readonly addresses = new Set<string>();
   active = false;
   flowsSent = 0;
+  /** Flows of the demo's attacks among flowsSent. */
+  attackFlowsSent = 0;
   packetsSent = 0;
   sendErrors = 0;
 
   constructor(opts: DemoTrafficOptions) {
     this.opts = opts;
     this.log = opts.log ?? silentLogger;
-    this.model = new FlowModel(opts.seed ?? Date.now());
+    this.model = new TrafficModel({
+      seed: opts.seed ?? Date.now() % 2 ** 32,
+      exporters: 3,
+      tzOffsetMinutes: -new Date().getTimezoneOffset(),
+    });
+    this.model.exporters.forEach((e, k) => (e.samplingRate = SAMPLING[k] ?? 1000));
+    this.exports = new ExportSet(this.model, "v9", { bootMs: Date.now() - 3 * 86_400_000 });
   }
 
   private get target(): { host: string; family: 4 | 6 } {
@@ -66,10 +85,8 @@ export class DemoTraffic {
 
   async start(): Promise<void> {
     const { family } = this.target;
-    const bootMs = Date.now() - 3 * 86_400_000; // routers have been up a while
     const sources = family === 6 ? ["::1"] : ["127.0.0.11", "127.0.0.12", "127.0.0.13"];
     for (let k = 0; k < 3; k++) {
-      const exporter = new NetflowV9Exporter({ sourceId: k + 1, samplingRate: SAMPLING[k]! }, bootMs);
       const want = sources[k] ?? sources[0]!;
       let socket: Socket;
       try {
@@ -79,11 +96,11 @@ export class DemoTraffic {
       }
       const address = socket.address().address;
       socket.on("error", () => this.sendErrors++);
-      this.senders.push({ socket, exporter, address });
+      this.senders.push({ socket, address });
       this.addresses.add(address);
     }
     const tick = this.opts.tickMs ?? 100;
-    this.timer = setInterval(() => this.tick(tick), tick);
+    this.timer = setInterval(() => this.tick(), tick);
     this.timer.unref();
   }
 
@@ -96,7 +113,7 @@ export class DemoTraffic {
     await Promise.all(s.map((x) => new Promise<void>((resolve) => x.socket.close(() => resolve()))));
   }
 
-  private tick(ms: number): void {
+  private tick(): void {
     try {
       const now = Date.now();
       const last = this.opts.lastRealTrafficMs();
@@ -109,34 +126,54 @@ export class DemoTraffic {
           });
         else this.log.info("demo traffic paused: a real exporter is sending");
       }
-      if (!quiet) return;
-      this.carry += (this.opts.flowsPerSecond * diurnal(now) * ms) / 1000;
-      const n = Math.floor(this.carry);
-      this.carry -= n;
-      this.sendFlows(n, now);
+      if (!quiet) {
+        this.schedule = null;
+        return;
+      }
+      this.sendDue(now);
     } catch (err) {
       this.log.limited("demo", "error", "demo traffic failed", { error: String(err) });
     }
   }
 
-  /** Generate and send `n` flows now, spread over the demo exporters. Returns datagrams sent. */
-  sendFlows(n: number, now = Date.now()): number {
+  /** (Re)start the flow schedule at `now`: the daily cycle and the periodic attacks. */
+  private restart(now: number): FlowSchedule {
+    const o = this.opts;
+    // After a pause the collector may have restarted: templates go out at once
+    // (sequence numbers continue, so the pause does not look like a router reboot).
+    this.exports.resendTemplates();
+    return (this.schedule = this.model.schedule({
+      startMs: now,
+      endMs: Infinity,
+      rate: o.flowsPerSecond,
+      cycle: true,
+      periodic: {
+        firstMs: now + (o.attackFirstMs ?? 60_000),
+        everyMs: o.attackEveryMs ?? 240_000,
+        durationMs: o.attackDurationMs ?? 20_000,
+        rate: Math.max(50, o.flowsPerSecond / 2),
+        kinds: ATTACK_KINDS,
+      },
+    }));
+  }
+
+  /** Send every scheduled flow due by `now`; returns datagrams sent. */
+  sendDue(now = Date.now()): number {
     if (this.senders.length === 0) return 0;
     const { host } = this.target;
-    let sent = 0;
-    const flows = this.model.flows(n, now);
-    // Round-robin chunks across exporters so all three show up.
-    const per = Math.ceil(flows.length / this.senders.length);
-    for (let k = 0; k < this.senders.length; k++) {
-      const s = this.senders[(this.next + k) % this.senders.length]!;
-      const part = flows.slice(k * per, (k + 1) * per);
-      for (const dgram of s.exporter.encode(part, now)) {
-        s.socket.send(dgram, this.opts.targetPort, host);
-        sent++;
-      }
+    const schedule = this.schedule ?? this.restart(now);
+    const f = this.flow;
+    while (schedule.peekMs() <= now) {
+      schedule.next(f);
+      this.exports.add(f);
+      this.flowsSent++;
+      if (f.attack) this.attackFlowsSent++;
     }
-    this.next = (this.next + 1) % this.senders.length;
-    this.flowsSent += flows.length;
+    this.exports.flush();
+    const sent = this.exports.take((d, e) => {
+      const s = this.senders[e % this.senders.length]!;
+      s.socket.send(d, this.opts.targetPort, host);
+    });
     this.packetsSent += sent;
     return sent;
   }

@@ -12,6 +12,26 @@ export interface RetentionConfig {
   hourDays: number;
   /** How often retention runs. */
   intervalMs: number;
+  /**
+   * Disk budget of the database file in bytes (DuckDB's used blocks); 0 = off.
+   * Over it, the oldest flows_raw rows go first, then the oldest rollup buckets.
+   */
+  maxBytes: number;
+}
+
+export type ExportCompression = "zstd" | "snappy" | "gzip" | "uncompressed";
+export const EXPORT_COMPRESSIONS: readonly ExportCompression[] = ["zstd", "snappy", "gzip", "uncompressed"];
+
+/** Parquet export of closed hours of flows_raw (src/store/export.ts, docs/store.md). */
+export interface ExportConfig {
+  enabled: boolean;
+  /** Root of the Hive layout date=YYYY-MM-DD/hour=HH/; "" = <dataDir>/export. A dedicated directory. */
+  dir: string;
+  /** How often closed hours are looked for. */
+  intervalMs: number;
+  /** An hour is written this long after it ends, so its last micro-batches are committed. */
+  delayMs: number;
+  compression: ExportCompression;
 }
 
 export interface StoreConfig {
@@ -20,13 +40,15 @@ export interface StoreConfig {
   /** Micro-batch flush interval: flows become queryable within this long. At most 1000. */
   intervalMs: number;
   retention: RetentionConfig;
+  export: ExportConfig;
 }
 
 export function defaultStoreConfig(dataDir = "data"): StoreConfig {
   return {
     path: `${dataDir}/nagare.duckdb`,
     intervalMs: 1000,
-    retention: { rawDays: 7, minuteDays: 90, hourDays: 730, intervalMs: 60_000 },
+    retention: { rawDays: 7, minuteDays: 90, hourDays: 730, intervalMs: 60_000, maxBytes: 0 },
+    export: { enabled: false, dir: "", intervalMs: 60_000, delayMs: 60_000, compression: "zstd" },
   };
 }
 
@@ -64,7 +86,7 @@ function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], pre
 export function validateStoreConfig(raw: unknown, defaults: StoreConfig = defaultStoreConfig()): StoreConfig {
   if (raw === undefined) return structuredClone(defaults);
   if (!isObject(raw)) throw new ConfigError("store", `${show(raw)} — must be a mapping`);
-  checkKeys(raw, ["path", "intervalMs", "retention"], "store");
+  checkKeys(raw, ["path", "intervalMs", "retention", "export"], "store");
   const out = structuredClone(defaults);
   if (raw.path !== undefined) {
     if (typeof raw.path !== "string" || raw.path === "") {
@@ -77,7 +99,7 @@ export function validateStoreConfig(raw: unknown, defaults: StoreConfig = defaul
   if (raw.retention !== undefined) {
     const r = raw.retention;
     if (!isObject(r)) throw new ConfigError("store.retention", `${show(r)} — must be a mapping`);
-    checkKeys(r, ["rawDays", "minuteDays", "hourDays", "intervalMs"], "store.retention");
+    checkKeys(r, ["rawDays", "minuteDays", "hourDays", "intervalMs", "maxBytes"], "store.retention");
     const days = (k: "rawDays" | "minuteDays" | "hourDays"): void => {
       if (r[k] !== undefined) out.retention[k] = num(r[k], `store.retention.${k}`, 0.001, 36_500, false);
     };
@@ -86,6 +108,39 @@ export function validateStoreConfig(raw: unknown, defaults: StoreConfig = defaul
     days("hourDays");
     if (r.intervalMs !== undefined) {
       out.retention.intervalMs = num(r.intervalMs, "store.retention.intervalMs", 1000, 86_400_000);
+    }
+    // 0 = no budget; otherwise at least 1 MiB (DuckDB's file has a fixed overhead of a few blocks).
+    if (r.maxBytes !== undefined) {
+      const b = num(r.maxBytes, "store.retention.maxBytes", 0, Number.MAX_SAFE_INTEGER);
+      if (b !== 0 && b < 1 << 20)
+        throw new ConfigError("store.retention.maxBytes", `${b} — must be 0 (off) or at least 1048576`);
+      out.retention.maxBytes = b;
+    }
+  }
+  if (raw.export !== undefined) {
+    const e = raw.export;
+    if (!isObject(e)) throw new ConfigError("store.export", `${show(e)} — must be a mapping`);
+    checkKeys(e, ["enabled", "dir", "intervalMs", "delayMs", "compression"], "store.export");
+    if (e.enabled !== undefined) {
+      if (typeof e.enabled !== "boolean")
+        throw new ConfigError("store.export.enabled", `${show(e.enabled)} — must be true or false`);
+      out.export.enabled = e.enabled;
+    }
+    if (e.dir !== undefined) {
+      if (typeof e.dir !== "string")
+        throw new ConfigError("store.export.dir", `${show(e.dir)} — must be a string (a directory)`);
+      out.export.dir = e.dir;
+    }
+    if (e.intervalMs !== undefined)
+      out.export.intervalMs = num(e.intervalMs, "store.export.intervalMs", 1000, 3_600_000);
+    if (e.delayMs !== undefined) out.export.delayMs = num(e.delayMs, "store.export.delayMs", 0, 86_400_000);
+    if (e.compression !== undefined) {
+      if (!EXPORT_COMPRESSIONS.includes(e.compression as ExportCompression))
+        throw new ConfigError(
+          "store.export.compression",
+          `${show(e.compression)} — must be one of ${EXPORT_COMPRESSIONS.join(", ")}`,
+        );
+      out.export.compression = e.compression as ExportCompression;
     }
   }
   return out;

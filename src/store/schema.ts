@@ -1,5 +1,6 @@
 // Store tables, derived from the flow schema (src/schema.ts) — no column is
 // listed by hand here except the rollup dimensions, which are a choice.
+import type { DuckDBConnection } from "@duckdb/node-api";
 import { FLOW_COLUMNS, type ColumnKind } from "../schema.js";
 
 /** DuckDB type of each schema kind. */
@@ -9,9 +10,13 @@ export const SQL_TYPE: Record<ColumnKind, string> = {
   u16: "USMALLINT",
   u32: "UINTEGER",
   u64: "UBIGINT",
-  // 16 bytes, IPv4-mapped. BLOBs compare bytewise, so a net range is a
-  // BETWEEN on two 16-byte bounds (the filter engine relies on it).
-  ip: "BLOB",
+  // The 16 address bytes (IPv4-mapped) as one unsigned 128-bit integer, most
+  // significant byte first: numeric order is the bytewise order, so a net is
+  // still `col BETWEEN lo AND hi`. Versus a 16-byte BLOB: ~2.6 B/row stored
+  // instead of ~6.8, GROUP BY twice as fast, and a vector is filled by one
+  // byte-reversing copy (DuckDB's uhugeint is {u64 lower; u64 upper} little
+  // endian = the big-endian bytes reversed) instead of a native call per value.
+  ip: "UHUGEINT",
   mac: "UBIGINT",
   string: "VARCHAR",
 };
@@ -56,16 +61,29 @@ export const ROLLUPS: readonly Rollup[] = [
   { table: "flows_1h", interval: "1 hour" },
 ];
 
+/** The types migration 1 created (ip was a 16-byte BLOB until migration 2). Frozen: never edit. */
+const SQL_TYPE_V1: Record<ColumnKind, string> = { ...SQL_TYPE, ip: "BLOB" };
+
+/**
+ * A 16-byte BLOB address as UHUGEINT (migration 2). DuckDB 1.5 casts a
+ * '0x…' string to UBIGINT but not to UHUGEINT, so the two 8-byte halves are
+ * cast separately and joined.
+ */
+export function blobToIpSql(col: string): string {
+  const half = (from: number): string => `('0x' || substr(hex(${col}), ${from}, 16))::UBIGINT::UHUGEINT`;
+  return `((${half(1)} << 64) | ${half(17)})`;
+}
+
 const kindOf = new Map<string, ColumnKind>(FLOW_COLUMNS.map((c) => [c.name, c.kind]));
-function typeOf(name: string): string {
+function typeOf(name: string, types: Record<ColumnKind, string>): string {
   const k = kindOf.get(name);
   if (!k) throw new Error(`rollup dimension ${name} is not a schema column`);
-  return SQL_TYPE[k];
+  return types[k];
 }
 
 /** Columns of flows_raw / flows_stage, in schema order. */
-export function flowColumnsDdl(): string {
-  return FLOW_COLUMNS.map((c) => `  ${c.name} ${SQL_TYPE[c.kind]} NOT NULL`).join(",\n");
+export function flowColumnsDdl(types: Record<ColumnKind, string> = SQL_TYPE): string {
+  return FLOW_COLUMNS.map((c) => `  ${c.name} ${types[c.kind]} NOT NULL`).join(",\n");
 }
 
 export const ROLLUP_KEY = ["bucket", ...ROLLUP_DIMS, "src_port", "dst_port"] as const;
@@ -78,10 +96,10 @@ export const ROLLUP_SUMS = [
   "flows_scaled",
 ] as const;
 
-export function rollupDdl(table: string): string {
+export function rollupDdl(table: string, types: Record<ColumnKind, string> = SQL_TYPE): string {
   const cols = [
     "  bucket TIMESTAMP NOT NULL",
-    ...ROLLUP_DIMS.map((d) => `  ${d} ${typeOf(d)} NOT NULL`),
+    ...ROLLUP_DIMS.map((d) => `  ${d} ${typeOf(d, types)} NOT NULL`),
     "  src_port USMALLINT NOT NULL",
     "  dst_port USMALLINT NOT NULL",
     // HUGEINT: a sum of UBIGINT counters over an hour of a busy exporter can pass 2^64 once scaled.
@@ -93,24 +111,87 @@ export function rollupDdl(table: string): string {
 /** sampling_rate 0 means unknown: counted as 1 (see docs/collector.md "sampling"). */
 export const SCALE_SQL = "greatest(sampling_rate, 1)";
 
+/** A staging table (by default flows_stage) aggregated to `r`'s rows, in the rollup table's column order. */
+export function rollupSelectSql(r: Rollup, from: string = STAGE_TABLE): string {
+  const dims = ROLLUP_DIMS.join(", ");
+  return `SELECT time_bucket(INTERVAL '${r.interval}', time_received::TIMESTAMP) AS bucket, ${dims},
+  ${portBucketSql("src_port")} AS src_port, ${portBucketSql("dst_port")} AS dst_port,
+  sum(bytes)::HUGEINT AS bytes, sum(packets)::HUGEINT AS packets, sum(flows)::HUGEINT AS flows,
+  sum(bytes::HUGEINT * ${SCALE_SQL}) AS bytes_scaled, sum(packets::HUGEINT * ${SCALE_SQL}) AS packets_scaled,
+  sum(flows::HUGEINT * ${SCALE_SQL}) AS flows_scaled
+FROM ${from}
+GROUP BY ALL`;
+}
+
+function onConflict(r: Rollup): string {
+  return `ON CONFLICT DO UPDATE SET ${ROLLUP_SUMS.map((s) => `${s} = ${r.table}.${s} + EXCLUDED.${s}`).join(", ")}`;
+}
+
 /** Aggregate a staging table (by default flows_stage) into `r` and merge (the incremental step). */
 export function rollupMergeSql(r: Rollup, from: string = STAGE_TABLE): string {
-  const dims = ROLLUP_DIMS.join(", ");
-  const update = ROLLUP_SUMS.map((s) => `${s} = ${r.table}.${s} + EXCLUDED.${s}`).join(", ");
+  return `INSERT INTO ${r.table}\n${rollupSelectSql(r, from)}\n${onConflict(r)}`;
+}
+
+/**
+ * Merge into `r` an aggregate `agg` that is already at a finer rollup's
+ * granularity (rollupSelectSql of a rollup whose interval divides r's):
+ * sums of sums, port buckets unchanged (bucketing is idempotent). The stage
+ * is scanned and grouped once per flush, not once per rollup.
+ */
+export function rollupReaggregateSql(r: Rollup, agg: string): string {
+  const sums = ROLLUP_SUMS.map((s) => `sum(${s})::HUGEINT AS ${s}`).join(", ");
   return `INSERT INTO ${r.table}
-SELECT time_bucket(INTERVAL '${r.interval}', time_received::TIMESTAMP) AS bucket, ${dims},
-  ${portBucketSql("src_port")} AS src_port, ${portBucketSql("dst_port")} AS dst_port,
-  sum(bytes)::HUGEINT, sum(packets)::HUGEINT, sum(flows)::HUGEINT,
-  sum(bytes::HUGEINT * ${SCALE_SQL}), sum(packets::HUGEINT * ${SCALE_SQL}), sum(flows::HUGEINT * ${SCALE_SQL})
-FROM ${from}
+SELECT time_bucket(INTERVAL '${r.interval}', bucket) AS bucket, ${ROLLUP_DIMS.join(", ")}, src_port, dst_port, ${sums}
+FROM ${agg}
 GROUP BY ALL
-ON CONFLICT DO UPDATE SET ${update}`;
+${onConflict(r)}`;
 }
 
 export interface Migration {
   version: number;
   description: string;
-  statements: readonly string[];
+  /** SQL run in the migration's transaction; a function when it depends on what the database holds. */
+  statements: readonly string[] | ((conn: DuckDBConnection) => Promise<readonly string[]>);
+}
+
+/** Tables whose ip columns migration 2 converts (the rollups by copy: their primary key forbids ALTER TYPE). */
+const V2_ALTER_TABLES = [RAW_TABLE, STAGE_TABLE];
+
+/**
+ * Migration 2: every ip column still stored as BLOB becomes UHUGEINT, values
+ * converted in place. flows_raw and flows_stage take ALTER COLUMN … USING
+ * (NOT NULL kept); DuckDB refuses to change the type of a primary-key column,
+ * so each rollup is renamed, recreated with the current DDL and refilled.
+ * Which columns are BLOB is read from the catalog (columns added after
+ * version 1 by addMissingColumns already had the type of their day).
+ */
+async function ipToUhugeint(conn: DuckDBConnection): Promise<string[]> {
+  const ipCols = new Set<string>(FLOW_COLUMNS.filter((c) => c.kind === "ip").map((c) => c.name));
+  const rows = (
+    await conn.runAndReadAll(
+      "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' ORDER BY table_name, column_index",
+    )
+  ).getRowsJS() as [string, string, string][];
+  const out: string[] = [];
+  for (const t of V2_ALTER_TABLES) {
+    for (const [table, col, type] of rows) {
+      if (table === t && type === "BLOB" && ipCols.has(col))
+        out.push(`ALTER TABLE ${t} ALTER COLUMN ${col} SET DATA TYPE UHUGEINT USING ${blobToIpSql(col)}`);
+    }
+  }
+  for (const r of ROLLUPS) {
+    const cols = rows.filter(([table]) => table === r.table);
+    if (!cols.some(([, col, type]) => type === "BLOB" && ipCols.has(col))) continue;
+    const old = `${r.table}_v1`;
+    const select = cols.map(([, col, type]) => (type === "BLOB" && ipCols.has(col) ? blobToIpSql(col) : col));
+    out.push(
+      `ALTER TABLE ${r.table} RENAME TO ${old}`,
+      rollupDdl(r.table),
+      `INSERT INTO ${r.table} (${cols.map(([, col]) => col).join(", ")}) SELECT ${select.join(", ")} FROM ${old}`,
+      `DROP TABLE ${old}`,
+    );
+  }
+  return out;
 }
 
 /** Versioned migrations; each runs once, in one transaction, in order. Never edit a released one: add the next. */
@@ -119,9 +200,14 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 1,
     description: "flows_raw, flows_stage, flows_1m, flows_1h",
     statements: [
-      `CREATE TABLE ${RAW_TABLE} (\n${flowColumnsDdl()}\n)`,
-      `CREATE TABLE ${STAGE_TABLE} (\n${flowColumnsDdl()}\n)`,
-      ...ROLLUPS.map((r) => rollupDdl(r.table)),
+      `CREATE TABLE ${RAW_TABLE} (\n${flowColumnsDdl(SQL_TYPE_V1)}\n)`,
+      `CREATE TABLE ${STAGE_TABLE} (\n${flowColumnsDdl(SQL_TYPE_V1)}\n)`,
+      ...ROLLUPS.map((r) => rollupDdl(r.table, SQL_TYPE_V1)),
     ],
+  },
+  {
+    version: 2,
+    description: "ip columns BLOB → UHUGEINT",
+    statements: ipToUhugeint,
   },
 ];

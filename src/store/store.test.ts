@@ -127,12 +127,17 @@ test("real unit into a file DB: counts, sums, IP round-trip, rollups, reopen", a
     await one(c, "SELECT epoch_ms(min(time_flow_start)), epoch_ms(max(time_flow_end)) FROM flows_raw"),
     [BigInt(exp.minStart), BigInt(exp.maxEnd)],
   );
-  // IPs round-trip: the BLOB bytes formatted by formatIp give the batch's addresses (order-insensitive).
+  // IPs round-trip: the UHUGEINT values, written back as 16 big-endian bytes and formatted by
+  // formatIp, give the batch's addresses (order-insensitive).
+  const bytesOf = (v: unknown): Uint8Array => {
+    assert.equal(typeof v, "bigint");
+    const b = new Uint8Array(16);
+    new DataView(b.buffer).setBigUint64(0, (v as bigint) >> 64n);
+    new DataView(b.buffer).setBigUint64(8, (v as bigint) & 0xffffffffffffffffn);
+    return b;
+  };
   const back = (await c.runAndReadAll("SELECT src_addr, dst_addr FROM flows_raw")).getRowsJS().map((r) => {
-    const s = r[0] as Uint8Array;
-    const d = r[1] as Uint8Array;
-    assert.equal(s.length, 16);
-    return `${formatIp(s, 0)}|${formatIp(d, 0)}`;
+    return `${formatIp(bytesOf(r[0]), 0)}|${formatIp(bytesOf(r[1]), 0)}`;
   });
   assert.deepEqual(back.sort(), [...exp.addrs].sort());
   assert.ok(
@@ -254,7 +259,7 @@ test("migration from empty works and is idempotent", async () => {
     )
   ).getRowsJS();
   assert.equal(cols.length, FLOW_COLUMNS.length);
-  assert.deepEqual(cols.find((r) => r[0] === "src_addr")?.[1], "BLOB");
+  assert.deepEqual(cols.find((r) => r[0] === "src_addr")?.[1], "UHUGEINT");
   assert.deepEqual(cols.find((r) => r[0] === "time_received")?.[1], "TIMESTAMP_MS");
   c.closeSync();
   inst.closeSync();
@@ -281,29 +286,41 @@ test("port buckets and config validation", () => {
   );
 });
 
-test("row-by-row Appender path stores exactly what the DataChunk path stores", async () => {
-  const a = join(dir, "chunks.duckdb");
-  const b = join(dir, "rows.duckdb");
-  const wa = new StoreWriter({ config: { path: a } });
-  const wb = new StoreWriter({ config: { path: b } });
-  await wa.start();
-  await wb.start();
-  wb.chunkMode = false;
+test("the three append paths (JS stage scan, table stage DataChunks, row-by-row Appender) store identical rows", async () => {
+  const paths = ["scan", "chunks", "rows"].map((m) => join(dir, `${m}.duckdb`));
+  const ws = paths.map((path) => new StoreWriter({ config: { path } }));
+  ws[1]!.stageMode = "table";
+  ws[2]!.stageMode = "table";
+  ws[2]!.chunkMode = false;
+  for (const w of ws) await w.start();
   const exp = decodeUnit((batch) => {
-    wa.consume(batch);
-    wb.consume(batch);
+    for (const w of ws) w.consume(batch);
   });
-  await wa.stop();
-  await wb.stop();
+  for (const w of ws) await w.stop();
   const inst = await DuckDBInstance.create();
   const c = await inst.connect();
-  await c.run(`ATTACH '${a}' AS a (READ_ONLY)`);
-  await c.run(`ATTACH '${b}' AS b (READ_ONLY)`);
-  assert.deepEqual(await one(c, "SELECT count(*) FROM b.flows_raw"), [BigInt(exp.rows)]);
-  assert.deepEqual(
-    await one(c, "SELECT count(*) FROM (SELECT * FROM a.flows_raw EXCEPT ALL SELECT * FROM b.flows_raw)"),
-    [0n],
-  );
+  for (const [i, p] of paths.entries()) await c.run(`ATTACH '${p}' AS d${i} (READ_ONLY)`);
+  for (const i of [0, 1, 2]) {
+    assert.deepEqual(await one(c, `SELECT count(*), sum(bytes) FROM d${i}.flows_raw`), [
+      BigInt(exp.rows),
+      BigInt(exp.bytes),
+    ]);
+  }
+  for (const i of [1, 2]) {
+    assert.deepEqual(
+      await one(
+        c,
+        `SELECT count(*) FROM (SELECT * FROM d0.flows_raw EXCEPT ALL SELECT * FROM d${i}.flows_raw)`,
+      ),
+      [0n],
+    );
+    for (const t of ["flows_1m", "flows_1h"]) {
+      assert.deepEqual(
+        await one(c, `SELECT count(*) FROM (SELECT * FROM d0.${t} EXCEPT ALL SELECT * FROM d${i}.${t})`),
+        [0n],
+      );
+    }
+  }
   c.closeSync();
   inst.closeSync();
 });

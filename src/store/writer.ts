@@ -14,7 +14,11 @@
 // two flush intervals of rows).
 //
 // Two connections: the appenders' (main thread, synchronous) and the merge's
-// (asynchronous). A stage is never appended to while it merges.
+// (asynchronous). A stage is never appended to while it merges. Before its
+// transaction, a merge groups the stage once at 1-minute granularity into a
+// scratch table of the in-memory database; both rollups merge from that (the
+// hourly one as sums of the minute sums). Each committed row's delay from
+// time_received to its COMMIT feeds the freshness window (freshness.ts).
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import duckdb from "@duckdb/node-bindings";
@@ -31,10 +35,19 @@ import { silentLogger, type Logger } from "../log.js";
 import type { FlowConsumer } from "../pipeline/index.js";
 import { FLOW_COLUMNS, type ColumnKind } from "../schema.js";
 import { defaultStoreConfig, type StoreConfig } from "./config.js";
+import { FreshnessWindow, ReceiveRuns, type FreshnessSnapshot } from "./freshness.js";
+import { JsStage, STAGE_SCAN, stageScanFunction } from "./stage.js";
 import { addMissingColumns, migrate } from "./migrate.js";
-import { RAW_TABLE, ROLLUPS, STAGE_TABLE, flowColumnsDdl, rollupMergeSql } from "./schema.js";
-
-const DAY_MS = 86_400_000;
+import { Retention, type RetentionStats } from "./retention.js";
+import {
+  RAW_TABLE,
+  ROLLUPS,
+  STAGE_TABLE,
+  flowColumnsDdl,
+  rollupMergeSql,
+  rollupReaggregateSql,
+  rollupSelectSql,
+} from "./schema.js";
 
 export interface StoreWriterOptions {
   config?: Partial<StoreConfig>;
@@ -55,10 +68,22 @@ export class StoreWriter implements FlowConsumer {
   private current = 0;
   /** Reused DataChunk writer (flows_stage column types, in schema order). */
   private chunks: ChunkAppender | null = null;
-  /** Append path: DataChunks (default, faster) or row-by-row Appender calls. */
+  /** Table stage mode's append path: DataChunks (default, faster) or row-by-row Appender calls. */
   chunkMode = true;
+  /**
+   * Where rows wait for their merge (set before start()): "table" (default)
+   * appends them into in-memory DuckDB tables; "scan" (experimental) keeps
+   * them in JS typed arrays that DuckDB reads through the nagare_stage_scan
+   * table function (src/store/stage.ts). Both store identical rows (tested).
+   * "scan" cuts consume()'s main-thread CPU from ≈ 1.9 to ≈ 0.3 µs/row, but
+   * its merge reads one 2048-row chunk per event-loop turn on one DuckDB
+   * thread, and under load it fell behind (BENCHMARKS.md "Store ingest").
+   */
+  stageMode: "scan" | "table" = "table";
+  /** The two JS stages of "scan" mode (double buffering, as the tables). */
+  private jsStages: JsStage[] = [];
   private flushTimer: NodeJS.Timeout | null = null;
-  private retentionTimer: NodeJS.Timeout | null = null;
+  private retention: Retention | null = null;
   private inflight: Promise<void> | null = null;
   /** Rows appended since the last merge started. */
   private pending = 0;
@@ -71,6 +96,10 @@ export class StoreWriter implements FlowConsumer {
   /** consume() calls refused because the store is not started. */
   droppedBatches = 0;
   lastFlushMs = 0;
+  /** Receive times of the rows in each in-memory stage, for the freshness histogram. */
+  private readonly stageRuns = [new ReceiveRuns(), new ReceiveRuns()];
+  /** Delay from time_received to the COMMIT that made a row visible, over the last 60 s. */
+  readonly freshnessWindow = new FreshnessWindow(60);
 
   constructor(opts: StoreWriterOptions = {}) {
     const d = defaultStoreConfig();
@@ -102,43 +131,61 @@ export class StoreWriter implements FlowConsumer {
     await migrate(this.conn);
     await addMissingColumns(this.conn);
     // Rows a version before the in-memory stage left in the on-disk flows_stage.
-    await this.merge(STAGE_TABLE, true);
+    await this.merge(STAGE_TABLE, "disk");
     // The stages live in an in-memory database of this instance (every
     // connection sees it), in the schema's exact column order, which the
     // appender relies on.
     await this.conn.run(`ATTACH IF NOT EXISTS ':memory:' AS ${MEM_DB}`);
-    for (const t of MEM_STAGES) {
-      await this.conn.run(`CREATE OR REPLACE TABLE ${MEM_DB}.main.${t} (\n${flowColumnsDdl()}\n)`);
-    }
-    this.appendConn = await this.instance.connect();
-    const aps: DuckDBAppender[] = [];
-    for (const t of MEM_STAGES) aps.push(await this.appendConn.createAppender(t, "main", MEM_DB));
-    this.appenders = aps;
     this.current = 0;
-    this.appender = aps[0]!;
-    const ap = this.appender;
-    this.chunks = new ChunkAppender(FLOW_COLUMNS.map((_, i) => ap.columnType(i)));
+    if (this.stageMode === "scan") {
+      this.jsStages = MEM_STAGES.map(() => new JsStage());
+      this.conn.registerTableFunction(stageScanFunction(this.jsStages));
+    } else {
+      for (const t of MEM_STAGES) {
+        await this.conn.run(`CREATE OR REPLACE TABLE ${MEM_DB}.main.${t} (\n${flowColumnsDdl()}\n)`);
+      }
+      this.appendConn = await this.instance.connect();
+      const aps: DuckDBAppender[] = [];
+      for (const t of MEM_STAGES) aps.push(await this.appendConn.createAppender(t, "main", MEM_DB));
+      this.appenders = aps;
+      this.appender = aps[0]!;
+      const ap = this.appender;
+      this.chunks = new ChunkAppender(FLOW_COLUMNS.map((_, i) => ap.columnType(i)));
+    }
     this.flushTimer = setInterval(() => void this.flush(), this.config.intervalMs);
     this.flushTimer.unref();
-    this.retentionTimer = setInterval(() => {
-      this.runRetention().catch((err: unknown) =>
-        this.log.limited("store:retention", "error", "store retention failed", { error: String(err) }),
-      );
-    }, this.config.retention.intervalMs);
-    this.retentionTimer.unref();
+    // Retention (age and disk budget) runs on its own timer: src/store/retention.ts.
+    this.retention = new Retention({ db: () => this.database, config: this.config.retention, log: this.log });
+    this.retention.start();
   }
 
   consume(batch: FlowBatch): void {
+    const n = batch.length;
+    const js = this.jsStages[this.current];
+    if (js) {
+      js.append(batch);
+      this.pending += n;
+      this.rowsAppended += n;
+      return;
+    }
     const ap = this.appender;
     if (!ap) {
       this.droppedBatches++;
       return;
     }
-    const n = batch.length;
     if (this.chunkMode && this.chunks) this.chunks.append(ap, batch);
     else appendRows(ap, batch);
+    this.stageRuns[this.current]!.addColumn(batch.cols.time_received, n);
     this.pending += n;
     this.rowsAppended += n;
+  }
+
+  /**
+   * Freshness over the last 60 s: p50/p99/max of the delay from each row's
+   * time_received (UDP receipt) to the COMMIT that made it visible to SQL.
+   */
+  freshness(nowMs = Date.now()): FreshnessSnapshot {
+    return this.freshnessWindow.snapshot(nowMs);
   }
 
   /**
@@ -159,11 +206,15 @@ export class StoreWriter implements FlowConsumer {
     try {
       // Switch stages first: consume() fills the other one while this one merges.
       const src = this.current;
-      this.appenders[src]?.flushSync();
       this.current = src ^ 1;
-      this.appender = this.appenders[this.current] ?? null;
       this.pending = 0;
-      await this.merge(stageName(src), false);
+      const js = this.jsStages[src];
+      if (js) await this.merge(`${STAGE_SCAN}(${src})`, "js", js.runs, () => js.clear());
+      else {
+        this.appenders[src]?.flushSync();
+        this.appender = this.appenders[this.current] ?? null;
+        await this.merge(stageName(src), "memory", this.stageRuns[src]);
+      }
       this.flushes++;
       this.lastFlushMs = performance.now() - t0;
     } catch (err) {
@@ -175,14 +226,28 @@ export class StoreWriter implements FlowConsumer {
 
   /**
    * Move every row of `stage` into flows_raw and the rollups in ONE
-   * transaction of the database file. An on-disk stage is emptied in that
-   * transaction too; an in-memory stage (another database: DuckDB lets one
-   * transaction write only one) is emptied right after the commit. A crash
-   * in between loses the in-memory rows with the process, so nothing is ever
-   * merged twice.
+   * transaction of the database file. An on-disk stage ("disk": the
+   * flows_stage a version before the in-memory stages left) is emptied in
+   * that transaction too; an in-memory stage ("memory": a table of another
+   * database, and DuckDB lets one transaction write only one; "js": the
+   * nagare_stage_scan(i) table function, whose rows `emptied` forgets) is
+   * emptied right after the commit. A crash in between loses the in-memory
+   * rows with the process, so nothing is ever merged twice.
    */
-  private async merge(stage: string, sameDb: boolean): Promise<void> {
+  private async merge(
+    stage: string,
+    kind: "disk" | "memory" | "js",
+    runs?: ReceiveRuns,
+    emptied?: () => void,
+  ): Promise<void> {
+    const sameDb = kind === "disk";
     const conn = this.connection;
+    // An in-memory stage is grouped ONCE, at the finest rollup's granularity,
+    // into a scratch table of the in-memory database (its own transaction:
+    // it writes no file); every rollup then merges from that small
+    // aggregate. Rebuilt on every attempt, so a failed merge leaves nothing stale.
+    const [finest] = ROLLUPS;
+    if (!sameDb) await conn.run(`CREATE OR REPLACE TABLE ${AGG_TABLE} AS ${rollupSelectSql(finest!, stage)}`);
     await conn.run("BEGIN TRANSACTION");
     let n = 0;
     try {
@@ -191,7 +256,8 @@ export class StoreWriter implements FlowConsumer {
       );
       n = Number(moved.getRowsJS()[0]?.[0] ?? 0);
       if (n > 0) {
-        for (const r of ROLLUPS) await conn.run(rollupMergeSql(r, stage));
+        for (const r of ROLLUPS)
+          await conn.run(sameDb ? rollupMergeSql(r, stage) : rollupReaggregateSql(r, AGG_TABLE));
         if (sameDb) await conn.run(`DELETE FROM ${stage}`);
       }
       await conn.run("COMMIT");
@@ -199,38 +265,51 @@ export class StoreWriter implements FlowConsumer {
       await conn.run("ROLLBACK").catch(() => {});
       throw err;
     }
+    // Visible to SQL from here: the freshness of these rows ends now.
+    if (runs) {
+      this.freshnessWindow.addRuns(runs, Date.now());
+      runs.clear();
+    }
     this.rowsCommitted += n;
     // Committed: a failure here would merge the rows again, so it is fatal to the stage's contents either way.
-    if (n > 0 && !sameDb) await conn.run(`DELETE FROM ${stage}`);
+    if (kind === "js") emptied?.();
+    else if (n > 0 && kind === "memory") await conn.run(`DELETE FROM ${stage}`);
   }
 
-  /** Delete rows older than each table's retention (flows_raw by time_received, rollups by bucket). */
+  /** One retention run now (age, then disk budget), on retention's own connection: src/store/retention.ts. */
   async runRetention(nowMs = Date.now()): Promise<void> {
-    const conn = this.connection;
-    const r = this.config.retention;
-    const cut = (days: number): string => `epoch_ms(${Math.floor(nowMs - days * DAY_MS)})`;
-    await conn.run(`DELETE FROM ${RAW_TABLE} WHERE time_received < ${cut(r.rawDays)}`);
-    const [m, h] = ROLLUPS;
-    await conn.run(`DELETE FROM ${m!.table} WHERE bucket < ${cut(r.minuteDays)}`);
-    await conn.run(`DELETE FROM ${h!.table} WHERE bucket < ${cut(r.hourDays)}`);
+    if (!this.retention) throw new Error("StoreWriter not started");
+    await this.retention.run(nowMs);
+  }
+
+  /** Retention's counters (runs, errors, rows deleted for the disk budget, used bytes); null when stopped. */
+  get retentionStats(): RetentionStats | null {
+    return this.retention?.stats ?? null;
   }
 
   /** Flush everything received, then close: a clean stop loses nothing. */
   async stop(): Promise<void> {
     if (!this.instance) return;
     if (this.flushTimer) clearInterval(this.flushTimer);
-    if (this.retentionTimer) clearInterval(this.retentionTimer);
-    this.flushTimer = this.retentionTimer = null;
+    await this.retention?.stop();
+    this.retention = null;
+    this.flushTimer = null;
     await this.flush();
     for (const ap of this.appenders) ap.closeSync();
     this.appenders = [];
     this.appender = null;
     // closeSync flushed the appenders into their stages; merge what a failed flush left there.
     for (let s = 0; s < MEM_STAGES.length; s++) {
-      await this.merge(stageName(s), false).catch((err: unknown) =>
+      const js = this.jsStages[s];
+      if (js && js.length === 0) continue;
+      const merged = js
+        ? this.merge(`${STAGE_SCAN}(${s})`, "js", js.runs, () => js.clear())
+        : this.merge(stageName(s), "memory", this.stageRuns[s]);
+      await merged.catch((err: unknown) =>
         this.log.error("store final merge failed (staged rows lost)", { error: String(err) }),
       );
     }
+    this.jsStages = [];
     this.appendConn?.closeSync();
     this.conn?.closeSync();
     this.instance.closeSync();
@@ -242,6 +321,8 @@ export class StoreWriter implements FlowConsumer {
 /** The in-memory database holding the stages (attached to the store's instance). */
 const MEM_DB = "nagare_stage";
 const MEM_STAGES = ["stage_0", "stage_1"] as const;
+/** The stage being merged, grouped at the finest rollup's granularity (see merge). */
+const AGG_TABLE = `${MEM_DB}.main.stage_agg`;
 function stageName(i: number): string {
   return `${MEM_DB}.main.${MEM_STAGES[i]!}`;
 }
@@ -283,9 +364,13 @@ function appendRows(ap: DuckDBAppender, batch: FlowBatch): void {
           // DuckDB casts the double to UBIGINT exactly (integers < 2^53); no BigInt per value.
           ap.appendDouble(a[i] as number);
           break;
-        case "ip":
-          ap.appendBlob((a as Uint8Array).subarray(i * 16, i * 16 + 16));
+        case "ip": {
+          // Row by row is the slow reference path: one BigInt per address is fine here.
+          let v = 0n;
+          for (let k = i * 16; k < i * 16 + 16; k++) v = (v << 8n) | BigInt((a as Uint8Array)[k]!);
+          ap.appendUHugeInt(v);
           break;
+        }
         case "string":
           ap.appendVarchar(a[i] as string);
           break;
@@ -300,63 +385,49 @@ function appendRows(ap: DuckDBAppender, batch: FlowBatch): void {
  * bindings: a numeric column is ONE memcpy from the batch's typed array into
  * DuckDB's vector (u8/u16/u32 have the same layout on both sides); time, u64
  * and mac (exact-integer doubles) become int64 in a scratch buffer with two
- * uint32 stores per value (no BigInt, no value object); VARCHAR columns are
- * zeroed (a zero string_t is the empty inline string) and only non-empty
- * values cost a native call. BLOB (ip) values are 16 bytes, longer than
- * DuckDB's 12-byte inline strings, so each needs the heap-assigning call:
- * that is the remaining per-value cost (see BENCHMARKS.md "Store ingest").
+ * uint32 stores per value (no BigInt, no value object); ip (UHUGEINT) is a
+ * byte-reversing copy into a scratch buffer, then one memcpy; VARCHAR
+ * columns are zeroed (a zero string_t is the empty inline string) and only
+ * non-empty values cost a native call.
  */
 class ChunkAppender {
   private readonly chunk: DuckDBDataChunk;
   private readonly int64 = new Uint32Array(CHUNK_ROWS * 2);
   private readonly zeros = new Uint8Array(CHUNK_ROWS * 16);
-
-  /** One chunk's ip values, copied here so that the 16-byte views below are made once, not per value. */
-  private readonly ipBytes = new Uint8Array(CHUNK_ROWS * 16);
-  private readonly ipWords = new Uint32Array(this.ipBytes.buffer);
-  private readonly ipViews = Array.from({ length: CHUNK_ROWS }, (_, i) =>
-    this.ipBytes.subarray(i * 16, i * 16 + 16),
-  );
-  private readonly ipDup = new Uint8Array(CHUNK_ROWS);
+  /** One chunk's ip column as DuckDB's uhugeint words. */
+  private readonly u128 = new Uint32Array(CHUNK_ROWS * 4);
+  /** An aligned copy of a batch's ip bytes when its buffer offset is not a multiple of 4. */
+  private readonly ipAligned = new Uint8Array(CHUNK_ROWS * 16);
 
   constructor(types: readonly DuckDBType[]) {
     this.chunk = DuckDBDataChunk.create(types);
   }
 
   /**
-   * A BLOB column: one heap-assigning call per value that differs from the
-   * row above; a repeat (exporter_address within a batch, unset next hops)
-   * gets a copy of the row above's string_t, which points at the same bytes
-   * in the vector's string heap — one vector read and write per chunk
-   * instead of a native call per row.
+   * An ip column. The batch holds each address as 16 big-endian bytes;
+   * DuckDB's uhugeint is {uint64 lower; uint64 upper}, each little endian,
+   * i.e. the same 16 bytes in reverse order. Read as four little-endian
+   * uint32 words w0..w3, the reversed address is bswap(w3), bswap(w2),
+   * bswap(w1), bswap(w0): four loads, four byte swaps, four stores per row.
+   * An all-zero word (absent addresses, most of the v4-mapped prefix) skips
+   * the swap (see bswap).
    */
   private appendIps(vec: duckdb.Vector, ip: Uint8Array, off: number, m: number): void {
-    const b = this.ipBytes;
-    const w = this.ipWords;
-    const dup = this.ipDup;
-    b.set(ip.subarray(off * 16, (off + m) * 16));
-    let dups = 0;
-    for (let i = 0; i < m; i++) {
-      const k = i * 4;
-      if (
-        i > 0 &&
-        w[k] === w[k - 4] &&
-        w[k + 1] === w[k - 3] &&
-        w[k + 2] === w[k - 2] &&
-        w[k + 3] === w[k - 1]
-      ) {
-        dup[i] = 1;
-        dups++;
-      } else {
-        dup[i] = 0;
-        duckdb.vector_assign_string_element_len(vec, i, this.ipViews[i]!);
-      }
+    const byteOff = ip.byteOffset + off * 16;
+    let src: Uint32Array;
+    if (byteOff % 4 === 0) src = new Uint32Array(ip.buffer, byteOff, m * 4);
+    else {
+      this.ipAligned.set(ip.subarray(off * 16, (off + m) * 16));
+      src = new Uint32Array(this.ipAligned.buffer, 0, m * 4);
     }
-    if (dups === 0) return;
-    const st = duckdb.vector_get_data(vec, m * 16);
-    // In row order, so a run of repeats copies from an already patched row.
-    for (let i = 1; i < m; i++) if (dup[i] === 1) st.copyWithin(i * 16, (i - 1) * 16, i * 16);
-    duckdb.copy_data_to_vector(vec, 0, st.buffer as ArrayBuffer, st.byteOffset, m * 16);
+    const out = this.u128;
+    for (let k = 0; k < m * 4; k += 4) {
+      out[k] = bswap(src[k + 3]!);
+      out[k + 1] = bswap(src[k + 2]!);
+      out[k + 2] = bswap(src[k + 1]!);
+      out[k + 3] = bswap(src[k]!);
+    }
+    duckdb.copy_data_to_vector(vec, 0, out.buffer, 0, m * 16);
   }
 
   append(ap: DuckDBAppender, batch: FlowBatch): void {
@@ -409,6 +480,11 @@ class ChunkAppender {
       ap.appendDataChunk(this.chunk);
     }
   }
+}
+
+/** Byte-swap a uint32 (0 stays 0 without the shifts: absent addresses and the v4-mapped prefix). */
+function bswap(x: number): number {
+  return x === 0 ? 0 : ((x << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
 }
 
 /** DuckDB's vector size: the most rows one DataChunk holds. */

@@ -9,11 +9,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { DuckDBInstance, blobValue, type DuckDBConnection } from "@duckdb/node-api";
+import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { parseIp } from "../../collector/ip.js";
 import { readUnitDatagrams, unit } from "../../../test/helpers/captures.js";
 import { decodeDatagrams } from "../../../test/helpers/decode.js";
-import { compileFilter } from "./index.js";
+import { compileFilter, duckdbParams, ipToBigInt } from "./index.js";
 
 const NFCAPD = "/usr/bin/nfcapd";
 const NFDUMP = "/usr/bin/nfdump";
@@ -66,7 +66,7 @@ before(async () => {
   const db = await DuckDBInstance.create(":memory:");
   conn = await db.connect();
   await conn.run(
-    `CREATE TABLE flows (unit VARCHAR, src_addr BLOB, dst_addr BLOB, src_port USMALLINT, dst_port USMALLINT,
+    `CREATE TABLE flows (unit VARCHAR, src_addr UHUGEINT, dst_addr UHUGEINT, src_port USMALLINT, dst_port USMALLINT,
       protocol UTINYINT, tcp_flags USMALLINT, tos UTINYINT, in_if UINTEGER, out_if UINTEGER, ip_version UTINYINT,
       bytes UBIGINT, packets UBIGINT, icmp_type UTINYINT, icmp_code UTINYINT,
       time_flow_start DOUBLE, time_flow_end DOUBLE)`,
@@ -76,7 +76,8 @@ before(async () => {
     await replayToNfcapd(u, join(dir, u));
     for (const r of decodeDatagrams(readUnitDatagrams(unit(u))).flows) {
       app.appendVarchar(u);
-      for (const c of ["src_addr", "dst_addr"]) app.appendBlob(parseIp(String(r[c])) ?? new Uint8Array(16));
+      for (const c of ["src_addr", "dst_addr"])
+        app.appendUHugeInt(ipToBigInt(parseIp(String(r[c])) ?? new Uint8Array(16)));
       for (const c of ["src_port", "dst_port"]) app.appendUSmallInt(Number(r[c]));
       app.appendUTinyInt(Number(r.protocol));
       app.appendUSmallInt(Number(r.tcp_flags));
@@ -112,8 +113,12 @@ function nfdumpCount(u: string, filter: string): number {
 
 async function ourCount(u: string, filter: string): Promise<number> {
   const { sql, params } = compileFilter(filter);
-  const vals = [u, ...params.map((p) => (p instanceof Uint8Array ? blobValue(p) : p))];
-  const r = await conn.runAndReadAll(`SELECT count(*) FROM flows WHERE unit = ? AND ${sql}`, vals);
+  const b = duckdbParams([u, ...params]);
+  const r = await conn.runAndReadAll(
+    `SELECT count(*) FROM flows WHERE unit = ? AND ${sql}`,
+    b.values,
+    b.types,
+  );
   return Number(r.getRows()[0]![0]);
 }
 

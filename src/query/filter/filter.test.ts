@@ -5,7 +5,8 @@ import { parseIp } from "../../collector/ip.js";
 import { FLOW_COLUMNS } from "../../schema.js";
 import { FilterError, compileFilter, parseFilter, renderFilterError, tokenize } from "./index.js";
 
-const ip = (s: string): Uint8Array => parseIp(s)!;
+/** The store's UHUGEINT parameter: the 16 address bytes read as one big-endian integer. */
+const ip = (s: string): bigint => BigInt(`0x${Buffer.from(parseIp(s)!).toString("hex")}`);
 
 test("lexer: words, operators, offsets", () => {
   assert.deepEqual(

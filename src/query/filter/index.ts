@@ -6,6 +6,9 @@ export { parseFilter } from "./parser.js";
 export {
   blob16Ip,
   compileFilter,
+  duckdbParams,
+  ipToBigInt,
+  uhugeintIp,
   filterToSql,
   type CompiledFilter,
   type FilterParam,

@@ -5,19 +5,22 @@
 //
 // How an IP column is compared depends on how the store lays it out; that is
 // behind IpColumnSql, so the store can swap the layout without touching the
-// parser. The default matches FlowBatch: 16-byte addresses (IPv4-mapped) in a
-// BLOB column. DuckDB compares BLOBs bytewise, so a net is a range
-// `col BETWEEN lo AND hi`, which min/max zone maps can prune.
+// parser. The default matches the store (src/store/schema.ts): the 16 address
+// bytes of FlowBatch (IPv4-mapped) as one UHUGEINT, most significant byte
+// first, so numeric order is bytewise order and a net is a range
+// `col BETWEEN lo AND hi`, which min/max zone maps can prune. blob16Ip is the
+// same on 16-byte BLOB columns (DuckDB compares BLOBs bytewise).
 
+import { BLOB, UHUGEINT, blobValue, type DuckDBType, type DuckDBValue } from "@duckdb/node-api";
 import type { FilterNode, NumTarget } from "./ast.js";
 import { parseFilter } from "./parser.js";
 
-export type FilterParam = number | Uint8Array;
+export type FilterParam = number | Uint8Array | bigint;
 
 export interface CompiledFilter {
   /** A boolean SQL expression with `?` placeholders. */
   readonly sql: string;
-  /** Values for the placeholders, in order; Uint8Array for IP bytes. */
+  /** Values for the placeholders, in order; an IP is a bigint (UHUGEINT) or Uint8Array (BLOB); see duckdbParams. */
   readonly params: FilterParam[];
 }
 
@@ -27,11 +30,48 @@ export interface IpColumnSql {
   ipInRange(column: string, lo: Uint8Array, hi: Uint8Array, p: (v: FilterParam) => string): string;
 }
 
-/** 16-byte BLOB columns (FlowBatch layout). */
+/** 16-byte BLOB columns (the store's layout up to schema version 1). */
 export const blob16Ip: IpColumnSql = {
   ipEquals: (c, b, p) => `${c} = ${p(b)}`,
   ipInRange: (c, lo, hi, p) => `${c} BETWEEN ${p(lo)} AND ${p(hi)}`,
 };
+
+/** 16 big-endian address bytes as the unsigned 128-bit integer the store keeps. */
+export function ipToBigInt(b: Uint8Array): bigint {
+  const v = new DataView(b.buffer, b.byteOffset, 16);
+  return (v.getBigUint64(0) << 64n) | v.getBigUint64(8);
+}
+
+/** UHUGEINT columns (the store's layout): the parameter is a bigint, bound as UHUGEINT (see duckdbParams). */
+export const uhugeintIp: IpColumnSql = {
+  ipEquals: (c, b, p) => `${c} = ${p(ipToBigInt(b))}`,
+  ipInRange: (c, lo, hi, p) => `${c} BETWEEN ${p(ipToBigInt(lo))} AND ${p(ipToBigInt(hi))}`,
+};
+
+/**
+ * Values and types to bind a compiled filter's (or a plan's) parameters
+ * with: a bigint is an address, bound as UHUGEINT (node-api would infer
+ * HUGEINT, which cannot hold addresses ≥ 2^127 such as fe80::/10); a
+ * Uint8Array is bound as BLOB; anything else is left to inference.
+ */
+export function duckdbParams(params: readonly unknown[]): { values: DuckDBValue[]; types: DuckDBType[] } {
+  const values: DuckDBValue[] = [];
+  const types: (DuckDBType | undefined)[] = [];
+  for (const v of params) {
+    if (typeof v === "bigint") {
+      values.push(v);
+      types.push(UHUGEINT);
+    } else if (v instanceof Uint8Array) {
+      values.push(blobValue(v));
+      types.push(BLOB);
+    } else {
+      values.push(v as DuckDBValue);
+      types.push(undefined);
+    }
+  }
+  // undefined entries mean "infer" to node-api's bind().
+  return { values, types: types as DuckDBType[] };
+}
 
 export interface SqlOptions {
   ip?: IpColumnSql;
@@ -47,7 +87,7 @@ export interface SqlOptions {
 
 /** Render a parsed filter. */
 export function filterToSql(node: FilterNode, opts: SqlOptions = {}): CompiledFilter {
-  const ip = opts.ip ?? blob16Ip;
+  const ip = opts.ip ?? uhugeintIp;
   const c = opts.column ?? ((n: string) => n);
   const params: FilterParam[] = [];
   const p = (v: FilterParam): string => {

@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { blobValue, type DuckDBConnection, type DuckDBValue } from "@duckdb/node-api";
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { duckdbParams } from "../filter/index.js";
 import { BatchPool } from "../../collector/batch.js";
 import { FlowDecoder } from "../../collector/decoder.js";
 import { formatIp, parseIp } from "../../collector/ip.js";
@@ -16,7 +17,7 @@ import { RecordSink } from "../../collector/types.js";
 import { readUnitDatagrams, unit } from "../../../test/helpers/captures.js";
 import { StoreWriter } from "../../store/writer.js";
 import { MACROS } from "../sql/macros.js";
-import { PlanError, planFlowQuery, type FlowQuery } from "./planner.js";
+import { MAX_FILL_ROWS, PlanError, planFlowQuery, type FlowQuery } from "./planner.js";
 
 // 3979 IPFIX flows, IPv4 and IPv6, no AS numbers; plus a NetFlow v9 unit with six destination ASes.
 const UNITS = ["ipfixcol2__example_flows", "akvorado__netflow__data+templates"];
@@ -92,12 +93,9 @@ after(async () => {
 type Row = Record<string, unknown>;
 async function run(q: FlowQuery, now: number): Promise<{ rows: Row[]; table: string; resolutionMs: number }> {
   const plan = planFlowQuery(q, now);
-  for (const v of plan.params)
-    assert.ok(typeof v === "number" || v instanceof Uint8Array, "params are values");
-  const params: DuckDBValue[] = plan.params.map((v) =>
-    v instanceof Uint8Array ? blobValue(v) : (v as number),
-  );
-  const r = await conn.runAndReadAll(plan.sql, params);
+  for (const v of plan.params) assert.ok(typeof v === "number" || typeof v === "bigint", "params are values");
+  const b = duckdbParams(plan.params);
+  const r = await conn.runAndReadAll(plan.sql, b.values, b.types);
   return { rows: r.getRowObjectsJS(), table: plan.table, resolutionMs: plan.resolutionMs };
 }
 
@@ -172,8 +170,76 @@ test("minute series by protocol → flows_1m, per-bucket sums", async () => {
     (f) => `${Math.floor(f.t / MIN) * MIN}|${f.protocol}`,
     (f) => f.packets,
   );
-  const got = new Map(rows.map((r) => [`${Number(r.time_ms)}|${Number(r.protocol)}`, Number(r.value)]));
+  // Zero-filled buckets aside (their own test below), the sums are the flows'.
+  const got = new Map(
+    rows
+      .filter((r) => Number(r.value) !== 0)
+      .map((r) => [`${Number(r.time_ms)}|${Number(r.protocol)}`, Number(r.value)]),
+  );
   assert.deepEqual(got, exp);
+});
+
+test("time series are zero-filled: every bucket of the range for every series", async () => {
+  // 10-minute buckets over the data and one empty hour after it.
+  const q: FlowQuery = {
+    start: T0,
+    end: T0 + SPAN + HOUR,
+    resolution: "minute",
+    dimensions: ["protocol"],
+    metric: "bytes",
+    shape: "timeseries",
+  };
+  const { rows } = await run(q, T0 + SPAN + HOUR);
+  const buckets = (SPAN + HOUR) / MIN;
+  const protocols = new Set(flows.map((f) => f.protocol));
+  assert.ok(protocols.size >= 2);
+  assert.equal(rows.length, buckets * protocols.size);
+  for (const pr of protocols) {
+    const series = rows.filter((r) => Number(r.protocol) === pr).map((r) => Number(r.time_ms));
+    assert.deepEqual(
+      series,
+      Array.from({ length: buckets }, (_, i) => T0 + i * MIN),
+      `protocol ${pr}: one row per bucket, in time order`,
+    );
+  }
+  const exp = group(
+    (f) => `${Math.floor(f.t / MIN) * MIN}|${f.protocol}`,
+    (f) => f.bytes,
+  );
+  for (const r of rows) {
+    assert.equal(Number(r.value), exp.get(`${Number(r.time_ms)}|${Number(r.protocol)}`) ?? 0);
+  }
+  // The empty last hour is all zeros; so is a range with no flow at all, without dimensions (bps).
+  assert.ok(rows.filter((r) => Number(r.time_ms) >= T0 + SPAN).every((r) => Number(r.value) === 0));
+  const empty = await run(
+    { ...q, start: T0 + SPAN, dimensions: [], metric: "bps", resolution: "hour" },
+    T0 + SPAN + HOUR,
+  );
+  assert.deepEqual(
+    empty.rows.map((r) => [Number(r.time_ms), Number(r.value)]),
+    [[T0 + SPAN, 0]],
+  );
+  // TopN series, "other" included, are filled too; comparePrevious fills both periods.
+  const top = await run({ ...q, resolution: "hour", topN: 1, comparePrevious: true }, T0 + SPAN + HOUR);
+  const keys = new Set(top.rows.map((r) => `${String(r.period)}|${String(r.protocol)}|${String(r.other)}`));
+  assert.equal(top.rows.length, keys.size * 4);
+  assert.ok(keys.has("previous|null|true") && keys.has("current|null|true"));
+
+  // Over MAX_FILL_ROWS (buckets × series) the series comes back sparse, not multiplied out.
+  const fine: FlowQuery = {
+    ...q,
+    end: T0 + SPAN,
+    resolution: "second",
+    dimensions: ["src_addr", "src_port"],
+  };
+  const tuples = new Set(flows.map((f) => `${f.srcAddr}|${f.srcPort}`)).size;
+  assert.ok((SPAN / 1000) * tuples > MAX_FILL_ROWS, `${tuples} tuples`);
+  const sparse = await run(fine, T0 + SPAN);
+  const perSecond = group(
+    (f) => `${Math.floor(f.t / 1000) * 1000}|${f.srcAddr}|${f.srcPort}`,
+    (f) => f.bytes,
+  );
+  assert.equal(sparse.rows.length, perSecond.size);
 });
 
 test("filter on src_port → flows_raw; rate metric per range second", async () => {
@@ -374,7 +440,7 @@ test("user values never reach the SQL text", () => {
   );
   for (const s of ["65123", "777", String(T0), "10.99"]) assert.ok(!plan.sql.includes(s), s);
   assert.equal(plan.table, "flows_raw"); // src_addr is not in the rollups
-  assert.ok(plan.params.some((v) => v instanceof Uint8Array && v.length === 16));
+  assert.ok(plan.params.some((v) => typeof v === "bigint" && v === 0xffff0a630000n)); // 10.99.0.0 mapped
 });
 
 test("errors", () => {

@@ -32,7 +32,7 @@ export interface FlowQuery {
 
 export interface FlowPlan {
   sql: string;
-  /** Values for the `?` placeholders in order; a Uint8Array is a 16-byte IP to bind as BLOB. */
+  /** Values for the `?` placeholders in order; a bigint is an IP to bind as UHUGEINT (duckdbParams in src/query/filter). */
   params: unknown[];
   table: string;
   /** Bucket width of the series (timeseries) or granularity of the range (table). */
@@ -81,6 +81,12 @@ const AUTO_WIDTHS = [
   1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 604800,
 ].map((s) => s * SECOND);
 export const MAX_POINTS = 1500;
+/**
+ * Most rows (buckets × series) a zero-filled time series may have; above it
+ * the series comes back sparse (buckets without flows absent), so a fine
+ * resolution over many dimension values cannot multiply into a huge answer.
+ */
+export const MAX_FILL_ROWS = 1_000_000;
 
 interface Source {
   table: string;
@@ -325,6 +331,7 @@ export function planFlowQuery(
   const outKeys = [...(cmp ? ["period"] : []), ...(series ? ["time_ms"] : [])];
 
   let sql: string;
+  let rest: string[];
   if (q.topN !== undefined) {
     const dcols = dims.map((d) => `d_${d}`);
     const top = `top AS (\n  SELECT ${dcols.join(", ")}, TRUE AS in_top FROM base${cmp ? " WHERE period = 'current'" : ""}\n  GROUP BY ${dcols.join(", ")}\n  ORDER BY sum(v) DESC, ${dcols.join(", ")}\n  LIMIT ${p(q.topN)}\n)`;
@@ -343,11 +350,52 @@ export function planFlowQuery(
       `${value} AS value`,
     ];
     const group = [...outKeys, ...dcols, "other"];
-    sql = `WITH ${base},\n${top},\n${joined}\nSELECT ${select.join(", ")}\nFROM joined\nGROUP BY ${group.join(", ")}\nORDER BY ${[...outKeys, "other", "value DESC"].join(", ")}`;
+    sql = `WITH ${base},\n${top},\n${joined},\nres AS (\n  SELECT ${select.join(", ")}\n  FROM joined\n  GROUP BY ${group.join(", ")}\n)`;
+    rest = [...dims, "other"];
   } else {
     const select = [...outKeys, ...dims.map((d) => `${render(d, `d_${d}`)} AS ${d}`), `${value} AS value`];
     const group = [...outKeys, ...dims.map((d) => `d_${d}`)];
-    sql = `WITH ${base}\nSELECT ${select.join(", ")}\nFROM base${group.length ? `\nGROUP BY ${group.join(", ")}` : ""}\nORDER BY ${[...outKeys, "value DESC"].join(", ")}`;
+    sql = `WITH ${base},\nres AS (\n  SELECT ${select.join(", ")}\n  FROM base${group.length ? `\n  GROUP BY ${group.join(", ")}` : ""}\n)`;
+    rest = [...dims];
+  }
+  const order = [...outKeys, ...(q.topN !== undefined ? ["other"] : []), "value DESC"].join(", ");
+  if (!series) {
+    sql += `\nSELECT * FROM res\nORDER BY ${order}`;
+  } else {
+    // Zero-filled: every bucket of the range for every series (a series is a
+    // period and a dimension tuple seen anywhere in the range), 0 where it had
+    // no flow, so a chart draws no gap and no line across one. Without
+    // dimensions the one series exists even when the range holds no flow.
+    // Over MAX_FILL_ROWS (buckets × series, known only once res is computed)
+    // the buckets CTE is empty and the sparse rows of res are returned instead.
+    const nBuckets = (end - start) / span;
+    const periods = cmp ? "(VALUES ('current'), ('previous')) p(period)" : null;
+    const seen = rest.length ? `(SELECT DISTINCT ${rest.join(", ")} FROM res) s` : null;
+    const keys = [periods, seen].filter((x) => x !== null);
+    const keysSql = keys.length ? keys.join(" CROSS JOIN ") : "(SELECT 1) s(one)";
+    const cols = [...(cmp ? ["period"] : []), "time_ms", ...rest];
+    const on = [
+      "r.time_ms = b.time_ms",
+      ...[...(cmp ? ["period"] : []), ...rest].map((k) => `r.${k} IS NOT DISTINCT FROM k.${k}`),
+    ].join(" AND ");
+    const fillSelect = [
+      ...(cmp ? ["k.period"] : []),
+      "b.time_ms",
+      ...rest.map((k) => `k.${k}`),
+      "coalesce(r.value, 0) AS value",
+    ];
+    if (nBuckets > MAX_FILL_ROWS) {
+      sql += `\nSELECT * FROM res\nORDER BY ${order}`;
+    } else {
+      sql += [
+        `,\nkeys AS (\n  SELECT * FROM ${keysSql}\n)`,
+        `,\nfill AS (\n  SELECT (SELECT count(*) FROM keys) * ${p(nBuckets)}::BIGINT <= ${p(MAX_FILL_ROWS)}::BIGINT AS ok\n)`,
+        `,\nbuckets AS (\n  SELECT range AS time_ms FROM range(${p(start)}::BIGINT, ${p(end)}::BIGINT, ${p(span)}::BIGINT)\n  WHERE (SELECT ok FROM fill)\n)`,
+        `\nSELECT ${fillSelect.join(", ")}\nFROM buckets b CROSS JOIN keys k LEFT JOIN res r ON ${on}`,
+        `\nUNION ALL\nSELECT ${cols.join(", ")}, value FROM res WHERE NOT (SELECT ok FROM fill)`,
+        `\nORDER BY ${order}`,
+      ].join("");
+    }
   }
   return { sql, params, table: source.table, resolutionMs: span };
 }

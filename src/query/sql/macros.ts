@@ -5,12 +5,14 @@ import { FLOW_COLUMNS } from "../../schema.js";
 import { RAW_TABLE, ROLLUPS } from "../../store/schema.js";
 
 /**
- * nagare_ip(b): a 16-byte ip column as text, exactly as formatIp
+ * nagare_ip(b): an ip column (UHUGEINT: the 16 address bytes as one
+ * big-endian integer; a 16-byte BLOB of a version-1 store works too) as text, exactly as formatIp
  * (src/collector/ip.ts) prints it: all zeros → '' (absent), IPv4-mapped →
  * dotted quad, else RFC 5952 text (lower case, no leading zeros, the first
  * longest run of two or more zero words compressed to '::').
  *
- * Written in plain SQL on hex(b): no extension (inet) can be loaded in the
+ * Written in plain SQL on the 32 hex digits of b (hex() of a UHUGEINT drops
+ * leading zeros, hence the lpad; of a 16-byte BLOB it is already 32): no extension (inet) can be loaded in the
  * sandbox. The compression works on ':w0:w1:…:w7:' (a colon each side, so a
  * run of n zero words is the literal ':0:…:0:'); runs are tried longest
  * first and regexp_replace without 'g' replaces only the first, which is
@@ -36,7 +38,7 @@ export const MACROS: readonly string[] = [
       .map((k) => `nagare_ip_word(h, ${k})`)
       .join(", ")}) || ':'),
     '^:([^:])', '\\1'), '([^:]):$', '\\1')`,
-  `CREATE OR REPLACE TEMP MACRO nagare_ip(b) AS CASE WHEN b IS NULL THEN NULL ELSE list_transform([hex(b)], lambda h: CASE
+  `CREATE OR REPLACE TEMP MACRO nagare_ip(b) AS CASE WHEN b IS NULL THEN NULL ELSE list_transform([lpad(hex(b), 32, '0')], lambda h: CASE
     WHEN h = '${"0".repeat(32)}' THEN ''
     WHEN starts_with(h, '00000000000000000000FFFF') THEN concat_ws('.', ${[12, 13, 14, 15]
       .map((k) => `nagare_ip_byte(h, ${k})`)

@@ -66,6 +66,22 @@ export interface SqlQueryOptions {
 interface Running {
   conn: DuckDBConnection;
   cancelled: boolean;
+  /** Repeats the interrupt until the query ends (see stopRunning). */
+  repeat?: NodeJS.Timeout;
+}
+
+/** How often an interrupt is repeated until the query stops. */
+const INTERRUPT_REPEAT_MS = 25;
+
+/**
+ * Interrupt `r`'s query, again every INTERRUPT_REPEAT_MS until query()
+ * clears it: DuckDB drops an interrupt that comes while the connection is
+ * between statements (parsing, preparing, BEGIN) — its flag is reset when a
+ * query starts — and a single interrupt there would let the query run on.
+ */
+function stopRunning(r: Running): void {
+  r.conn.interrupt();
+  r.repeat ??= setInterval(() => r.conn.interrupt(), INTERRUPT_REPEAT_MS);
 }
 
 /** Statement type names for error messages. */
@@ -154,7 +170,7 @@ export class SqlService {
     const r = this.running.get(id);
     if (!r) return false;
     r.cancelled = true;
-    r.conn.interrupt();
+    stopRunning(r);
     return true;
   }
 
@@ -195,7 +211,7 @@ export class SqlService {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      conn.interrupt();
+      stopRunning(run);
     }, timeoutMs);
     let inTx = false;
     try {
@@ -203,7 +219,11 @@ export class SqlService {
       await conn.run("BEGIN TRANSACTION READ ONLY");
       inTx = true;
       const result = await prepared.stream();
-      const page = await readPage(result, offset, limit);
+      // An interrupt() that came before DuckDB started executing is lost (the
+      // flag is reset when a query starts), so a cancel is also checked here
+      // and before every chunk, where the query does its work.
+      const page = await readPage(result, offset, limit, () => run.cancelled || timedOut);
+      if (run.cancelled || timedOut) throw new Error("interrupted");
       return { id, ...page };
     } catch (err) {
       if (run.cancelled) throw new SqlCancelledError(id);
@@ -211,6 +231,7 @@ export class SqlService {
       throw classify(err);
     } finally {
       clearTimeout(timer);
+      clearInterval(run.repeat);
       this.running.delete(id);
       if (inTx) await conn.run("ROLLBACK").catch(() => {});
       this.release(conn);
@@ -269,7 +290,12 @@ export class SqlService {
 }
 
 /** Skip `offset` rows and keep `limit`, chunk by chunk; one row more tells whether a next page exists. */
-async function readPage(result: DuckDBResult, offset: number, limit: number): Promise<Omit<SqlPage, "id">> {
+async function readPage(
+  result: DuckDBResult,
+  offset: number,
+  limit: number,
+  stopped: () => boolean,
+): Promise<Omit<SqlPage, "id">> {
   const names = result.columnNames();
   const types = result.columnTypes();
   const columns = names.map((name, i) => ({ name, type: types[i]!.toString() }));
@@ -277,6 +303,7 @@ async function readPage(result: DuckDBResult, offset: number, limit: number): Pr
   let skip = offset;
   let more = false;
   for (;;) {
+    if (stopped()) throw new Error("interrupted");
     const chunk = await result.fetchChunk();
     if (!chunk || chunk.rowCount === 0) break;
     const n = chunk.rowCount;

@@ -108,7 +108,7 @@ test("SELECT works on each view; listViews and listColumns", async () => {
   const cols = await sql.listColumns("flows");
   assert.ok(cols);
   const byName = new Map(cols.map((c) => [c.name, c.type]));
-  assert.equal(byName.get("src_addr"), "BLOB");
+  assert.equal(byName.get("src_addr"), "UHUGEINT");
   assert.equal(byName.get("src_addr_text"), "VARCHAR");
   assert.equal(byName.get("bytes"), "UBIGINT");
   for (const c of IP_COLUMNS) assert.equal(byName.get(`${c}_text`), "VARCHAR");
@@ -146,13 +146,20 @@ test("nagare_ip on RFC 5952 edge cases, against formatIp", async () => {
     "::ffff:10.1.2.3",
     "0.0.0.1",
     "255.255.255.255",
+    "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+    "0.0.0.0",
+    "::",
   ];
   for (const t of cases) {
     const b = parseIp(t);
     assert.ok(b, t);
     const hex = Buffer.from(b).toString("hex");
-    const p = await sql.query(`SELECT nagare_ip(from_hex('${hex}'))`);
+    // The store's UHUGEINT (the bytes as one big-endian integer) and a version-1 BLOB print alike.
+    const p = await sql.query(
+      `SELECT nagare_ip(${BigInt(`0x${hex}`)}::UHUGEINT), nagare_ip(from_hex('${hex}'))`,
+    );
     assert.equal(p.rows[0]![0], formatIp(b, 0), t);
+    assert.equal(p.rows[0]![1], formatIp(b, 0), t);
   }
 });
 

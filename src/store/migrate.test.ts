@@ -1,0 +1,233 @@
+// Schema migrations on real data: a database really created at version 1
+// (ip columns as 16-byte BLOBs, filled from a decoded capture the way the
+// version-1 writer filled it) is opened by the current StoreWriter; every
+// address must read back with the same text, rollups must still agree with
+// flows_raw and keep merging (their primary key survives the recreate).
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import {
+  DuckDBInstance,
+  DuckDBTimestampMillisecondsValue,
+  type DuckDBAppender,
+  type DuckDBConnection,
+} from "@duckdb/node-api";
+import { BatchPool, type FlowBatch } from "../collector/batch.js";
+import { FlowDecoder } from "../collector/decoder.js";
+import { formatIp, parseIp } from "../collector/ip.js";
+import { CollectorStats } from "../collector/stats.js";
+import { RecordSink } from "../collector/types.js";
+import { ipToBigInt } from "../query/filter/index.js";
+import { MACROS } from "../query/sql/macros.js";
+import { FLOW_COLUMNS } from "../schema.js";
+import { readUnitDatagrams, unit } from "../../test/helpers/captures.js";
+import { migrate, schemaVersion } from "./migrate.js";
+import { MIGRATIONS, ROLLUPS, blobToIpSql, rollupMergeSql } from "./schema.js";
+import { StoreWriter } from "./writer.js";
+
+const UNIT = "ipfixcol2__example_flows"; // 3979 IPFIX flows, IPv4 and IPv6
+const IP_COLS = FLOW_COLUMNS.filter((c) => c.kind === "ip").map((c) => c.name);
+const dir = mkdtempSync(join(tmpdir(), "nagare-migrate-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Decode the unit; each batch is handed on synchronously (batches are not kept). */
+function decodeUnit(onBatch: (b: FlowBatch) => void): void {
+  const dec = new FlowDecoder({ stats: new CollectorStats() });
+  const sink = new RecordSink(
+    onBatch,
+    () => {},
+    512,
+    () => {},
+    new BatchPool(512, 2),
+  );
+  for (const d of readUnitDatagrams(unit(UNIT))) {
+    const exporterIp = parseIp(d.srcAddr) ?? new Uint8Array(16);
+    dec.decode(d.payload, { exporter: d.srcAddr, exporterIp, receivedMs: d.timeMs }, sink);
+  }
+  sink.flush();
+}
+
+/** What the version-1 writer did: one row at a time, ip columns as 16-byte BLOBs. */
+function appendV1(ap: DuckDBAppender, b: FlowBatch): void {
+  const cols = b.cols as unknown as Record<string, Float64Array | Uint8Array | Uint16Array | string[]>;
+  for (let i = 0; i < b.length; i++) {
+    for (const c of FLOW_COLUMNS) {
+      const a = cols[c.name]!;
+      switch (c.kind) {
+        case "time":
+          ap.appendTimestampMilliseconds(new DuckDBTimestampMillisecondsValue(BigInt(a[i] as number)));
+          break;
+        case "u8":
+          ap.appendUTinyInt(a[i] as number);
+          break;
+        case "u16":
+          ap.appendUSmallInt(a[i] as number);
+          break;
+        case "u32":
+          ap.appendUInteger(a[i] as number);
+          break;
+        case "u64":
+        case "mac":
+          ap.appendDouble(a[i] as number);
+          break;
+        case "ip":
+          ap.appendBlob((a as Uint8Array).slice(i * 16, i * 16 + 16));
+          break;
+        case "string":
+          ap.appendVarchar(a[i] as string);
+          break;
+      }
+    }
+    ap.endRow();
+  }
+}
+
+/** Every row's ip columns as text, "a|b|…", sorted (a multiset). */
+async function ipTexts(conn: DuckDBConnection, table: string): Promise<string[]> {
+  const sel = IP_COLS.map((c) => `nagare_ip(${c})`).join(" || '|' || ");
+  return (await conn.runAndReadAll(`SELECT ${sel} FROM ${table}`))
+    .getRowsJS()
+    .map((r) => String(r[0]))
+    .sort();
+}
+
+async function types(conn: DuckDBConnection, table: string): Promise<Map<string, string>> {
+  const r = await conn.runAndReadAll(
+    "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = $1 AND schema_name = 'main' AND database_name = current_database()",
+    [table],
+  );
+  return new Map(r.getRowsJS().map((x) => [String(x[0]), String(x[1])]));
+}
+
+const ROLLUP_TEXT = (t: string): string =>
+  `SELECT bucket, nagare_ip(exporter_address), in_if, out_if, src_as, dst_as, protocol, ip_version, src_port, dst_port, bytes, packets, flows, bytes_scaled, packets_scaled, flows_scaled FROM ${t} ORDER BY ALL`;
+/** flows_raw aggregated as the rollup does (the merge SQL itself, into a scratch table). */
+async function rollupFromRaw(conn: DuckDBConnection, t: string): Promise<string[]> {
+  await conn.run(`CREATE OR REPLACE TEMP TABLE scratch AS SELECT * FROM ${t} LIMIT 0`);
+  const merge = rollupMergeSql(
+    { table: "scratch", interval: t === "flows_1m" ? "1 minute" : "1 hour" },
+    "flows_raw",
+  );
+  // ON CONFLICT needs a key; the scratch copy has none and needs none (one insert of a GROUP BY).
+  await conn.run(merge.slice(0, merge.indexOf("ON CONFLICT")));
+  return rowsText(conn, ROLLUP_TEXT("scratch"));
+}
+async function rowsText(conn: DuckDBConnection, sql: string): Promise<string[]> {
+  return (await conn.runAndReadAll(sql)).getRowsJS().map((r) => r.map(String).join("|"));
+}
+
+test("blobToIpSql: a 16-byte BLOB becomes the big-endian UHUGEINT, edge values included", async () => {
+  const inst = await DuckDBInstance.create(":memory:");
+  const c = await inst.connect();
+  for (const t of [
+    "::",
+    "::1",
+    "0.0.0.0",
+    "10.1.2.3",
+    "255.255.255.255",
+    "2001:db8::1",
+    "fe80::1",
+    "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+  ]) {
+    const b = parseIp(t)!;
+    const hex = Buffer.from(b).toString("hex");
+    const r = await c.runAndReadAll(`SELECT ${blobToIpSql(`from_hex('${hex}')`)}`);
+    assert.equal(r.getRowsJS()[0]![0], BigInt(`0x${hex}`), t);
+    assert.equal(r.getRowsJS()[0]![0], ipToBigInt(b), t);
+  }
+  c.closeSync();
+  inst.closeSync();
+});
+
+test("migrations step by step: empty → 1 (BLOB) → 2 (UHUGEINT)", async () => {
+  const inst = await DuckDBInstance.create(join(dir, "steps.duckdb"));
+  const c = await inst.connect();
+  assert.deepEqual(await migrate(c, 1), [1]);
+  assert.equal(await schemaVersion(c), 1);
+  for (const t of ["flows_raw", "flows_stage"])
+    for (const ip of IP_COLS) assert.equal((await types(c, t)).get(ip), "BLOB", `${t}.${ip} at v1`);
+  assert.deepEqual(await migrate(c), [2]);
+  assert.equal(await schemaVersion(c), MIGRATIONS.at(-1)!.version);
+  for (const t of ["flows_raw", "flows_stage"])
+    for (const ip of IP_COLS) assert.equal((await types(c, t)).get(ip), "UHUGEINT", `${t}.${ip} at v2`);
+  for (const r of ROLLUPS) assert.equal((await types(c, r.table)).get("exporter_address"), "UHUGEINT");
+  assert.deepEqual(await migrate(c), []);
+  c.closeSync();
+  inst.closeSync();
+});
+
+test("a version-1 database with BLOB rows, opened by the current writer: values, texts, rollups preserved", async () => {
+  const path = join(dir, "v1.duckdb");
+  const inst = await DuckDBInstance.create(path);
+  const c = await inst.connect();
+  await migrate(c, 1);
+  for (const m of MACROS) await c.run(m);
+  const raw = await c.createAppender("flows_raw");
+  const stage = await c.createAppender("flows_stage");
+  // The expected texts come from the batches (formatIp), not from SQL.
+  const expected: string[] = [];
+  let batches = 0;
+  let stageRows = 0;
+  decodeUnit((b) => {
+    // Every 5th batch is left in the on-disk flows_stage, as an older version could have.
+    const toStage = batches++ % 5 === 4;
+    appendV1(toStage ? stage : raw, b);
+    if (toStage) stageRows += b.length;
+    for (let i = 0; i < b.length; i++)
+      expected.push(
+        IP_COLS.map((col) => formatIp((b.cols as unknown as Record<string, Uint8Array>)[col]!, i * 16)).join(
+          "|",
+        ),
+      );
+  });
+  raw.closeSync();
+  stage.closeSync();
+  assert.equal(expected.length, 3979);
+  assert.ok(stageRows > 0 && stageRows < expected.length);
+  for (const r of ROLLUPS) await c.run(rollupMergeSql(r, "flows_raw"));
+  // At version 1 the BLOB texts are the batches' texts (nagare_ip reads both layouts).
+  const v1Texts = [...(await ipTexts(c, "flows_raw")), ...(await ipTexts(c, "flows_stage"))].sort();
+  assert.deepEqual(v1Texts, [...expected].sort());
+  const v1Exporters = await rowsText(
+    c,
+    "SELECT DISTINCT nagare_ip(exporter_address) FROM flows_1m ORDER BY 1",
+  );
+  assert.equal((await types(c, "flows_1m")).get("exporter_address"), "BLOB");
+  c.closeSync();
+  inst.closeSync();
+
+  const w = new StoreWriter({ config: { path, intervalMs: 60_000 } });
+  await w.start();
+  const wc = w.connection;
+  for (const m of MACROS) await wc.run(m);
+  assert.equal(await schemaVersion(wc), 2);
+  for (const t of ["flows_raw", "flows_stage", ...ROLLUPS.map((r) => r.table)]) {
+    const ty = await types(wc, t);
+    for (const ip of IP_COLS) if (ty.has(ip)) assert.equal(ty.get(ip), "UHUGEINT", `${t}.${ip}`);
+  }
+  // start() merged the old stage rows; every address reads back with the same text.
+  assert.deepEqual(await rowsText(wc, "SELECT count(*) FROM flows_stage"), ["0"]);
+  assert.deepEqual(await ipTexts(wc, "flows_raw"), [...expected].sort());
+  assert.deepEqual(
+    await rowsText(wc, "SELECT DISTINCT nagare_ip(exporter_address) FROM flows_1m ORDER BY 1"),
+    v1Exporters,
+  );
+  // Converted rollups agree with raw (the stage rows merged into them through ON CONFLICT).
+  for (const r of ROLLUPS)
+    assert.deepEqual(await rowsText(wc, ROLLUP_TEXT(r.table)), await rollupFromRaw(wc, r.table), r.table);
+  const pk = await rowsText(
+    wc,
+    "SELECT table_name FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY' AND table_name LIKE 'flows_1%' ORDER BY 1",
+  );
+  assert.deepEqual(pk, ["flows_1h", "flows_1m"]);
+
+  // The new writer keeps ingesting into the converted tables: same unit again, every key doubles.
+  decodeUnit((b) => w.consume(b));
+  await w.flush();
+  assert.deepEqual(await ipTexts(wc, "flows_raw"), [...expected, ...expected].sort());
+  for (const r of ROLLUPS)
+    assert.deepEqual(await rowsText(wc, ROLLUP_TEXT(r.table)), await rollupFromRaw(wc, r.table), r.table);
+  await w.stop();
+});
