@@ -96,10 +96,22 @@ export const ROLLUP_SUMS = [
   "flows_scaled",
 ] as const;
 
+/**
+ * Pinned compression of a rollup column. exporter_address is a UHUGEINT with
+ * a handful of values: DuckDB 1.5.6 picks BitPacking for it, and grouping
+ * by a bit-packed UHUGEINT is ~60× slower than by an RLE one (8.7 M rows:
+ * 3.3 s against 53 ms, same data; it was the whole 3.5 s of the month
+ * benchmark's exporter/interface TopN — BENCHMARKS.md §6). RLE costs a few
+ * more bytes per row when the rows are not in exporter order.
+ */
+function compressionOf(dim: string, types: Record<ColumnKind, string>): string {
+  return dim === "exporter_address" && types === SQL_TYPE ? " USING COMPRESSION rle" : "";
+}
+
 export function rollupDdl(table: string, types: Record<ColumnKind, string> = SQL_TYPE): string {
   const cols = [
     "  bucket TIMESTAMP NOT NULL",
-    ...ROLLUP_DIMS.map((d) => `  ${d} ${typeOf(d, types)} NOT NULL`),
+    ...ROLLUP_DIMS.map((d) => `  ${d} ${typeOf(d, types)} NOT NULL${compressionOf(d, types)}`),
     "  src_port USMALLINT NOT NULL",
     "  dst_port USMALLINT NOT NULL",
     // HUGEINT: a sum of UBIGINT counters over an hour of a busy exporter can pass 2^64 once scaled.

@@ -429,3 +429,26 @@ test("rows consumed while a merge runs go to the other stage and are committed b
   for (const b of batches) b.release();
   await w.stop();
 });
+
+test("rollups pin RLE on exporter_address (DuckDB would bit-pack it, which groups ~60× slower)", async () => {
+  const inst = await DuckDBInstance.create(join(dir, "compression.duckdb"));
+  const c = await inst.connect();
+  await migrate(c);
+  // Three exporters in random order, enough rows for several row groups' worth of segments.
+  await c.run(`INSERT INTO flows_1h
+    SELECT TIMESTAMP '2026-01-01' + INTERVAL (i // 1000) HOUR, 281473902969345 + (i * 7919 % 3), 1, 2, i, 4, 6, 4, 443, 49152,
+      100, 1, 1, 100, 1, 1
+    FROM range(200000) t(i)`);
+  await c.run("CHECKPOINT");
+  const methods = (
+    await c.runAndReadAll(
+      "SELECT DISTINCT compression FROM pragma_storage_info('flows_1h') WHERE column_name = 'exporter_address'",
+    )
+  )
+    .getRowsJS()
+    .map((r) => String(r[0]));
+  assert.ok(methods.includes("RLE"), `exporter_address stored as ${methods.join(", ")}`);
+  assert.ok(!methods.includes("BitPacking"), `exporter_address stored as ${methods.join(", ")}`);
+  c.closeSync();
+  inst.closeSync();
+});
