@@ -169,9 +169,7 @@ export async function runStore(
       restamp(b, Math.floor(Date.now()));
       w.consume(b);
       // Let the flush timer and the merge's callbacks run, as the event loop does between
-      // datagrams. After every batch: the JS stage's scan (src/store/stage.ts) hands DuckDB one
-      // 2048-row chunk per event-loop turn, so a loop that turned only every 8 batches (32k
-      // rows) would throttle the merge to 2048 rows per turn.
+      // datagrams, after every batch.
       if (e2e) await new Promise<void>((r) => setImmediate(r));
     }
     let rows = w.rowsAppended;

@@ -36,7 +36,6 @@ import type { FlowConsumer } from "../pipeline/index.js";
 import { FLOW_COLUMNS, type ColumnKind } from "../schema.js";
 import { defaultStoreConfig, type StoreConfig } from "./config.js";
 import { FreshnessWindow, ReceiveRuns, type FreshnessSnapshot } from "./freshness.js";
-import { JsStage, STAGE_SCAN, stageScanFunction } from "./stage.js";
 import { addMissingColumns, migrate } from "./migrate.js";
 import { Retention, type RetentionStats } from "./retention.js";
 import {
@@ -68,20 +67,8 @@ export class StoreWriter implements FlowConsumer {
   private current = 0;
   /** Reused DataChunk writer (flows_stage column types, in schema order). */
   private chunks: ChunkAppender | null = null;
-  /** Table stage mode's append path: DataChunks (default, faster) or row-by-row Appender calls. */
+  /** Append path: DataChunks (default, faster) or row-by-row Appender calls. */
   chunkMode = true;
-  /**
-   * Where rows wait for their merge (set before start()): "table" (default)
-   * appends them into in-memory DuckDB tables; "scan" (experimental) keeps
-   * them in JS typed arrays that DuckDB reads through the nagare_stage_scan
-   * table function (src/store/stage.ts). Both store identical rows (tested).
-   * "scan" cuts consume()'s main-thread CPU from ≈ 1.9 to ≈ 0.3 µs/row, but
-   * its merge reads one 2048-row chunk per event-loop turn on one DuckDB
-   * thread, and under load it fell behind (BENCHMARKS.md "Store ingest").
-   */
-  stageMode: "scan" | "table" = "table";
-  /** The two JS stages of "scan" mode (double buffering, as the tables). */
-  private jsStages: JsStage[] = [];
   private flushTimer: NodeJS.Timeout | null = null;
   private retention: Retention | null = null;
   private inflight: Promise<void> | null = null;
@@ -137,21 +124,16 @@ export class StoreWriter implements FlowConsumer {
     // appender relies on.
     await this.conn.run(`ATTACH IF NOT EXISTS ':memory:' AS ${MEM_DB}`);
     this.current = 0;
-    if (this.stageMode === "scan") {
-      this.jsStages = MEM_STAGES.map(() => new JsStage());
-      this.conn.registerTableFunction(stageScanFunction(this.jsStages));
-    } else {
-      for (const t of MEM_STAGES) {
-        await this.conn.run(`CREATE OR REPLACE TABLE ${MEM_DB}.main.${t} (\n${flowColumnsDdl()}\n)`);
-      }
-      this.appendConn = await this.instance.connect();
-      const aps: DuckDBAppender[] = [];
-      for (const t of MEM_STAGES) aps.push(await this.appendConn.createAppender(t, "main", MEM_DB));
-      this.appenders = aps;
-      this.appender = aps[0]!;
-      const ap = this.appender;
-      this.chunks = new ChunkAppender(FLOW_COLUMNS.map((_, i) => ap.columnType(i)));
+    for (const t of MEM_STAGES) {
+      await this.conn.run(`CREATE OR REPLACE TABLE ${MEM_DB}.main.${t} (\n${flowColumnsDdl()}\n)`);
     }
+    this.appendConn = await this.instance.connect();
+    const aps: DuckDBAppender[] = [];
+    for (const t of MEM_STAGES) aps.push(await this.appendConn.createAppender(t, "main", MEM_DB));
+    this.appenders = aps;
+    this.appender = aps[0]!;
+    const ap = this.appender;
+    this.chunks = new ChunkAppender(FLOW_COLUMNS.map((_, i) => ap.columnType(i)));
     this.flushTimer = setInterval(() => void this.flush(), this.config.intervalMs);
     this.flushTimer.unref();
     // Retention (age and disk budget) runs on its own timer: src/store/retention.ts.
@@ -161,13 +143,6 @@ export class StoreWriter implements FlowConsumer {
 
   consume(batch: FlowBatch): void {
     const n = batch.length;
-    const js = this.jsStages[this.current];
-    if (js) {
-      js.append(batch);
-      this.pending += n;
-      this.rowsAppended += n;
-      return;
-    }
     const ap = this.appender;
     if (!ap) {
       this.droppedBatches++;
@@ -208,13 +183,9 @@ export class StoreWriter implements FlowConsumer {
       const src = this.current;
       this.current = src ^ 1;
       this.pending = 0;
-      const js = this.jsStages[src];
-      if (js) await this.merge(`${STAGE_SCAN}(${src})`, "js", js.runs, () => js.clear());
-      else {
-        this.appenders[src]?.flushSync();
-        this.appender = this.appenders[this.current] ?? null;
-        await this.merge(stageName(src), "memory", this.stageRuns[src]);
-      }
+      this.appenders[src]?.flushSync();
+      this.appender = this.appenders[this.current] ?? null;
+      await this.merge(stageName(src), "memory", this.stageRuns[src]);
       this.flushes++;
       this.lastFlushMs = performance.now() - t0;
     } catch (err) {
@@ -229,17 +200,11 @@ export class StoreWriter implements FlowConsumer {
    * transaction of the database file. An on-disk stage ("disk": the
    * flows_stage a version before the in-memory stages left) is emptied in
    * that transaction too; an in-memory stage ("memory": a table of another
-   * database, and DuckDB lets one transaction write only one; "js": the
-   * nagare_stage_scan(i) table function, whose rows `emptied` forgets) is
-   * emptied right after the commit. A crash in between loses the in-memory
+   * database, and DuckDB lets one transaction write only one) is emptied
+   * right after the commit. A crash in between loses the in-memory
    * rows with the process, so nothing is ever merged twice.
    */
-  private async merge(
-    stage: string,
-    kind: "disk" | "memory" | "js",
-    runs?: ReceiveRuns,
-    emptied?: () => void,
-  ): Promise<void> {
+  private async merge(stage: string, kind: "disk" | "memory", runs?: ReceiveRuns): Promise<void> {
     const sameDb = kind === "disk";
     const conn = this.connection;
     // An in-memory stage is grouped ONCE, at the finest rollup's granularity,
@@ -272,8 +237,7 @@ export class StoreWriter implements FlowConsumer {
     }
     this.rowsCommitted += n;
     // Committed: a failure here would merge the rows again, so it is fatal to the stage's contents either way.
-    if (kind === "js") emptied?.();
-    else if (n > 0 && kind === "memory") await conn.run(`DELETE FROM ${stage}`);
+    if (n > 0 && kind === "memory") await conn.run(`DELETE FROM ${stage}`);
   }
 
   /** One retention run now (age, then disk budget), on retention's own connection: src/store/retention.ts. */
@@ -300,16 +264,10 @@ export class StoreWriter implements FlowConsumer {
     this.appender = null;
     // closeSync flushed the appenders into their stages; merge what a failed flush left there.
     for (let s = 0; s < MEM_STAGES.length; s++) {
-      const js = this.jsStages[s];
-      if (js && js.length === 0) continue;
-      const merged = js
-        ? this.merge(`${STAGE_SCAN}(${s})`, "js", js.runs, () => js.clear())
-        : this.merge(stageName(s), "memory", this.stageRuns[s]);
-      await merged.catch((err: unknown) =>
+      await this.merge(stageName(s), "memory", this.stageRuns[s]).catch((err: unknown) =>
         this.log.error("store final merge failed (staged rows lost)", { error: String(err) }),
       );
     }
-    this.jsStages = [];
     this.appendConn?.closeSync();
     this.conn?.closeSync();
     this.instance.closeSync();
