@@ -35,6 +35,7 @@
 //      recorded, and makes `npm run bench -- month` exit 1.
 //   6. Disk: the DuckDB file (raw flows + minute and hour rollups) after a
 //      CHECKPOINT, and nfcapd's LZ4 files, each divided by N.
+import { ROLLUP_TABLES } from "../src/store/rollups.js";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createSocket, type Socket } from "node:dgram";
 import {
@@ -514,7 +515,7 @@ export async function runMonth(opts: MonthOptions): Promise<MonthResult> {
     const c0 = await inst0.connect();
     await c0.run("CHECKPOINT");
     const rows: Record<string, number> = {};
-    for (const t of ["flows_raw", "flows_1m", "flows_1h"]) {
+    for (const t of ["flows_raw", ...ROLLUP_TABLES.map((x) => x.table)]) {
       rows[t] = Number((await c0.runAndReadAll(`SELECT count(*) FROM ${t}`)).getRowsJS()[0]?.[0] ?? 0);
     }
     const threads = Number(
@@ -882,7 +883,9 @@ export async function runMonthPart(machine: Record<string, unknown>, argv: reado
   );
   console.log(
     `\nDisk: Nagare ${r.nagare.bytesPerFlow} B/flow (DuckDB file incl. minute and hour rollups, ${(r.nagare.fileBytes / 2 ** 20).toFixed(1)} MiB; ` +
-      `rows raw ${r.nagare.rows.flows_raw}, 1m ${r.nagare.rows.flows_1m}, 1h ${r.nagare.rows.flows_1h}) · ` +
+      `rows ${Object.entries(r.nagare.rows)
+        .map(([t, n]) => `${t} ${n}`)
+        .join(", ")}) · ` +
       `nfdump ${r.nfdump.bytesPerFlow} B/flow (${r.nfdump.compression}, ${r.nfdump.files} files, ${(r.nfdump.fileBytes / 2 ** 20).toFixed(1)} MiB)`,
   );
   if (r.mismatches.length) {

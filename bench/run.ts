@@ -12,10 +12,13 @@
 //                              a month of generated flows: queries and disk vs nfdump (bench/month.ts, results-month.json)
 //   npm run bench -- freshness [--rate F] [--seconds S] [--interval-ms M]
 //                              UDP receipt → visible to SQL delay (bench/freshness.ts, results-month.json)
+//   npm run bench -- dashboard [--flows N] [--days D] [--runs R] [--seed S] [--dir PATH] [--keep] [--reuse DIR]
+//                              an 8-widget dashboard over a month drawn in Chromium (bench/dashboard.ts, results-dashboard.json)
 import { writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runDashboardPart } from "./dashboard.js";
 import { decodeCases, runDecodeCase, type DecodeResult } from "./decode.js";
 import { LOSS_LIMIT, RECEIVE_RATES, runReceive, type ReceiveResult } from "./receive.js";
 import { runFreshnessPart } from "./freshness.js";
@@ -52,6 +55,7 @@ async function main(): Promise<void> {
     "store",
     "month",
     "freshness",
+    "dashboard",
   ];
   if (!parts.includes(part)) {
     console.error(`usage: npm run bench [-- ${parts.slice(1).join("|")}]   (got "${part}")`);
@@ -75,6 +79,10 @@ async function main(): Promise<void> {
       "Store ingest (ipfixcol2 example_flows replayed into a file DB; 5 s each; see bench/store.ts)",
     );
     await runStorePart();
+    return;
+  }
+  if (part === "dashboard") {
+    await runDashboardPart(machine, process.argv.slice(3));
     return;
   }
   if (part === "month" || part === "freshness") {

@@ -7,6 +7,8 @@
 //            HttpApi (/metrics, /api/v1/*, web UI) reads the stats, the rate meter, the live
 //            aggregator and the counter store; HttpAuth (users.json, sessions) guards it
 //            DemoTraffic sends NetFlow v9 to the collector while no router does
+//            ContentStore (<dataDir>/content: saved queries, dashboards, share links) ─▶ Scheduler
+//            (scheduled refresh through the SQL service); HttpApi serves both
 //
 // Start order is dependency order; stop is the reverse, so the last datagrams
 // are decoded, flushed to the consumers and the templates saved before exit.
@@ -33,6 +35,10 @@ import { JsonlWriter, Pipeline, RateMeter, type FlowConsumer } from "./pipeline/
 import { SqlService } from "./query/sql/index.js";
 import { StoreWriter } from "./store/index.js";
 import { ParquetExport } from "./store/export.js";
+import { ContentStore } from "./content/store.js";
+import { ContentRoutes } from "./content/routes.js";
+import { Scheduler } from "./content/schedule.js";
+import { overviewDashboard } from "./content/overview.js";
 
 let cachedVersion: string | undefined;
 /** The package version (package.json sits two levels above dist/src/, one above src/). */
@@ -83,6 +89,10 @@ export class App {
   readonly flows: FlowQueryRunner | null;
   /** Parquet export of closed hours of flows_raw (store.export.enabled). */
   readonly export: ParquetExport | null;
+  /** Saved queries, dashboards and share links (<dataDir>/content). */
+  readonly content: ContentStore;
+  /** Scheduled refresh of saved queries; null without the store. */
+  readonly scheduler: Scheduler | null;
   demo: DemoTraffic | null = null;
   token: ApiToken | null = null;
   private readonly tokenSlot: { token: string };
@@ -139,6 +149,8 @@ export class App {
       this.flows = null;
     }
     for (const c of opts.consumers ?? []) this.pipeline.add(c);
+    this.content = new ContentStore(join(cfg.dataDir, "content"), this.log);
+    this.scheduler = this.sql ? new Scheduler({ store: this.content, sql: this.sql, log: this.log }) : null;
 
     const listen: ListenSpec[] = cfg.collector.listen.map((t) => ({ addr: parseListen(t) as ListenAddress }));
     if (opts.listenDefaulted && listen.length === 1 && listen[0]!.addr.host === "0.0.0.0") {
@@ -188,6 +200,12 @@ export class App {
       auth: this.auth,
       live: this.live,
       webDir: this.webDir ?? undefined,
+      content: new ContentRoutes({
+        store: this.content,
+        sql: this.sql ?? undefined,
+        flows: this.flows ?? undefined,
+        scheduler: this.scheduler ?? undefined,
+      }),
       extra: () => ({
         version: nagareVersion(),
         pipelineFlows: this.pipeline.flows,
@@ -230,6 +248,15 @@ export class App {
           this.flows?.close();
           return sql.stop();
         });
+      }
+      // Content before the HTTP server serves it; the first start gets the Overview dashboard.
+      this.content.load();
+      if (this.content.ensureOverview(overviewDashboard))
+        this.log.info("created the Overview dashboard", { dir: this.content.dir });
+      if (this.scheduler) {
+        const scheduler = this.scheduler;
+        scheduler.start();
+        this.started.push(() => scheduler.stop());
       }
       await this.collector.start();
       this.started.push(() => this.collector.stop());

@@ -41,7 +41,10 @@ function readOnlyPost(path: string): boolean {
     path === "/api/v1/sql" ||
     path.startsWith("/api/v1/sql/") ||
     path === "/api/v1/flows/query" ||
-    path === "/api/v1/auth/logout"
+    path === "/api/v1/auth/logout" ||
+    // Running a saved query or a dashboard widget reads only (src/content/routes.ts).
+    /^\/api\/v1\/queries\/[^/]+\/run$/.test(path) ||
+    /^\/api\/v1\/dashboards\/[^/]+\/widgets\/[^/]+\/run$/.test(path)
   );
 }
 

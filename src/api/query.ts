@@ -1,12 +1,15 @@
 // The query endpoints: POST /api/v1/sql, DELETE /api/v1/sql/:id (cancel),
-// GET /api/v1/views[/:name/columns], POST /api/v1/flows/query. JSON in, JSON out; errors are {error: message}
+// GET /api/v1/views[/:name/columns], POST /api/v1/flows/query, GET /api/v1/flows/values. JSON in, JSON out; errors are {error: message}
 // with the typed error's HTTP status (src/query/sql/errors.ts).
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { JsonDuckDBValueConverter, type DuckDBConnection, type DuckDBInstance } from "@duckdb/node-api";
 import { FilterError, duckdbParams } from "../query/filter/index.js";
 import { PlanError, planFlowQuery, type FlowQuery } from "../query/planner/index.js";
+import { ROLLUP_STATE_TABLE } from "../store/rollups.js";
+import { planValues, type ValuesQuery } from "../query/planner/values.js";
 import { SqlError, SqlTimeoutError, type SqlService } from "../query/sql/index.js";
 import { MACROS } from "../query/sql/macros.js";
+import { ParamError, renderSql, validateParamDefs } from "../content/params.js";
 import type { RetentionConfig } from "../store/config.js";
 
 /** Request bodies larger than this are refused with 413 (a query is text, not data). */
@@ -64,6 +67,7 @@ function optInt(body: Record<string, unknown>, key: string): number | undefined 
 export function errorAnswer(err: unknown): ApiAnswer {
   if (err instanceof SqlError) return { status: err.status, body: { error: err.message, code: err.code } };
   if (err instanceof HttpError) return { status: err.status, body: { error: err.message } };
+  if (err instanceof ParamError) return { status: err.status, body: { error: err.message } };
   if (err instanceof FilterError) {
     return {
       status: 400,
@@ -101,7 +105,40 @@ export class FlowQueryRunner {
   }
 
   async run(q: FlowQuery): Promise<ApiAnswer> {
-    const plan = planFlowQuery(q, Date.now(), this.retention);
+    const plan = planFlowQuery(q, Date.now(), this.retention, await this.watermarks());
+    return this.exec(plan.sql, plan.params, {
+      table: plan.table,
+      resolutionMs: plan.resolutionMs,
+      startMs: plan.startMs,
+      endMs: plan.endMs,
+    });
+  }
+
+  /**
+   * The rollups' closed-until watermarks (src/store/rollups.ts), read before
+   * each plan: one a moment old is still right (flows_raw keeps the rows
+   * past it), only slower.
+   */
+  async watermarks(): Promise<Map<string, number>> {
+    // On the queue: one statement at a time per connection.
+    const task = this.queue.then(async () => {
+      const conn = await this.connection();
+      const r = await conn.runAndReadAll(
+        `SELECT table_name, epoch_ms(closed_until) FROM ${ROLLUP_STATE_TABLE}`,
+      );
+      return new Map(r.getRowsJS().map(([t, ms]) => [String(t), Number(ms)]));
+    });
+    this.queue = task.catch(() => undefined);
+    return task;
+  }
+
+  /** GET /api/v1/flows/values: the top values of one column (src/query/planner/values.ts). */
+  async values(q: ValuesQuery): Promise<ApiAnswer> {
+    const plan = planValues(q, Date.now(), this.retention, await this.watermarks());
+    return this.exec(plan.sql, plan.params, { table: plan.table, column: q.column });
+  }
+
+  private async exec(sql: string, params: unknown[], head: Record<string, unknown>): Promise<ApiAnswer> {
     const task = this.queue.then(async () => {
       const conn = await this.connection();
       let timedOut = false;
@@ -110,15 +147,14 @@ export class FlowQueryRunner {
         conn.interrupt();
       }, this.timeoutMs);
       try {
-        const bound = duckdbParams(plan.params);
-        const r = await conn.run(plan.sql, bound.values, bound.types);
+        const bound = duckdbParams(params);
+        const r = await conn.run(sql, bound.values, bound.types);
         const types = r.columnTypes();
         const columns = r.columnNames().map((name, i) => ({ name, type: String(types[i]) }));
         return {
           status: 200,
           body: {
-            table: plan.table,
-            resolutionMs: plan.resolutionMs,
+            ...head,
             columns,
             rows: await r.convertRows(JsonDuckDBValueConverter),
           },
@@ -178,12 +214,20 @@ export async function queryRoute(
     if (path === "/api/v1/sql" && method === "POST") {
       const body = await readJson(req);
       if (typeof body.sql !== "string") throw new HttpError(400, "sql must be a string");
+      // Optional {{ name }} parameters, rendered as literals (src/content/params.ts).
+      let text = body.sql;
+      if (body.params !== undefined || body.paramDefs !== undefined) {
+        const values = body.params ?? {};
+        if (typeof values !== "object" || values === null || Array.isArray(values))
+          throw new HttpError(400, "params must be an object of name → value");
+        text = renderSql(text, validateParamDefs(body.paramDefs), values as Record<string, unknown>);
+      }
       const id = queryId(body, req);
       if (id !== undefined && queryOwners.has(id))
         throw new HttpError(409, `a query with id ${id} is already running`);
       if (id !== undefined && who) queryOwners.set(id, who.user);
       try {
-        const page = await q.sql.query(body.sql, {
+        const page = await q.sql.query(text, {
           offset: optInt(body, "offset"),
           limit: optInt(body, "limit"),
           id,
@@ -215,6 +259,23 @@ export async function queryRoute(
     if (path === "/api/v1/flows/query" && method === "POST") {
       const body = await readJson(req);
       return await q.flows.run(body as unknown as FlowQuery);
+    }
+    if (path === "/api/v1/flows/values" && method === "GET") {
+      const u = new URL(req.url ?? "/", "http://x").searchParams;
+      const time = (k: string): number | string => {
+        const v = u.get(k);
+        if (v === null) throw new HttpError(400, `${k} is required`);
+        return /^\d+$/.test(v) ? Number(v) : v;
+      };
+      const limit = u.get("limit");
+      return await q.flows.values({
+        column: u.get("column") ?? "",
+        prefix: u.get("prefix") ?? undefined,
+        start: time("start"),
+        end: time("end"),
+        limit: limit === null ? undefined : Number(limit),
+        filter: u.get("filter") ?? undefined,
+      });
     }
     return null;
   } catch (err) {

@@ -22,6 +22,7 @@ import type { Principal } from "./auth.js";
 import type { LiveAggregator } from "../live/aggregator.js";
 import { liveStream } from "../live/sse.js";
 import { serveStatic } from "./static.js";
+import { ContentRoutes } from "../content/routes.js";
 
 export interface HttpApiOptions {
   listen: ListenAddress;
@@ -43,6 +44,8 @@ export interface HttpApiOptions {
   live?: LiveAggregator;
   /** Directory of the built web UI (index.html, app.js, app.css); none: no UI. */
   webDir?: string;
+  /** Saved queries, dashboards, share links: /api/v1/queries*, /api/v1/dashboards*, /api/v1/sql/render, /api/v1/share/*. */
+  content?: ContentRoutes;
 }
 
 export class HttpApi {
@@ -113,6 +116,13 @@ export class HttpApi {
     const method = req.method ?? "GET";
     let who: Principal | null = null;
     if (path.startsWith("/api/")) {
+      // Share links: no session; the token in the path is the credential and
+      // reaches its own dashboard only, read-only (src/content/routes.ts).
+      const content = this.opts.content;
+      if (content && ContentRoutes.isShare(path)) {
+        this.async(res, content.handleShare(method, url, req, res));
+        return;
+      }
       if (auth && path === "/api/v1/auth/login" && method === "POST") {
         this.async(res, auth.login(req, res, this.reply(res)));
         return;
@@ -132,6 +142,10 @@ export class HttpApi {
       if (path === "/api/v1/live" && method === "GET" && this.opts.live) {
         return liveStream(this.opts.live, url.searchParams.get("dim") ?? "protocol", res);
       }
+      if (content && ContentRoutes.handles(path)) {
+        this.async(res, content.handle(who, method, url, req, res));
+        return;
+      }
     }
     if (q && path.startsWith("/api/v1/") && (method === "POST" || method === "GET" || method === "DELETE")) {
       // Routed asynchronously; a path that is not a query path falls through below.
@@ -148,6 +162,7 @@ export class HttpApi {
         path === "/api/v1/sql" ||
         path.startsWith("/api/v1/sql/") ||
         path === "/api/v1/flows/query" ||
+        path === "/api/v1/flows/values" ||
         path.startsWith("/api/v1/views")
       ) {
         queryRoute(q, method, path, req, who ?? undefined).then(

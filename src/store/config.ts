@@ -8,8 +8,10 @@ export interface RetentionConfig {
   rawDays: number;
   /** flows_1m buckets older than this are deleted. */
   minuteDays: number;
-  /** flows_1h buckets older than this are deleted. */
+  /** 1-hour rollup buckets (flows_1h, dst_as_1h …) older than this are deleted. */
   hourDays: number;
+  /** 1-day rollup buckets (flows_1d, dst_addr_1d …) older than this are deleted. */
+  dayDays: number;
   /** How often retention runs. */
   intervalMs: number;
   /**
@@ -47,7 +49,7 @@ export function defaultStoreConfig(dataDir = "data"): StoreConfig {
   return {
     path: `${dataDir}/nagare.duckdb`,
     intervalMs: 1000,
-    retention: { rawDays: 7, minuteDays: 90, hourDays: 730, intervalMs: 60_000, maxBytes: 0 },
+    retention: { rawDays: 7, minuteDays: 90, hourDays: 730, dayDays: 1825, intervalMs: 60_000, maxBytes: 0 },
     export: { enabled: false, dir: "", intervalMs: 60_000, delayMs: 60_000, compression: "zstd" },
   };
 }
@@ -99,13 +101,18 @@ export function validateStoreConfig(raw: unknown, defaults: StoreConfig = defaul
   if (raw.retention !== undefined) {
     const r = raw.retention;
     if (!isObject(r)) throw new ConfigError("store.retention", `${show(r)} — must be a mapping`);
-    checkKeys(r, ["rawDays", "minuteDays", "hourDays", "intervalMs", "maxBytes"], "store.retention");
-    const days = (k: "rawDays" | "minuteDays" | "hourDays"): void => {
+    checkKeys(
+      r,
+      ["rawDays", "minuteDays", "hourDays", "dayDays", "intervalMs", "maxBytes"],
+      "store.retention",
+    );
+    const days = (k: "rawDays" | "minuteDays" | "hourDays" | "dayDays"): void => {
       if (r[k] !== undefined) out.retention[k] = num(r[k], `store.retention.${k}`, 0.001, 36_500, false);
     };
     days("rawDays");
     days("minuteDays");
     days("hourDays");
+    days("dayDays");
     if (r.intervalMs !== undefined) {
       out.retention.intervalMs = num(r.intervalMs, "store.retention.intervalMs", 1000, 86_400_000);
     }

@@ -226,10 +226,15 @@ test("retention: disk budget deletes the oldest raw rows first and gets under th
   const orig = Number(readUnitDatagrams(unit(UNIT))[0]!.timeMs);
   const fed = feed(w, () => now - HOUR - orig);
   await w.flush();
+  // The same flows two hours later close the first copy's buckets into the rollups (raw is replaced below).
+  feed(w, () => now + HOUR - orig);
+  await w.flush();
   const c = w.connection;
   // DuckDB frees space by whole row groups (122880 rows): the real rows are copied, oldest
   // first (as ingest appends), 8 times for each of the 40 hours before, ~1.3M rows.
-  await c.run("CREATE TEMP TABLE base AS SELECT * FROM flows_raw");
+  await c.run(
+    `CREATE TEMP TABLE base AS SELECT * FROM flows_raw WHERE time_received < epoch_ms(${now}::BIGINT)`,
+  );
   await c.run("DELETE FROM flows_raw");
   for (let h = 40; h >= 1; h--) {
     await c.run(
@@ -276,16 +281,19 @@ test("retention: disk budget deletes the oldest raw rows first and gets under th
   await r2.run(now);
   const held = r2.stats.budgetDeletes;
   assert.ok(held > 0 && r2.stats.usedBytes > b2, `${held} deleted, ${r2.stats.usedBytes} used`);
-  // One share (overshoot + margin, ~36 % of what was left, rounded up to a whole copy of the
-  // capture: its rows share a few timestamps) plus a few touched rows, not round after round.
-  assert.ok(held <= n * 0.36 + fed * 8 + 5, `${held} of ${n} deleted while held`);
+  // At most two shares (overshoot + margin of what was left, each rounded up to a whole copy
+  // of the capture: its rows share a few timestamps; the first checkpoint may free a little
+  // before the held row groups stop it) plus a few touched rows — not round after round.
+  const share = (r.stats.usedBytes - b2) / r.stats.usedBytes + 0.05;
+  assert.ok(held <= n * Math.min(0.75, 2 * share) + 2 * fed * 8 + 5, `${held} of ${n} deleted while held`);
   await reader.run("COMMIT");
   reader.closeSync();
   await r2.run(now);
   assert.ok(r2.stats.usedBytes <= b2, `${r2.stats.usedBytes} > ${b2}`);
   [n, oldest, newest] = await left();
-  // Half the space, so about half the rows: not the 90 % a second full delete would have taken.
-  assert.ok(n > total * 0.35, `${n} of ${total} left`);
+  // Half the space, so about half the rows less the file's fixed part (catalog, metadata, the
+  // empty rollups: ~10 % of this small file): not the 90 % a second full delete would have taken.
+  assert.ok(n > total * 0.3, `${n} of ${total} left`);
   assert.equal(n + r.stats.budgetDeletes + r2.stats.budgetDeletes, total);
   assert.ok(newest >= Number(minBase));
   await r2.stop();

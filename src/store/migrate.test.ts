@@ -1,8 +1,9 @@
 // Schema migrations on real data: a database really created at version 1
 // (ip columns as 16-byte BLOBs, filled from a decoded capture the way the
 // version-1 writer filled it) is opened by the current StoreWriter; every
-// address must read back with the same text, rollups must still agree with
-// flows_raw and keep merging (their primary key survives the recreate).
+// address must read back with the same text; migration 3 turns the wide
+// rollups into the narrow append-only ones, which must agree with flows_raw
+// and keep closing buckets.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,6 +26,8 @@ import { FLOW_COLUMNS } from "../schema.js";
 import { readUnitDatagrams, unit } from "../../test/helpers/captures.js";
 import { migrate, schemaVersion } from "./migrate.js";
 import { MIGRATIONS, ROLLUPS, blobToIpSql, rollupMergeSql } from "./schema.js";
+import { ROLLUP_STATE_TABLE, ROLLUP_TABLES } from "./rollups.js";
+import { assertRollupsAgree } from "../../test/helpers/rollups.js";
 import { StoreWriter } from "./writer.js";
 
 const UNIT = "ipfixcol2__example_flows"; // 3979 IPFIX flows, IPv4 and IPv6
@@ -101,19 +104,6 @@ async function types(conn: DuckDBConnection, table: string): Promise<Map<string,
   return new Map(r.getRowsJS().map((x) => [String(x[0]), String(x[1])]));
 }
 
-const ROLLUP_TEXT = (t: string): string =>
-  `SELECT bucket, nagare_ip(exporter_address), in_if, out_if, src_as, dst_as, protocol, ip_version, src_port, dst_port, bytes, packets, flows, bytes_scaled, packets_scaled, flows_scaled FROM ${t} ORDER BY ALL`;
-/** flows_raw aggregated as the rollup does (the merge SQL itself, into a scratch table). */
-async function rollupFromRaw(conn: DuckDBConnection, t: string): Promise<string[]> {
-  await conn.run(`CREATE OR REPLACE TEMP TABLE scratch AS SELECT * FROM ${t} LIMIT 0`);
-  const merge = rollupMergeSql(
-    { table: "scratch", interval: t === "flows_1m" ? "1 minute" : "1 hour" },
-    "flows_raw",
-  );
-  // ON CONFLICT needs a key; the scratch copy has none and needs none (one insert of a GROUP BY).
-  await conn.run(merge.slice(0, merge.indexOf("ON CONFLICT")));
-  return rowsText(conn, ROLLUP_TEXT("scratch"));
-}
 async function rowsText(conn: DuckDBConnection, sql: string): Promise<string[]> {
   return (await conn.runAndReadAll(sql)).getRowsJS().map((r) => r.map(String).join("|"));
 }
@@ -148,11 +138,18 @@ test("migrations step by step: empty → 1 (BLOB) → 2 (UHUGEINT)", async () =>
   assert.equal(await schemaVersion(c), 1);
   for (const t of ["flows_raw", "flows_stage"])
     for (const ip of IP_COLS) assert.equal((await types(c, t)).get(ip), "BLOB", `${t}.${ip} at v1`);
-  assert.deepEqual(await migrate(c), [2]);
-  assert.equal(await schemaVersion(c), MIGRATIONS.at(-1)!.version);
+  assert.deepEqual(await migrate(c, 2), [2]);
   for (const t of ["flows_raw", "flows_stage"])
     for (const ip of IP_COLS) assert.equal((await types(c, t)).get(ip), "UHUGEINT", `${t}.${ip} at v2`);
   for (const r of ROLLUPS) assert.equal((await types(c, r.table)).get("exporter_address"), "UHUGEINT");
+  assert.ok((await types(c, "flows_1m")).has("bytes_scaled"), "v2: wide flows_1m");
+  assert.deepEqual(await migrate(c), [3]);
+  assert.equal(await schemaVersion(c), MIGRATIONS.at(-1)!.version);
+  for (const t of ROLLUP_TABLES) {
+    const ty = await types(c, t.table);
+    assert.deepEqual([...ty.keys()], ["bucket", ...t.set.dims, "bytes", "packets", "flows"], t.table);
+  }
+  assert.deepEqual(await rowsText(c, `SELECT count(*) FROM ${ROLLUP_STATE_TABLE}`), ["0"]);
   assert.deepEqual(await migrate(c), []);
   c.closeSync();
   inst.closeSync();
@@ -202,32 +199,38 @@ test("a version-1 database with BLOB rows, opened by the current writer: values,
   await w.start();
   const wc = w.connection;
   for (const m of MACROS) await wc.run(m);
-  assert.equal(await schemaVersion(wc), 2);
-  for (const t of ["flows_raw", "flows_stage", ...ROLLUPS.map((r) => r.table)]) {
+  assert.equal(await schemaVersion(wc), MIGRATIONS.at(-1)!.version);
+  for (const t of ["flows_raw", "flows_stage", ...ROLLUP_TABLES.map((r) => r.table)]) {
     const ty = await types(wc, t);
     for (const ip of IP_COLS) if (ty.has(ip)) assert.equal(ty.get(ip), "UHUGEINT", `${t}.${ip}`);
   }
   // start() merged the old stage rows; every address reads back with the same text.
   assert.deepEqual(await rowsText(wc, "SELECT count(*) FROM flows_stage"), ["0"]);
   assert.deepEqual(await ipTexts(wc, "flows_raw"), [...expected].sort());
+  // The minutes the old flows_1m held before the newest one are in the new flows_1m, same exporters.
   assert.deepEqual(
     await rowsText(wc, "SELECT DISTINCT nagare_ip(exporter_address) FROM flows_1m ORDER BY 1"),
     v1Exporters,
   );
-  // Converted rollups agree with raw (the stage rows merged into them through ON CONFLICT).
-  for (const r of ROLLUPS)
-    assert.deepEqual(await rowsText(wc, ROLLUP_TEXT(r.table)), await rollupFromRaw(wc, r.table), r.table);
+  // Migrated rollups + the rebuilt pending rows (and the old stage's rows, late for closed buckets) agree with raw.
+  await assertRollupsAgree(wc, "after migration");
   const pk = await rowsText(
     wc,
     "SELECT table_name FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY' AND table_name LIKE 'flows_1%' ORDER BY 1",
   );
-  assert.deepEqual(pk, ["flows_1h", "flows_1m"]);
+  assert.deepEqual(pk, [], "no primary key (no index) on the new rollups");
 
-  // The new writer keeps ingesting into the converted tables: same unit again, every key doubles.
-  decodeUnit((b) => w.consume(b));
+  // The new writer keeps ingesting: same unit again, a day later (closes every old bucket).
+  decodeUnit((b) => {
+    for (let i = 0; i < b.length; i++) b.cols.time_received[i] = b.cols.time_received[i]! + 86_400_000;
+    w.consume(b);
+  });
   await w.flush();
   assert.deepEqual(await ipTexts(wc, "flows_raw"), [...expected, ...expected].sort());
-  for (const r of ROLLUPS)
-    assert.deepEqual(await rowsText(wc, ROLLUP_TEXT(r.table)), await rollupFromRaw(wc, r.table), r.table);
+  const checks = await assertRollupsAgree(wc, "after more ingest");
+  assert.ok(
+    checks.find((x) => x.table === "flows_1h")!.rollupRows > 0,
+    "the old hours are closed into flows_1h",
+  );
   await w.stop();
 });

@@ -2,10 +2,12 @@
 //
 // Two rules, applied in this order on every run:
 // 1. Age (per table): flows_raw rows older than rawDays (by time_received),
-//    flows_1m / flows_1h buckets older than minuteDays / hourDays.
+//    rollup buckets (src/store/rollups.ts) older than minuteDays, hourDays or
+//    dayDays by the table's resolution.
 // 2. Disk budget (maxBytes, 0 = off): while the database's used size is over
 //    the budget, the oldest flows_raw rows go first; only when flows_raw is
-//    empty, the oldest flows_1m buckets, then the oldest flows_1h buckets.
+//    empty, the oldest buckets of the 1-minute rollups, then of the 1-hour
+//    ones, then of the 1-day ones.
 //
 // "Used size" is DuckDB's used blocks × block size (pragma_database_size), not
 // the file's length: DuckDB never shrinks its file, it reuses freed blocks,
@@ -22,11 +24,14 @@
 import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { silentLogger, type Logger } from "../log.js";
 import type { RetentionConfig } from "./config.js";
-import { RAW_TABLE, ROLLUPS } from "./schema.js";
+import { ROLLUP_TABLES, type RollupRes } from "./rollups.js";
+import { RAW_TABLE } from "./schema.js";
 
 const DAY_MS = 86_400_000;
 /** Most delete-checkpoint rounds in one run (each drops at least the overshoot's share of a table). */
 const MAX_ROUNDS = 8;
+/** A round that gets back less than this share of the overshoot counts as held (see runBudgetRetention). */
+const MIN_PROGRESS = 0.25;
 /** Delete this much more than the overshoot, so one round usually suffices. */
 const MARGIN = 0.05;
 
@@ -47,9 +52,13 @@ export async function runAgeRetention(
 ): Promise<void> {
   const cut = (days: number): string => `epoch_ms(${Math.floor(nowMs - days * DAY_MS)})`;
   await conn.run(`DELETE FROM ${RAW_TABLE} WHERE time_received < ${cut(r.rawDays)}`);
-  const [m, h] = ROLLUPS;
-  await conn.run(`DELETE FROM ${m!.table} WHERE bucket < ${cut(r.minuteDays)}`);
-  await conn.run(`DELETE FROM ${h!.table} WHERE bucket < ${cut(r.hourDays)}`);
+  for (const t of ROLLUP_TABLES)
+    await conn.run(`DELETE FROM ${t.table} WHERE bucket < ${cut(retentionDays(r, t.res))}`);
+}
+
+/** Days a rollup resolution is kept. */
+export function retentionDays(r: RetentionConfig, res: RollupRes): number {
+  return res === "1m" ? r.minuteDays : res === "1h" ? r.hourDays : r.dayDays;
 }
 
 /** Bytes of the store's database file in use (used blocks × block size). */
@@ -68,7 +77,9 @@ async function checkpoint(conn: DuckDBConnection): Promise<void> {
 /** The tables the budget trims, in order, with their time column. */
 const BUDGET_ORDER: readonly { table: string; time: string }[] = [
   { table: RAW_TABLE, time: "time_received" },
-  ...ROLLUPS.map((r) => ({ table: r.table, time: "bucket" })),
+  ...(["1m", "1h", "1d"] as const).flatMap((res) =>
+    ROLLUP_TABLES.filter((t) => t.res === res).map((t) => ({ table: t.table, time: "bucket" })),
+  ),
 ];
 type BudgetTable = (typeof BUDGET_ORDER)[number];
 
@@ -164,12 +175,16 @@ export async function runBudgetRetention(
     );
     await checkpoint(conn);
     let after = await usedBytes(conn);
-    if (after >= used && (await firstNonEmpty(conn)) === target) {
+    // Progress means a real share of the overshoot back, not a block or two
+    // of metadata: deleted row groups still held by an open transaction free
+    // nothing, and deleting on after such a round would take far too much.
+    const enough = (a: number): boolean => used - a >= (used - maxBytes) * MIN_PROGRESS;
+    if (!enough(after) && (await firstNonEmpty(conn)) === target) {
       const [a, d] = await reclaim(conn, target, used);
       after = a;
       deleted += d;
     }
-    if (after >= used) {
+    if (!enough(after)) {
       state.unreclaimed = true;
       break;
     }

@@ -2,6 +2,21 @@
 // listed by hand here except the rollup dimensions, which are a choice.
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { FLOW_COLUMNS, type ColumnKind } from "../schema.js";
+import {
+  RES_MS,
+  ROLLUP_SETS,
+  ROLLUP_STATE_DDL,
+  ROLLUP_STATE_TABLE,
+  ROLLUP_TABLES,
+  SCALE_SQL,
+  aggregateFlowsSql,
+  reaggregateSql,
+  rollupTable,
+  rollupTableDdl,
+  type RollupRes,
+} from "./rollups.js";
+
+export { SCALE_SQL };
 
 /** DuckDB type of each schema kind. */
 export const SQL_TYPE: Record<ColumnKind, string> = {
@@ -26,7 +41,7 @@ export const RAW_TABLE = "flows_raw";
 export const STAGE_TABLE = "flows_stage";
 export const VERSION_TABLE = "nagare_schema_version";
 
-/** Rollup dimensions kept as they are (low cardinality). */
+/** Dimensions of the wide rollups of versions 1–2 (migrations 1–2 and 3 only; frozen). */
 export const ROLLUP_DIMS = [
   "exporter_address",
   "in_if",
@@ -51,6 +66,7 @@ export function portBucketSql(col: string): string {
   return `(CASE WHEN ${col} < 1024 THEN ${col} WHEN ${col} < 49152 THEN ${PORT_REGISTERED} ELSE ${PORT_EPHEMERAL} END)::USMALLINT`;
 }
 
+/** The wide rollups of versions 1–2 (replaced by src/store/rollups.ts in migration 3; frozen). */
 export interface Rollup {
   table: string;
   /** DuckDB interval literal of the bucket width. */
@@ -119,9 +135,6 @@ export function rollupDdl(table: string, types: Record<ColumnKind, string> = SQL
   ];
   return `CREATE TABLE ${table} (\n${cols.join(",\n")},\n  PRIMARY KEY (${ROLLUP_KEY.join(", ")})\n)`;
 }
-
-/** sampling_rate 0 means unknown: counted as 1 (see docs/collector.md "sampling"). */
-export const SCALE_SQL = "greatest(sampling_rate, 1)";
 
 /** A staging table (by default flows_stage) aggregated to `r`'s rows, in the rollup table's column order. */
 export function rollupSelectSql(r: Rollup, from: string = STAGE_TABLE): string {
@@ -222,4 +235,66 @@ export const MIGRATIONS: readonly Migration[] = [
     description: "ip columns BLOB → UHUGEINT",
     statements: ipToUhugeint,
   },
+  {
+    version: 3,
+    description: "narrow append-only rollups (src/store/rollups.ts) replace the wide flows_1m / flows_1h",
+    statements: narrowRollups,
+  },
 ];
+
+/**
+ * Migration 3: the wide flows_1m / flows_1h (primary key, merged per flush)
+ * become the narrow append-only sets of src/store/rollups.ts. With T the
+ * newest receive time the store holds, every table is filled with its
+ * buckets before W = T floored to its resolution and its watermark set to W;
+ * what is newer is rebuilt from flows_raw into the writer's pending tables
+ * at start, like after any restart.
+ * - flows_1m / flows_1h (traffic) and dst_as / src_as at 1 h come from the
+ *   old rollups (sums of their sampling-corrected *_scaled columns), so
+ *   their history is kept as far back as it went;
+ * - dst_port / src_port / dst_addr come from flows_raw (the old rollups held
+ *   port buckets only, no addresses): their history starts at the oldest raw
+ *   row still kept;
+ * - the 1-day tables are summed from the 1-hour ones.
+ */
+async function narrowRollups(conn: DuckDBConnection): Promise<string[]> {
+  const one = async (sql: string): Promise<number | null> => {
+    const v = (await conn.runAndReadAll(sql)).getRowsJS()[0]?.[0];
+    return v === null || v === undefined ? null : Number(v);
+  };
+  const rawMax = await one(`SELECT epoch_ms(max(time_received)) FROM ${RAW_TABLE}`);
+  const oldMax = await one(`SELECT epoch_ms(max(bucket)) + 60000 FROM flows_1m`);
+  const t = Math.max(rawMax ?? -Infinity, oldMax ?? -Infinity);
+  const out: string[] = [
+    `ALTER TABLE flows_1m RENAME TO flows_1m_v2`,
+    `ALTER TABLE flows_1h RENAME TO flows_1h_v2`,
+  ];
+  out.push(...ROLLUP_TABLES.map(rollupTableDdl), ROLLUP_STATE_DDL);
+  if (Number.isFinite(t)) {
+    const w = (r: RollupRes): number => Math.floor(t / RES_MS[r]) * RES_MS[r];
+    const scaled = "sum(bytes_scaled)::UBIGINT, sum(packets_scaled)::UBIGINT, sum(flows_scaled)::UBIGINT";
+    for (const set of ROLLUP_SETS) {
+      for (const res of set.res) {
+        const table = rollupTable(set, res);
+        const dims = set.dims.join(", ");
+        let fill: string;
+        const fromOld = res === "1m" ? "flows_1m_v2" : res === "1h" ? "flows_1h_v2" : null;
+        const oldHas = set.name === "traffic" || set.name === "dst_as" || set.name === "src_as";
+        if (fromOld && oldHas) {
+          fill = `SELECT bucket, ${dims}, ${scaled} FROM ${fromOld} WHERE bucket < epoch_ms(${w(res)}::BIGINT) GROUP BY ALL ORDER BY ALL`;
+        } else if (res === set.res[0]) {
+          fill = `${aggregateFlowsSql(set, RAW_TABLE, `time_received < epoch_ms(${w(res)}::BIGINT)`)}\nORDER BY ALL`;
+        } else {
+          const finer = rollupTable(set, set.res[set.res.indexOf(res) - 1]!);
+          fill = reaggregateSql(set, res, finer, null, w(res));
+        }
+        out.push(
+          `INSERT INTO ${table} ${fill}`,
+          `INSERT INTO ${ROLLUP_STATE_TABLE} VALUES ('${table}', epoch_ms(${w(res)}::BIGINT))`,
+        );
+      }
+    }
+  }
+  out.push(`DROP TABLE flows_1m_v2`, `DROP TABLE flows_1h_v2`);
+  return out;
+}

@@ -14,7 +14,9 @@ import { RecordSink } from "../collector/types.js";
 import { readUnitDatagrams, unit } from "../../test/helpers/captures.js";
 import { defaultStoreConfig, validateStoreConfig } from "./config.js";
 import { migrate, schemaVersion } from "./migrate.js";
-import { MIGRATIONS, portBucket } from "./schema.js";
+import { MIGRATIONS } from "./schema.js";
+import { ROLLUP_STATE_TABLE, ROLLUP_TABLES } from "./rollups.js";
+import { assertRollupsAgree } from "../../test/helpers/rollups.js";
 import { FLOW_COLUMNS } from "../schema.js";
 import { StoreWriter } from "./writer.js";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
@@ -93,20 +95,14 @@ async function one(conn: DuckDBConnection, sql: string): Promise<unknown[]> {
   return (await conn.runAndReadAll(sql)).getRowsJS()[0] ?? [];
 }
 
-const ROLLUP_GROUP = `exporter_address, in_if, out_if, src_as, dst_as, protocol, ip_version`;
-/** Raw rows aggregated exactly as the rollup does, as sorted text lines. */
-function rawGrouped(width: string): string {
-  return `SELECT time_bucket(INTERVAL '${width}', time_received::TIMESTAMP) AS b, ${ROLLUP_GROUP},
-    (CASE WHEN src_port < 1024 THEN src_port WHEN src_port < 49152 THEN 1024 ELSE 49152 END) AS sp,
-    (CASE WHEN dst_port < 1024 THEN dst_port WHEN dst_port < 49152 THEN 1024 ELSE 49152 END) AS dp,
-    sum(bytes)::HUGEINT, sum(packets)::HUGEINT, sum(flows)::HUGEINT, sum(bytes::HUGEINT * greatest(sampling_rate, 1))
-    FROM flows_raw GROUP BY ALL ORDER BY ALL`;
-}
-function rollupRows(table: string): string {
-  return `SELECT bucket, ${ROLLUP_GROUP}, src_port, dst_port, bytes, packets, flows, bytes_scaled FROM ${table} ORDER BY ALL`;
-}
-async function rows(conn: DuckDBConnection, sql: string): Promise<string[]> {
-  return (await conn.runAndReadAll(sql)).getRowsJS().map((r) => r.map(String).join("|"));
+/** A batch mutator moving every row's receive time `days` into the past. */
+const shift = (days: number) => (b: FlowBatch) => {
+  for (let i = 0; i < b.length; i++) b.cols.time_received[i] = b.cols.time_received[i]! - days * DAY;
+};
+
+/** Sums of one rollup table (sampling-corrected). */
+async function rollupSums(conn: DuckDBConnection, table: string): Promise<unknown[]> {
+  return one(conn, `SELECT sum(bytes), sum(packets), sum(flows) FROM ${table}`);
 }
 
 test("real unit into a file DB: counts, sums, IP round-trip, rollups, reopen", async () => {
@@ -148,17 +144,8 @@ test("real unit into a file DB: counts, sums, IP round-trip, rollups, reopen", a
     exp.addrs.some((a) => /^\d+\.\d+\.\d+\.\d+\|/.test(a)),
     "unit holds IPv4 flows",
   );
-  // Rollups equal raw grouped the same way, and keep the totals (incl. sampled-scaled).
-  for (const [t, width] of [
-    ["flows_1m", "1 minute"],
-    ["flows_1h", "1 hour"],
-  ] as const) {
-    assert.deepEqual(await rows(c, rollupRows(t)), await rows(c, rawGrouped(width)), t);
-    assert.deepEqual(
-      await one(c, `SELECT sum(bytes), sum(packets), sum(flows), sum(bytes_scaled) FROM ${t}`),
-      [BigInt(exp.bytes), BigInt(exp.packets), BigInt(exp.rows), BigInt(exp.scaledBytes)],
-    );
-  }
+  // Nothing is closed yet (no newer row): the rollups agree with raw through the watermark rule.
+  await assertRollupsAgree(c);
   await w.stop();
 
   // Reopen: data still there, migration not re-applied.
@@ -174,35 +161,64 @@ test("real unit into a file DB: counts, sums, IP round-trip, rollups, reopen", a
   await w2.stop();
 });
 
-test("incremental rollup over two micro-batches equals one aggregation", async () => {
-  const w = new StoreWriter({ config: { path: join(dir, "inc.duckdb") } });
+test("rollups: buckets close once a newer row is committed; many micro-batches, late rows, restart", async () => {
+  const path = join(dir, "inc.duckdb");
+  const w = new StoreWriter({ config: { path } });
   await w.start();
   let batches = 0;
-  // Flush after every other batch: many micro-batches merged into the same buckets.
-  const exp = decodeUnit(
+  // The unit two days ago, flushed after every other batch: many micro-batches into the same buckets.
+  const old = decodeUnit(
     (b) => {
       w.consume(b);
       if (++batches % 2 === 0) void w.flush();
     },
-    undefined,
+    shift(2),
     256,
   );
-  await w.stop(); // stop flushes the rest
+  await w.flush();
   assert.ok(w.flushes >= 2, `flushes ${w.flushes}`);
-  const inst = await DuckDBInstance.create(join(dir, "inc.duckdb"));
-  const c = await inst.connect();
-  assert.deepEqual(await one(c, "SELECT count(*), sum(bytes) FROM flows_raw"), [
-    BigInt(exp.rows),
-    BigInt(exp.bytes),
+  // Nothing newer yet: nothing closed, every rollup still empty.
+  for (const t of ROLLUP_TABLES)
+    assert.deepEqual(await one(w.connection, `SELECT count(*) FROM ${t.table}`), [0n]);
+  // The same flows now: every bucket of two days ago closes, in every table.
+  const now = decodeUnit((b) => w.consume(b));
+  await w.flush();
+  const c = w.connection;
+  const checks = await assertRollupsAgree(c, "after close");
+  for (const x of checks) assert.ok(x.rollupRows > 0, `${x.table} holds the closed buckets`);
+  const want = [BigInt(old.scaledBytes), BigInt(old.packets), BigInt(old.rows)];
+  for (const t of ROLLUP_TABLES) assert.deepEqual(await rollupSums(c, t.table), want, t.table);
+  // Late rows: the two-day-old flows once more, after their buckets closed.
+  decodeUnit((b) => w.consume(b), shift(2));
+  await w.flush();
+  await assertRollupsAgree(c, "after late rows");
+  for (const t of ROLLUP_TABLES)
+    assert.deepEqual(
+      await rollupSums(c, t.table),
+      want.map((v) => 2n * v),
+      `${t.table} with late rows`,
+    );
+  await w.stop();
+  // Restart: the open buckets' pending rows are rebuilt from flows_raw; a newer row closes them.
+  const w2 = new StoreWriter({ config: { path } });
+  await w2.start();
+  decodeUnit(
+    (b) => w2.consume(b),
+    (b) => {
+      for (let i = 0; i < b.length; i++) b.cols.time_received[i] = b.cols.time_received[i]! + DAY;
+    },
+  );
+  await w2.flush();
+  const after = await assertRollupsAgree(w2.connection, "after restart");
+  // The "now" copy is closed too now, in every table whose bucket ended (the 1-day ones may not have).
+  const oneHour = after.find((x) => x.table === "flows_1h")!;
+  assert.ok(oneHour.closedUntil! > Math.max(...[now.maxEnd]), "flows_1h closed past the second copy");
+  assert.deepEqual(await rollupSums(w2.connection, "flows_1m"), [
+    BigInt(3 * old.scaledBytes),
+    BigInt(3 * old.packets),
+    BigInt(3 * old.rows),
   ]);
-  for (const [t, width] of [
-    ["flows_1m", "1 minute"],
-    ["flows_1h", "1 hour"],
-  ] as const) {
-    assert.deepEqual(await rows(c, rollupRows(t)), await rows(c, rawGrouped(width)), t);
-  }
-  c.closeSync();
-  inst.closeSync();
+  await w2.stop();
 });
 
 test("flush timer makes rows queryable without an explicit flush", async () => {
@@ -219,10 +235,7 @@ test("retention deletes old rows only, per table", async () => {
   const w = new StoreWriter({ config: { path: join(dir, "ret.duckdb") } });
   await w.start();
   const recent = decodeUnit((b) => w.consume(b));
-  // The same real flows again, received 10 days and 100 days earlier.
-  const shift = (days: number) => (b: FlowBatch) => {
-    for (let i = 0; i < b.length; i++) b.cols.time_received[i] = b.cols.time_received[i]! - days * DAY;
-  };
+  // The same real flows again, received 10 days and 100 days earlier (their buckets close: recent is newer).
   decodeUnit((b) => w.consume(b), shift(10));
   decodeUnit((b) => w.consume(b), shift(100));
   await w.flush();
@@ -233,9 +246,14 @@ test("retention deletes old rows only, per table", async () => {
     BigInt(recent.rows),
     BigInt(recent.bytes),
   ]);
-  // 1m keeps 90 days: recent + 10-day-old copies; 1h keeps all three.
-  assert.deepEqual(await one(c, "SELECT sum(bytes) FROM flows_1m"), [BigInt(recent.bytes * 2)]);
-  assert.deepEqual(await one(c, "SELECT sum(bytes) FROM flows_1h"), [BigInt(recent.bytes * 3)]);
+  // 1m keeps 90 days: the 10-day-old copy (the recent one is not closed); 1h and 1d keep both old copies.
+  assert.deepEqual(await one(c, "SELECT sum(bytes) FROM flows_1m"), [BigInt(recent.scaledBytes)]);
+  assert.deepEqual(await one(c, "SELECT sum(bytes) FROM flows_1h"), [BigInt(recent.scaledBytes * 2)]);
+  assert.deepEqual(await one(c, "SELECT sum(bytes) FROM dst_addr_1d"), [BigInt(recent.scaledBytes * 2)]);
+  await w.runRetention(Number(maxMs) + 800 * DAY);
+  // 1h keeps 730 days, 1d 1825: only the 1-day tables still hold the copies.
+  assert.deepEqual(await one(c, "SELECT count(*) FROM flows_1h"), [0n]);
+  assert.deepEqual(await one(c, "SELECT sum(bytes) FROM flows_1d"), [BigInt(recent.scaledBytes * 2)]);
   await w.stop();
 });
 
@@ -251,7 +269,16 @@ test("migration from empty works and is idempotent", async () => {
   const tables = (await c.runAndReadAll("SELECT table_name FROM duckdb_tables() ORDER BY 1"))
     .getRowsJS()
     .flat();
-  assert.deepEqual(tables, ["flows_1h", "flows_1m", "flows_raw", "flows_stage", "nagare_schema_version"]);
+  assert.deepEqual(
+    tables,
+    [
+      ...ROLLUP_TABLES.map((t) => t.table),
+      "flows_raw",
+      "flows_stage",
+      ROLLUP_STATE_TABLE,
+      "nagare_schema_version",
+    ].sort(),
+  );
   // Raw columns come from the schema table, typed by kind.
   const cols = (
     await c.runAndReadAll(
@@ -265,11 +292,7 @@ test("migration from empty works and is idempotent", async () => {
   inst.closeSync();
 });
 
-test("port buckets and config validation", () => {
-  assert.deepEqual(
-    [0, 443, 1023, 1024, 8080, 49151, 49152, 65535].map(portBucket),
-    [0, 443, 1023, 1024, 1024, 1024, 49152, 49152],
-  );
+test("config validation", () => {
   assert.deepEqual(validateStoreConfig(undefined), defaultStoreConfig());
   assert.equal(validateStoreConfig({ retention: { rawDays: 3 } }).retention.rawDays, 3);
   assert.throws(
@@ -312,7 +335,7 @@ test("the two append paths (DataChunks, row-by-row Appender) store identical row
       ),
       [0n],
     );
-    for (const t of ["flows_1m", "flows_1h"]) {
+    for (const { table: t } of ROLLUP_TABLES) {
       assert.deepEqual(
         await one(c, `SELECT count(*) FROM (SELECT * FROM d0.${t} EXCEPT ALL SELECT * FROM d${i}.${t})`),
         [0n],
@@ -326,16 +349,15 @@ test("the two append paths (DataChunks, row-by-row Appender) store identical row
 test("sampled sFlow: rollups hold bytes × sampling_rate", async () => {
   const w = new StoreWriter({ config: { path: join(dir, "sflow.duckdb") } });
   await w.start();
-  const exp = decodeUnit((b) => w.consume(b), undefined, 512, "akvorado__sflow__data-1140");
+  const exp = decodeUnit((b) => w.consume(b), shift(1), 512, "akvorado__sflow__data-1140");
+  decodeUnit((b) => w.consume(b), undefined, 512, "akvorado__sflow__data-1140");
   await w.flush();
   assert.ok(exp.rows > 0 && exp.maxRate > 1, `sampled flows: ${exp.rows} rows, max rate ${exp.maxRate}`);
   assert.ok(exp.scaledBytes > exp.bytes);
-  for (const t of ["flows_1m", "flows_1h"]) {
-    assert.deepEqual(await one(w.connection, `SELECT sum(bytes), sum(bytes_scaled) FROM ${t}`), [
-      BigInt(exp.bytes),
-      BigInt(exp.scaledBytes),
-    ]);
+  for (const t of ["flows_1m", "flows_1h", "dst_as_1h", "dst_port_1h"]) {
+    assert.deepEqual(await one(w.connection, `SELECT sum(bytes) FROM ${t}`), [BigInt(exp.scaledBytes)], t);
   }
+  await assertRollupsAgree(w.connection);
   await w.stop();
 });
 
@@ -367,7 +389,7 @@ test("a database from an older schema gains the new columns and keeps ingesting"
     BigInt(exp.bytes),
     BigInt(exp.packets),
   ]);
-  assert.deepEqual(await one(w.connection, "SELECT sum(packets) FROM flows_1m"), [BigInt(exp.packets)]);
+  await assertRollupsAgree(w.connection);
   await w.stop();
 });
 
@@ -393,12 +415,7 @@ test("rows an older version left in the on-disk flows_stage are merged by start(
     BigInt(2 * exp.rows),
     BigInt(2 * exp.bytes),
   ]);
-  for (const [t, width] of [
-    ["flows_1m", "1 minute"],
-    ["flows_1h", "1 hour"],
-  ] as const) {
-    assert.deepEqual(await rows(c, rollupRows(t)), await rows(c, rawGrouped(width)), t);
-  }
+  await assertRollupsAgree(c);
   await w2.stop();
 });
 
@@ -423,7 +440,7 @@ test("rows consumed while a merge runs go to the other stage and are committed b
     BigInt(exp.bytes),
     BigInt(exp.packets),
   ]);
-  assert.deepEqual(await rows(c, rollupRows("flows_1m")), await rows(c, rawGrouped("1 minute")));
+  await assertRollupsAgree(c);
   for (const b of batches) b.release();
   await w.stop();
 });
@@ -434,8 +451,7 @@ test("rollups pin RLE on exporter_address (DuckDB would bit-pack it, which group
   await migrate(c);
   // Three exporters in random order, enough rows for several row groups' worth of segments.
   await c.run(`INSERT INTO flows_1h
-    SELECT TIMESTAMP '2026-01-01' + INTERVAL (i // 1000) HOUR, 281473902969345 + (i * 7919 % 3), 1, 2, i, 4, 6, 4, 443, 49152,
-      100, 1, 1, 100, 1, 1
+    SELECT TIMESTAMP '2026-01-01' + INTERVAL (i // 1000) HOUR, 281473902969345 + (i * 7919 % 3), i % 50, 2, 6, 4, 100, 1, 1
     FROM range(200000) t(i)`);
   await c.run("CHECKPOINT");
   const methods = (

@@ -5,20 +5,26 @@
 // table (an attached ':memory:' database), so the pooled batch is never
 // retained and the main thread never compresses or writes to disk. Two
 // stages alternate: every intervalMs a flush commits the current stage's
-// appender, switches consume() to the other stage and, in ONE transaction of
-// the database file, copies the stage into flows_raw and aggregates it into
-// the rollups (INSERT … ON CONFLICT DO UPDATE: the rollups grow from each
-// micro-batch, never from a rescan of flows_raw); the stage is emptied after
-// the COMMIT. Raw and rollups therefore always agree, even after kill -9; a
-// crash loses the rows not yet committed (the in-memory stages: at most about
-// two flush intervals of rows).
+// appender, switches consume() to the other stage and copies the stage into
+// flows_raw in one transaction of the database file: from that COMMIT the
+// rows are visible to SQL. The stage is then aggregated into the rollups'
+// in-memory pending tables and emptied. A crash loses the rows not yet
+// committed (the in-memory stages: at most about two flush intervals).
+//
+// Rollups (src/store/rollups.ts) are narrow and append-only: when a flush
+// commits a row at least CLOSE_GRACE_MS past a bucket's end, that bucket is
+// closed: its pending rows are written once, sorted, to the set's finest
+// table, the coarser tables are summed from the finer ones, and the
+// watermarks in nagare_rollup_state move, all in one transaction. Queries
+// read a rollup below its watermark and flows_raw above it, so raw and
+// rollups never count a flow twice or miss one. On start, the pending tables
+// are rebuilt from the flows_raw rows at or after each set's finest
+// watermark (the open buckets only).
 //
 // Two connections: the appenders' (main thread, synchronous) and the merge's
-// (asynchronous). A stage is never appended to while it merges. Before its
-// transaction, a merge groups the stage once at 1-minute granularity into a
-// scratch table of the in-memory database; both rollups merge from that (the
-// hourly one as sums of the minute sums). Each committed row's delay from
-// time_received to its COMMIT feeds the freshness window (freshness.ts).
+// (asynchronous). A stage is never appended to while it merges. Each
+// committed row's delay from time_received to its COMMIT feeds the
+// freshness window (freshness.ts).
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import duckdb from "@duckdb/node-bindings";
@@ -39,14 +45,17 @@ import { FreshnessWindow, ReceiveRuns, type FreshnessSnapshot } from "./freshnes
 import { addMissingColumns, migrate } from "./migrate.js";
 import { Retention, type RetentionStats } from "./retention.js";
 import {
-  RAW_TABLE,
-  ROLLUPS,
-  STAGE_TABLE,
-  flowColumnsDdl,
-  rollupMergeSql,
-  rollupReaggregateSql,
-  rollupSelectSql,
-} from "./schema.js";
+  RES_MS,
+  ROLLUP_SETS,
+  ROLLUP_STATE_TABLE,
+  aggregateFlowsSql,
+  closableUntil,
+  pendingDdl,
+  reaggregateSql,
+  rollupTable,
+  type RollupSet,
+} from "./rollups.js";
+import { RAW_TABLE, STAGE_TABLE, flowColumnsDdl } from "./schema.js";
 
 export interface StoreWriterOptions {
   config?: Partial<StoreConfig>;
@@ -83,6 +92,17 @@ export class StoreWriter implements FlowConsumer {
   /** consume() calls refused because the store is not started. */
   droppedBatches = 0;
   lastFlushMs = 0;
+  /** Newest time_received appended to each stage (epoch ms). */
+  private readonly stageNewest = [0, 0];
+  /** Newest time_received committed (epoch ms): buckets close relative to it, not to the wall clock. */
+  private newestCommitted = 0;
+  /** Closed-until watermark (epoch ms) of each rollup table; absent: nothing closed yet. */
+  private readonly closed = new Map<string, number>();
+  /** Flushes since the pending tables were last compacted. */
+  private sinceCompact = 0;
+  /** Rollup buckets written (closes that wrote at least one table). */
+  rollupCloses = 0;
+  rollupErrors = 0;
   /** Receive times of the rows in each in-memory stage, for the freshness histogram. */
   private readonly stageRuns = [new ReceiveRuns(), new ReceiveRuns()];
   /** Delay from time_received to the COMMIT that made a row visible, over the last 60 s. */
@@ -117,16 +137,17 @@ export class StoreWriter implements FlowConsumer {
     this.conn = await this.instance.connect();
     await migrate(this.conn);
     await addMissingColumns(this.conn);
-    // Rows a version before the in-memory stage left in the on-disk flows_stage.
-    await this.merge(STAGE_TABLE, "disk");
-    // The stages live in an in-memory database of this instance (every
-    // connection sees it), in the schema's exact column order, which the
-    // appender relies on.
+    // The stages and the rollups' pending tables live in an in-memory
+    // database of this instance (every connection sees it); the stages in
+    // the schema's exact column order, which the appender relies on.
     await this.conn.run(`ATTACH IF NOT EXISTS ':memory:' AS ${MEM_DB}`);
     this.current = 0;
     for (const t of MEM_STAGES) {
       await this.conn.run(`CREATE OR REPLACE TABLE ${MEM_DB}.main.${t} (\n${flowColumnsDdl()}\n)`);
     }
+    await this.loadRollupState();
+    // Rows a version before the in-memory stage left in the on-disk flows_stage.
+    await this.merge(STAGE_TABLE, "disk");
     this.appendConn = await this.instance.connect();
     const aps: DuckDBAppender[] = [];
     for (const t of MEM_STAGES) aps.push(await this.appendConn.createAppender(t, "main", MEM_DB));
@@ -150,6 +171,10 @@ export class StoreWriter implements FlowConsumer {
     }
     if (this.chunkMode && this.chunks) this.chunks.append(ap, batch);
     else appendRows(ap, batch);
+    const tr = batch.cols.time_received;
+    let newest = this.stageNewest[this.current]!;
+    for (let i = 0; i < n; i++) if (tr[i]! > newest) newest = tr[i]!;
+    this.stageNewest[this.current] = newest;
     this.stageRuns[this.current]!.addColumn(batch.cols.time_received, n);
     this.pending += n;
     this.rowsAppended += n;
@@ -185,7 +210,8 @@ export class StoreWriter implements FlowConsumer {
       this.pending = 0;
       this.appenders[src]?.flushSync();
       this.appender = this.appenders[this.current] ?? null;
-      await this.merge(stageName(src), "memory", this.stageRuns[src]);
+      await this.merge(stageName(src), "memory", this.stageRuns[src], this.stageNewest[src]);
+      this.stageNewest[src] = 0;
       this.flushes++;
       this.lastFlushMs = performance.now() - t0;
     } catch (err) {
@@ -204,15 +230,17 @@ export class StoreWriter implements FlowConsumer {
    * right after the commit. A crash in between loses the in-memory
    * rows with the process, so nothing is ever merged twice.
    */
-  private async merge(stage: string, kind: "disk" | "memory", runs?: ReceiveRuns): Promise<void> {
+  private async merge(
+    stage: string,
+    kind: "disk" | "memory",
+    runs?: ReceiveRuns,
+    newest?: number,
+  ): Promise<void> {
     const sameDb = kind === "disk";
     const conn = this.connection;
-    // An in-memory stage is grouped ONCE, at the finest rollup's granularity,
-    // into a scratch table of the in-memory database (its own transaction:
-    // it writes no file); every rollup then merges from that small
-    // aggregate. Rebuilt on every attempt, so a failed merge leaves nothing stale.
-    const [finest] = ROLLUPS;
-    if (!sameDb) await conn.run(`CREATE OR REPLACE TABLE ${AGG_TABLE} AS ${rollupSelectSql(finest!, stage)}`);
+    // The on-disk stage (start() only) goes to pending first: its rows leave
+    // it in the raw transaction below, and a failure there fails start().
+    if (sameDb) for (const set of ROLLUP_SETS) await conn.run(this.pendingInsertSql(set, stage));
     await conn.run("BEGIN TRANSACTION");
     let n = 0;
     try {
@@ -220,11 +248,7 @@ export class StoreWriter implements FlowConsumer {
         `INSERT INTO ${RAW_TABLE} (${COLUMN_LIST}) SELECT ${COLUMN_LIST} FROM ${stage}`,
       );
       n = Number(moved.getRowsJS()[0]?.[0] ?? 0);
-      if (n > 0) {
-        for (const r of ROLLUPS)
-          await conn.run(sameDb ? rollupMergeSql(r, stage) : rollupReaggregateSql(r, AGG_TABLE));
-        if (sameDb) await conn.run(`DELETE FROM ${stage}`);
-      }
+      if (sameDb && n > 0) await conn.run(`DELETE FROM ${stage}`);
       await conn.run("COMMIT");
     } catch (err) {
       await conn.run("ROLLBACK").catch(() => {});
@@ -236,8 +260,163 @@ export class StoreWriter implements FlowConsumer {
       runs.clear();
     }
     this.rowsCommitted += n;
-    // Committed: a failure here would merge the rows again, so it is fatal to the stage's contents either way.
-    if (n > 0 && kind === "memory") await conn.run(`DELETE FROM ${stage}`);
+    if (n === 0) return;
+    // Committed: from here a failure must not merge the rows again, so the
+    // stage is emptied whatever happens to the pending aggregates (a lost
+    // pending row is rebuilt from flows_raw at the next start).
+    try {
+      if (!sameDb) for (const set of ROLLUP_SETS) await conn.run(this.pendingInsertSql(set, stage));
+    } catch (err) {
+      this.rollupErrors++;
+      this.log.limited("store:rollup", "error", "rollup pending aggregate failed", { error: String(err) });
+    } finally {
+      if (!sameDb) await conn.run(`DELETE FROM ${stage}`);
+    }
+    if (newest !== undefined && newest > this.newestCommitted) this.newestCommitted = newest;
+    await this.closeBuckets();
+    if (++this.sinceCompact >= COMPACT_EVERY_FLUSHES) {
+      this.sinceCompact = 0;
+      await this.compactPending();
+    }
+  }
+
+  private pendingInsertSql(set: RollupSet, from: string, where = ""): string {
+    return `INSERT INTO ${pendingName(set)}\n${aggregateFlowsSql(set, from, where)}`;
+  }
+
+  /** Watermarks from nagare_rollup_state; pending tables created and rebuilt from flows_raw. */
+  private async loadRollupState(): Promise<void> {
+    const conn = this.connection;
+    this.closed.clear();
+    const rows = (
+      await conn.runAndReadAll(`SELECT table_name, epoch_ms(closed_until) FROM ${ROLLUP_STATE_TABLE}`)
+    ).getRowsJS();
+    for (const [t, ms] of rows) this.closed.set(String(t), Number(ms));
+    const newest = (
+      await conn.runAndReadAll(`SELECT epoch_ms(max(time_received)) FROM ${RAW_TABLE}`)
+    ).getRowsJS()[0]?.[0];
+    this.newestCommitted = newest === null || newest === undefined ? 0 : Number(newest);
+    await this.rebuildPending();
+  }
+
+  /**
+   * Pending tables = flows_raw at or after each set's finest watermark (all
+   * of flows_raw when nothing was closed yet): after a restart, the open
+   * buckets' rows; nothing older is read.
+   */
+  private async rebuildPending(): Promise<void> {
+    const conn = this.connection;
+    for (const set of ROLLUP_SETS) {
+      await conn.run(pendingDdl(set, pendingName(set)));
+      const w = this.closed.get(rollupTable(set, set.res[0]!));
+      await conn.run(
+        this.pendingInsertSql(
+          set,
+          RAW_TABLE,
+          w === undefined ? "" : `time_received >= epoch_ms(${w}::BIGINT)`,
+        ),
+      );
+    }
+  }
+
+  /**
+   * Close every bucket that ended at least CLOSE_GRACE_MS before the newest
+   * committed row: one transaction writes the finest tables from pending,
+   * the coarser ones from the finer on-disk tables, and the watermarks; the
+   * pending rows written are deleted after the COMMIT.
+   *
+   * Late rows (pending rows of a bucket already closed: receive times out of
+   * order, or history written into a live store) are written in the same
+   * transaction as extra rows of their buckets — sums stay right — into
+   * every table whose bucket for them is closed; a coarser bucket still open
+   * gets them later through the finer table. Checked on every flush, so a
+   * late row is missing from the rollups only until the flush after its own.
+   */
+  private async closeBuckets(): Promise<void> {
+    const conn = this.connection;
+    const moves = new Map<string, number>();
+    const late: RollupSet[] = [];
+    for (const set of ROLLUP_SETS) {
+      const finest = this.closed.get(rollupTable(set, set.res[0]!));
+      if (finest !== undefined) {
+        const r = await conn.runAndReadAll(
+          `SELECT count(*) FROM ${pendingName(set)} WHERE bucket < epoch_ms(${finest}::BIGINT)`,
+        );
+        if (Number(r.getRowsJS()[0]?.[0] ?? 0) > 0) late.push(set);
+      }
+      for (const res of set.res) {
+        const table = rollupTable(set, res);
+        const until = closableUntil(RES_MS[res], this.newestCommitted);
+        const was = this.closed.get(table);
+        if (was === undefined || until > was) moves.set(table, until);
+      }
+    }
+    if (moves.size === 0 && late.length === 0) return;
+    await conn.run("BEGIN TRANSACTION");
+    try {
+      for (const set of ROLLUP_SETS) {
+        const pend = pendingName(set);
+        const finestTable = rollupTable(set, set.res[0]!);
+        const finestWas = this.closed.get(finestTable);
+        for (let i = 0; i < set.res.length; i++) {
+          const res = set.res[i]!;
+          const table = rollupTable(set, res);
+          const was = this.closed.get(table);
+          // Late rows into a coarser table whose bucket for them is already closed.
+          if (i > 0 && was !== undefined && finestWas !== undefined && late.includes(set)) {
+            const lateUntil = Math.min(finestWas, was);
+            await conn.run(`INSERT INTO ${table}\n${reaggregateSql(set, res, pend, null, lateUntil)}`);
+          }
+          const until = moves.get(table);
+          if (i === 0) {
+            // The finest table takes every pending row before its new watermark (late rows included).
+            const upTo = until ?? finestWas;
+            if (upTo !== undefined && (until !== undefined || late.includes(set)))
+              await conn.run(`INSERT INTO ${table}\n${reaggregateSql(set, res, pend, null, upTo)}`);
+          } else if (until !== undefined) {
+            // A coarser table: the finer table's buckets from its old watermark on.
+            const finer = rollupTable(set, set.res[i - 1]!);
+            await conn.run(`INSERT INTO ${table}\n${reaggregateSql(set, res, finer, was ?? null, until)}`);
+          }
+          if (until !== undefined)
+            await conn.run(
+              `INSERT OR REPLACE INTO ${ROLLUP_STATE_TABLE} VALUES ('${table}', epoch_ms(${until}::BIGINT))`,
+            );
+        }
+      }
+      await conn.run("COMMIT");
+    } catch (err) {
+      await conn.run("ROLLBACK").catch(() => {});
+      this.rollupErrors++;
+      this.log.limited("store:rollup", "error", "rollup close failed (retried at the next flush)", {
+        error: String(err),
+      });
+      return;
+    }
+    for (const [t, until] of moves) this.closed.set(t, until);
+    this.rollupCloses++;
+    for (const set of ROLLUP_SETS) {
+      const w = this.closed.get(rollupTable(set, set.res[0]!));
+      if (w !== undefined)
+        await conn.run(`DELETE FROM ${pendingName(set)} WHERE bucket < epoch_ms(${w}::BIGINT)`);
+    }
+  }
+
+  /** Sum each pending table's rows by key: one row per key per flush would otherwise pile up until a bucket closes. */
+  private async compactPending(): Promise<void> {
+    const conn = this.connection;
+    for (const set of ROLLUP_SETS) {
+      const p = pendingName(set);
+      const tmp = `${p}_c`;
+      await conn.run(
+        `CREATE OR REPLACE TABLE ${tmp} AS SELECT bucket, ${set.dims.join(", ")}, sum(bytes)::UBIGINT AS bytes, sum(packets)::UBIGINT AS packets, sum(flows)::UBIGINT AS flows FROM ${p} GROUP BY ALL`,
+      );
+      await conn.run("BEGIN TRANSACTION");
+      await conn.run(`DELETE FROM ${p}`);
+      await conn.run(`INSERT INTO ${p} SELECT * FROM ${tmp}`);
+      await conn.run("COMMIT");
+      await conn.run(`DROP TABLE ${tmp}`);
+    }
   }
 
   /** One retention run now (age, then disk budget), on retention's own connection: src/store/retention.ts. */
@@ -279,8 +458,11 @@ export class StoreWriter implements FlowConsumer {
 /** The in-memory database holding the stages (attached to the store's instance). */
 const MEM_DB = "nagare_stage";
 const MEM_STAGES = ["stage_0", "stage_1"] as const;
-/** The stage being merged, grouped at the finest rollup's granularity (see merge). */
-const AGG_TABLE = `${MEM_DB}.main.stage_agg`;
+/** The pending tables are compacted every this many flushes (about a minute at the default interval). */
+const COMPACT_EVERY_FLUSHES = 60;
+function pendingName(set: RollupSet): string {
+  return `${MEM_DB}.main.pending_${set.name}`;
+}
 function stageName(i: number): string {
   return `${MEM_DB}.main.${MEM_STAGES[i]!}`;
 }

@@ -49,6 +49,8 @@ export class StackedChart {
     private readonly el: HTMLElement,
     private readonly fmt: (v: number) => string,
     private readonly onPick?: (label: string) => void,
+    /** Plot height in px (a dashboard widget passes its own). */
+    private readonly height = 300,
   ) {}
 
   set(data: StackedData): void {
@@ -75,7 +77,7 @@ export class StackedChart {
     const width = Math.max(300, this.el.clientWidth || 900);
     const opts: uPlot.Options = {
       width,
-      height: 300,
+      height: this.height,
       cursor: { drag: { x: false, y: false } },
       scales: { y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.05 : 1] } },
       axes: [

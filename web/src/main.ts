@@ -5,23 +5,47 @@
 import "uplot/dist/uPlot.min.css";
 import "./style.css";
 import { ApiError, api, session, setOnUnauthorized, type Me } from "./api.js";
+import { dashboardPage, dashboardsListPage } from "./dashboards.js";
 import { h } from "./dom.js";
 import { explorerPage } from "./explorer.js";
 import { exportersPage } from "./exporters.js";
 import { livePage } from "./live.js";
+import { queriesPage } from "./queries.js";
+import { queryPage } from "./query-page.js";
+import { sharePage } from "./share.js";
 
 const app = document.getElementById("app")!;
 let cleanup: (() => void) | null = null;
 
 const PAGES: [string, string][] = [
+  ["dashboards", "Dashboards"],
   ["live", "Live"],
   ["explorer", "Explorer"],
   ["exporters", "Exporters"],
+  ["queries", "Queries"],
 ];
 
-function route(): { page: string; params: URLSearchParams } {
-  const m = /^#\/([a-z]+)(?:\?(.*))?$/.exec(location.hash);
-  return { page: m?.[1] ?? "live", params: new URLSearchParams(m?.[2] ?? "") };
+/** #/<page>[/<sub>][?params]; no hash: the Overview dashboard. */
+function route(): { page: string; sub: string; params: URLSearchParams } {
+  if (location.hash === "" || location.hash === "#" || location.hash === "#/")
+    history.replaceState(null, "", "#/dashboards/overview");
+  const m = /^#\/([a-z]+)(?:\/([^?]*))?(?:\?(.*))?$/.exec(location.hash);
+  return {
+    page: m?.[1] ?? "dashboards",
+    sub: decodeURIComponent(m?.[2] ?? ""),
+    params: new URLSearchParams(m?.[3] ?? ""),
+  };
+}
+
+/** #/share/<token>: drawn without a session (and without asking for one). */
+function renderShare(): boolean {
+  const { page, sub, params } = route();
+  if (page !== "share") return false;
+  cleanup?.();
+  const main = h("main", { id: "page-share" });
+  app.replaceChildren(main);
+  cleanup = sharePage(main, sub, params);
+  return true;
 }
 
 function loginPage(message = ""): void {
@@ -79,10 +103,11 @@ function loginPage(message = ""): void {
 }
 
 function render(): void {
+  if (renderShare()) return;
   if (!session.me) return loginPage();
   cleanup?.();
   cleanup = null;
-  const { page, params } = route();
+  const { page, sub, params } = route();
   const me = session.me;
   const main = h("main", { id: `page-${page}` });
   app.replaceChildren(
@@ -116,7 +141,10 @@ function render(): void {
     ),
     main,
   );
-  if (page === "explorer") cleanup = explorerPage(main, params);
+  if (page === "dashboards") cleanup = sub ? dashboardPage(main, sub, params) : dashboardsListPage(main);
+  else if (page === "queries")
+    cleanup = sub ? queryPage(main, sub === "new" ? null : sub, params) : queriesPage(main, params);
+  else if (page === "explorer") cleanup = explorerPage(main, params);
   else if (page === "exporters") cleanup = exportersPage(main);
   else cleanup = livePage(main, params);
 }
@@ -127,13 +155,14 @@ setOnUnauthorized(() => {
 });
 window.addEventListener("hashchange", () => {
   // The live page rewrites its own hash with replaceState (no event); anything else re-renders.
-  if (session.me) render();
+  if (session.me || route().page === "share") render();
 });
 
-api<Me>("/api/v1/auth/me").then(
-  (me) => {
-    session.me = me;
-    render();
-  },
-  () => loginPage(),
-);
+if (!renderShare())
+  api<Me>("/api/v1/auth/me").then(
+    (me) => {
+      session.me = me;
+      render();
+    },
+    () => loginPage(),
+  );

@@ -91,8 +91,18 @@ after(async () => {
 });
 
 type Row = Record<string, unknown>;
-async function run(q: FlowQuery, now: number): Promise<{ rows: Row[]; table: string; resolutionMs: number }> {
-  const plan = planFlowQuery(q, now);
+/** The store's closed-until watermarks (what FlowQueryRunner passes to the planner). */
+async function watermarks(): Promise<Map<string, number>> {
+  const r = await conn.runAndReadAll("SELECT table_name, epoch_ms(closed_until) FROM nagare_rollup_state");
+  return new Map(r.getRowsJS().map(([t, ms]) => [String(t), Number(ms)]));
+}
+
+async function run(
+  q: FlowQuery,
+  now: number,
+  wm?: Map<string, number>,
+): Promise<{ rows: Row[]; table: string; resolutionMs: number }> {
+  const plan = planFlowQuery(q, now, undefined, wm ?? (await watermarks()));
   for (const v of plan.params) assert.ok(typeof v === "number" || typeof v === "bigint", "params are values");
   const b = duckdbParams(plan.params);
   const r = await conn.runAndReadAll(plan.sql, b.values, b.types);
@@ -123,7 +133,7 @@ test("store holds the decoded unit, part of it sampled", () => {
   assert.ok(new Set(flows.map((f) => Math.floor(f.t / MIN))).size >= 150, "many minutes covered");
 });
 
-test("month TopN by dst_as → flows_1h; top + other = total", async () => {
+test("month TopN by dst_as → dst_as_1d + dst_as_1h + flows_raw; top + other = total", async () => {
   const end = T0 + DAY;
   const { rows, table } = await run(
     {
@@ -137,7 +147,8 @@ test("month TopN by dst_as → flows_1h; top + other = total", async () => {
     },
     end,
   );
-  assert.equal(table, "flows_1h");
+  // Whole days from dst_as_1d (closed until T0), closed hours of T0's day from dst_as_1h, the rest raw.
+  assert.equal(table, "dst_as_1d+dst_as_1h+flows_raw");
   const exp = group(
     (f) => String(f.dstAs),
     (f) => f.bytes,
@@ -152,7 +163,7 @@ test("month TopN by dst_as → flows_1h; top + other = total", async () => {
   assert.equal(Number(other[0]!.value), total(exp) - top.reduce((a, [, v]) => a + v, 0));
 });
 
-test("minute series by protocol → flows_1m, per-bucket sums", async () => {
+test("minute series by protocol → flows_1m + flows_raw, per-bucket sums", async () => {
   const { rows, table, resolutionMs } = await run(
     {
       start: T0,
@@ -164,7 +175,7 @@ test("minute series by protocol → flows_1m, per-bucket sums", async () => {
     },
     T0 + SPAN,
   );
-  assert.equal(table, "flows_1m");
+  assert.equal(table, "flows_1m+flows_raw");
   assert.equal(resolutionMs, MIN);
   const exp = group(
     (f) => `${Math.floor(f.t / MIN) * MIN}|${f.protocol}`,
@@ -242,7 +253,7 @@ test("time series are zero-filled: every bucket of the range for every series", 
   assert.equal(sparse.rows.length, perSecond.size);
 });
 
-test("filter on src_port → flows_raw; rate metric per range second", async () => {
+test("filter on src_port → src_port_1h + flows_raw; rate metric per range second", async () => {
   const port = topN(
     group(
       (f) => String(f.srcPort),
@@ -262,7 +273,7 @@ test("filter on src_port → flows_raw; rate metric per range second", async () 
     },
     T0 + SPAN,
   );
-  assert.equal(table, "flows_raw");
+  assert.equal(table, "src_port_1h+flows_raw");
   const exp = group(
     (f) => String(f.protocol),
     (f) => f.packets,
@@ -318,7 +329,7 @@ test("timeseries TopN: other per bucket = bucket total − top", async () => {
     },
     T0 + SPAN,
   );
-  assert.equal(table, "flows_1h");
+  assert.equal(table, "dst_as_1h+flows_raw");
   const perHour = group(
     (f) => String(Math.floor(f.t / HOUR) * HOUR),
     (f) => f.flows,
@@ -378,7 +389,7 @@ test("comparePrevious: both periods, previous shifted onto the current buckets",
     },
     T0 + SPAN,
   );
-  assert.equal(table, "flows_1m");
+  assert.equal(table, "flows_1m+flows_raw");
   const exp = group(
     (f) =>
       f.t >= mid
@@ -467,15 +478,33 @@ test("errors", () => {
   code({ topN: 0, dimensions: ["dst_as"] }, "bad_topn");
   // Seconds 30 days ago: raw keeps 7 days.
   code({ resolution: "second" }, "too_fine", T0 + 30 * DAY);
-  // Minutes 100 days ago: flows_1m keeps 90 days; hours still answer.
+  // Minutes 100 days ago: flows_1m keeps 90 days; hours still answer (from a closed flows_1h).
   code({}, "too_fine", T0 + 100 * DAY);
-  assert.equal(planFlowQuery({ ...base, resolution: "hour" }, T0 + 100 * DAY).table, "flows_1h");
-  // A port filter needs raw: refused once raw is gone.
-  code({ resolution: "hour", filter: "dst port 443" }, "too_fine", T0 + 30 * DAY);
-  assert.equal(planFlowQuery({ ...base, start: "2026-01-10T00:00:00Z" }, T0 + HOUR).table, "flows_1m");
+  const wm = new Map([
+    ["flows_1h", T0 + DAY],
+    ["flows_1m", T0 + HOUR],
+    ["dst_port_1h", T0 + DAY],
+  ]);
+  assert.equal(
+    planFlowQuery({ ...base, resolution: "hour" }, T0 + 100 * DAY, undefined, wm).table,
+    "flows_1h",
+  );
+  // Nothing closed yet (no watermark): the same question needs raw, gone after 7 days.
+  code({ resolution: "hour" }, "too_fine", T0 + 100 * DAY);
+  // A port filter is answered by dst_port_1h; a source net needs raw: refused once raw is gone.
+  assert.equal(
+    planFlowQuery({ ...base, resolution: "hour", filter: "dst port 443" }, T0 + 30 * DAY, undefined, wm)
+      .table,
+    "dst_port_1h",
+  );
+  code({ resolution: "hour", filter: "src net 10.0.0.0/8" }, "too_fine", T0 + 30 * DAY);
+  assert.equal(
+    planFlowQuery({ ...base, start: "2026-01-10T00:00:00Z" }, T0 + HOUR, undefined, wm).table,
+    "flows_1m",
+  );
 });
 
-test("day resolution from flows_1h, range widened to whole days, ISO times", async () => {
+test("day resolution from flows_1h (flows_1d not closed yet), range widened to whole days, ISO times", async () => {
   const { rows, table, resolutionMs } = await run(
     {
       start: new Date(T0 + HOUR).toISOString(),
@@ -487,7 +516,7 @@ test("day resolution from flows_1h, range widened to whole days, ISO times", asy
     },
     T0 + DAY,
   );
-  assert.equal(table, "flows_1h");
+  assert.equal(table, "flows_1h+flows_raw");
   assert.equal(resolutionMs, DAY);
   assert.deepEqual(
     rows.map((r) => Number(r.time_ms)),
@@ -503,4 +532,91 @@ test("day resolution from flows_1h, range widened to whole days, ISO times", asy
       ),
     ),
   );
+});
+
+test("tiers change nothing: every question answered through the rollups equals flows_raw alone", async () => {
+  const none = new Map<string, number>();
+  const qs: FlowQuery[] = [
+    {
+      start: T0 - DAY,
+      end: T0 + DAY,
+      resolution: "auto",
+      dimensions: ["dst_as"],
+      metric: "bytes",
+      shape: "table",
+      topN: 5,
+    },
+    {
+      start: T0 + 7 * MIN + 3,
+      end: T0 + SPAN - 1000,
+      resolution: "auto",
+      dimensions: ["protocol", "dst_port"],
+      metric: "packets",
+      shape: "table",
+    },
+    {
+      start: T0,
+      end: T0 + SPAN,
+      resolution: "minute",
+      dimensions: ["exporter_address"],
+      metric: "flows",
+      shape: "timeseries",
+    },
+    {
+      start: T0,
+      end: T0 + SPAN,
+      resolution: "hour",
+      dimensions: ["src_port"],
+      filter: "proto udp",
+      metric: "bytes",
+      shape: "timeseries",
+      topN: 3,
+    },
+    {
+      start: T0 + 61 * MIN,
+      end: T0 + SPAN,
+      resolution: "auto",
+      dimensions: ["exporter_address", "in_if"],
+      metric: "bps",
+      shape: "table",
+      comparePrevious: true,
+    },
+    {
+      start: T0 - DAY,
+      end: T0 + 2 * DAY,
+      resolution: "auto",
+      dimensions: ["dst_addr"],
+      metric: "bytes",
+      shape: "table",
+      topN: 10,
+    },
+  ];
+  for (const q of qs) {
+    const a = await run(q, T0 + 2 * DAY);
+    const b = await run(q, T0 + 2 * DAY, none);
+    assert.equal(b.table, "flows_raw");
+    assert.notEqual(a.table, "flows_raw", `${q.dimensions.join(",")} uses a rollup`);
+    const text = (rows: Row[]): string[] =>
+      rows.map((r) => JSON.stringify(r, (_, v: unknown) => (typeof v === "bigint" ? String(v) : v))).sort();
+    assert.deepEqual(text(a.rows), text(b.rows), `${q.dimensions.join(",")} via ${a.table}`);
+  }
+});
+
+test("table shape older than raw keeps: the start is widened to the bucket of the rollup that holds it", () => {
+  const wm = new Map([
+    ["dst_as_1h", T0 + 19 * DAY + 5 * HOUR],
+    ["dst_as_1d", T0 + 19 * DAY],
+  ]);
+  const q: FlowQuery = {
+    start: T0 + 90 * MIN + 5,
+    end: T0 + 20 * DAY,
+    resolution: "auto",
+    dimensions: ["dst_as"],
+    metric: "bytes",
+    shape: "table",
+  };
+  const plan = planFlowQuery(q, T0 + 20 * DAY, undefined, wm);
+  assert.equal(plan.startMs, T0 + 1 * HOUR, "widened down to the hour dst_as_1h holds");
+  assert.equal(plan.endMs, T0 + 20 * DAY);
+  assert.equal(plan.table, "dst_as_1d+dst_as_1h+flows_raw");
 });

@@ -1,10 +1,16 @@
-// Structured flow query → one parameterised DuckDB statement on the coarsest
-// table that can answer it (see docs/query.md). Only names from fixed tables
-// (schema columns, rollup tables, fixed bucket widths) reach the SQL text;
-// every user value (times, filter values, N) is a `?` parameter.
+// Structured flow query → one parameterised DuckDB statement over the
+// coarsest tables that can answer it (see docs/query.md). The range is cut
+// into tiers: whole days from a 1-day rollup, the hours at its edges from the
+// 1-hour one, and so on down to flows_raw for the edges no rollup covers and
+// for everything after a rollup's closed-until watermark (the open buckets).
+// Only names from fixed tables (schema columns, rollup tables, fixed bucket
+// widths) reach the SQL text; every user value (times, filter values, N) is
+// a `?` parameter.
 import { FLOW_COLUMNS, type ColumnKind } from "../../schema.js";
 import { defaultStoreConfig, type RetentionConfig } from "../../store/config.js";
-import { RAW_TABLE, ROLLUP_DIMS, SCALE_SQL } from "../../store/schema.js";
+import { ROLLUP_TABLES, SCALE_SQL, ROLLUP_SETS, rollupTable } from "../../store/rollups.js";
+import { retentionDays } from "../../store/retention.js";
+import { RAW_TABLE } from "../../store/schema.js";
 import type { FilterNode, NumTarget } from "../filter/ast.js";
 import { filterToSql } from "../filter/sql.js";
 import { parseFilter } from "../filter/parser.js";
@@ -34,7 +40,12 @@ export interface FlowPlan {
   sql: string;
   /** Values for the `?` placeholders in order; a bigint is an IP to bind as UHUGEINT (duckdbParams in src/query/filter). */
   params: unknown[];
+  /** The tables read, coarsest first, joined by "+" (e.g. "dst_as_1d+dst_as_1h+flows_raw"). */
   table: string;
+  tables: string[];
+  /** The range actually answered (epoch ms): the asked one, aligned to the buckets or widened to what the tables still hold. */
+  startMs: number;
+  endMs: number;
   /** Bucket width of the series (timeseries) or granularity of the range (table). */
   resolutionMs: number;
 }
@@ -88,49 +99,102 @@ export const MAX_POINTS = 1500;
  */
 export const MAX_FILL_ROWS = 1_000_000;
 
-interface Source {
+/** A table that can serve part of a range. */
+interface Tier {
   table: string;
-  /** Bucket width of the table (0: per flow). */
+  /** Bucket width (0: flows_raw, per flow). */
   bucketMs: number;
-  /** The table's time column. */
+  /** Time column. */
   time: string;
-  retentionDays: (r: RetentionConfig) => number;
+  /** Oldest time still held (epoch ms). */
+  cutMs: number;
+  /** Closed-until watermark: buckets before it are complete (rollups only; flows_raw: +∞). */
+  watermarkMs: number;
   /** Metric sum expression. */
   sum: (m: "bytes" | "packets" | "flows") => string;
-  /** Columns usable as dimensions or in filters (null: all). */
-  columns: ReadonlySet<string> | null;
 }
 
-// Coarsest first. The rollups' src_port/dst_port hold port buckets, not
-// ports, so they are no use for a port dimension or filter.
-const ROLLUP_COLUMNS: ReadonlySet<string> = new Set(ROLLUP_DIMS);
-const SOURCES: readonly Source[] = [
-  {
-    table: "flows_1h",
-    bucketMs: HOUR,
-    time: "bucket",
-    retentionDays: (r) => r.hourDays,
-    sum: (m) => `sum(${m}_scaled)`,
-    columns: ROLLUP_COLUMNS,
-  },
-  {
-    table: "flows_1m",
-    bucketMs: MINUTE,
-    time: "bucket",
-    retentionDays: (r) => r.minuteDays,
-    sum: (m) => `sum(${m}_scaled)`,
-    columns: ROLLUP_COLUMNS,
-  },
-  {
+/** A part of the range served by one tier: [lo, hi). */
+interface Segment {
+  tier: Tier;
+  lo: number;
+  hi: number;
+}
+
+/** The tiers for columns `needed`, coarsest first, flows_raw last. */
+function tiersFor(
+  needed: ReadonlySet<string>,
+  now: number,
+  retention: RetentionConfig,
+  watermarks: ReadonlyMap<string, number>,
+  width: number | null,
+): Tier[] {
+  const raw: Tier = {
     table: RAW_TABLE,
     bucketMs: 0,
     time: "time_received",
-    retentionDays: (r) => r.rawDays,
-    // Same scaling as the rollups' *_scaled sums (src/store/schema.ts).
+    cutMs: now - retention.rawDays * DAY,
+    watermarkMs: Infinity,
+    // Same scaling as the rollups' sums (src/store/rollups.ts).
     sum: (m) => `sum(${m}::HUGEINT * ${SCALE_SQL})`,
-    columns: null,
-  },
-];
+  };
+  // Of the sets that keep every needed column, the one with the coarsest
+  // table usable at this width (a table's bucket must divide the width);
+  // ties go to the earlier set (ROLLUP_SETS order: smaller tables first).
+  const usable = (ms: number): boolean => width === null || width % ms === 0;
+  let set: (typeof ROLLUP_SETS)[number] | undefined;
+  let best = 0;
+  for (const st of ROLLUP_SETS) {
+    if (![...needed].every((c) => st.dims.includes(c))) continue;
+    const coarsest = Math.max(
+      0,
+      ...ROLLUP_TABLES.filter((t) => t.set === st && usable(t.bucketMs)).map((t) => t.bucketMs),
+    );
+    if (coarsest > best) {
+      best = coarsest;
+      set = st;
+    }
+  }
+  if (!set) return [raw];
+  const rollups = ROLLUP_TABLES.filter((t) => t.set === set && usable(t.bucketMs))
+    .sort((x, y) => y.bucketMs - x.bucketMs)
+    .map((t): Tier => ({
+      table: rollupTable(set, t.res),
+      bucketMs: t.bucketMs,
+      time: "bucket",
+      cutMs: now - retentionDays(retention, t.res) * DAY,
+      // No watermark yet: nothing closed, the rollup holds nothing.
+      watermarkMs: watermarks.get(t.table) ?? -Infinity,
+      sum: (m) => `sum(${m})`,
+    }));
+  return [...rollups, raw];
+}
+
+/**
+ * Cut [a, b) into segments: the coarsest tier takes the whole buckets it
+ * holds (within its retention, before its watermark), the finer tiers the
+ * edges left on either side. What no tier can hold is returned as `gaps`.
+ */
+function cover(a: number, b: number, tiers: readonly Tier[], out: Segment[], gaps: [number, number][]): void {
+  if (a >= b) return;
+  const [t, ...finer] = tiers;
+  if (!t) {
+    gaps.push([a, b]);
+    return;
+  }
+  if (t.bucketMs === 0) {
+    if (a < t.cutMs) gaps.push([a, Math.min(b, t.cutMs)]);
+    if (Math.max(a, t.cutMs) < b) out.push({ tier: t, lo: Math.max(a, t.cutMs), hi: b });
+    return;
+  }
+  const B = t.bucketMs;
+  const lo = Math.max(Math.ceil(a / B) * B, Math.ceil(t.cutMs / B) * B);
+  const hi = Math.min(Math.floor(b / B) * B, t.watermarkMs);
+  if (lo >= hi) return cover(a, b, finer, out, gaps);
+  cover(a, lo, finer, out, gaps);
+  out.push({ tier: t, lo, hi });
+  cover(hi, b, finer, out, gaps);
+}
 
 const KIND = new Map<string, ColumnKind>(FLOW_COLUMNS.map((c) => [c.name, c.kind]));
 const METRICS: readonly Metric[] = ["bytes", "packets", "flows", "bps", "pps"];
@@ -210,6 +274,8 @@ export function planFlowQuery(
   q: FlowQuery,
   now: number = Date.now(),
   retention: RetentionConfig = defaultStoreConfig().retention,
+  /** Closed-until watermark (epoch ms) per rollup table (nagare_rollup_state); a table without one is not read. */
+  watermarks: ReadonlyMap<string, number> = new Map(),
 ): FlowPlan {
   // --- validation
   if (!METRICS.includes(q.metric)) {
@@ -249,38 +315,41 @@ export function planFlowQuery(
   const needed = new Set(dims);
   if (filterNode) for (const c of filterColumns(filterNode)) needed.add(c);
 
-  // --- table choice: the coarsest one that holds every column, serves the width and still holds the range
-  let span = 0;
-  let source: Source | undefined;
-  let refusedFor: Source | undefined;
-  for (const s of SOURCES) {
-    if (s.columns && ![...needed].every((c) => s.columns!.has(c))) continue;
-    let w = width;
-    if (w === null) {
-      // Table shape with auto: the table's bucket must cover the range exactly; raw is taken at the second.
-      w = s.bucketMs === 0 ? SECOND : s.bucketMs;
-      if (s.bucketMs !== 0 && (start % w !== 0 || end % w !== 0)) continue;
-    } else if (s.bucketMs !== 0 && w % s.bucketMs !== 0) continue;
-    const s0 = Math.floor(start / w) * w;
-    const e0 = Math.ceil(end / w) * w;
-    const earliest = q.comparePrevious ? s0 - (e0 - s0) : s0;
-    if (earliest < now - s.retentionDays(retention) * DAY) {
-      refusedFor ??= s;
-      continue;
-    }
-    source = s;
-    start = s0;
-    end = e0;
-    span = w;
-    break;
+  // --- tiers: the coarsest tables that hold every column and serve the width
+  const tiers = tiersFor(needed, now, retention, watermarks, width);
+  let span: number;
+  if (width === null) {
+    // Table shape, auto: the exact range; a start older than flows_raw holds
+    // is widened down to the bucket of the finest rollup that still holds it.
+    span = SECOND;
+    const holder = [...tiers].reverse().find((t) => start >= t.cutMs);
+    if (holder && holder.bucketMs !== 0) start = Math.floor(start / holder.bucketMs) * holder.bucketMs;
+  } else {
+    span = width;
+    start = Math.floor(start / width) * width;
+    end = Math.ceil(end / width) * width;
   }
-  if (!source) {
-    const r = refusedFor!;
+  const len = end - start;
+  const segs: { period: "current" | "previous"; seg: Segment }[] = [];
+  const gaps: [number, number][] = [];
+  const cur: Segment[] = [];
+  cover(start, end, tiers, cur, gaps);
+  segs.push(...cur.map((seg) => ({ period: "current" as const, seg })));
+  if (q.comparePrevious) {
+    const prev: Segment[] = [];
+    cover(start - len, start, tiers, prev, gaps);
+    segs.push(...prev.map((seg) => ({ period: "previous" as const, seg })));
+  }
+  if (gaps.length) {
+    const oldest = tiers[0]!;
     throw new PlanError(
       "too_fine",
-      `${width === null ? "this query" : `resolution ${width / SECOND}s`}${needed.size ? ` with ${[...needed].join(", ")}` : ""} needs ${r.table}, which holds only the last ${r.retentionDays(retention)} days; the range starts before that`,
+      `${width === null ? "this query" : `resolution ${width / SECOND}s`}${needed.size ? ` with ${[...needed].join(", ")}` : ""} needs ${tiers.map((t) => t.table).join(" or ")}; ${oldest.table} holds only the last ${Math.round((now - oldest.cutMs) / DAY)} days and the range starts before that (${new Date(gaps[0]![0]).toISOString()})`,
     );
   }
+  const tables = [...new Set(segs.map((x) => x.seg.tier.table))].sort(
+    (x, y) => tiers.findIndex((t) => t.table === x) - tiers.findIndex((t) => t.table === y),
+  );
 
   // --- SQL
   const params: unknown[] = [];
@@ -288,37 +357,38 @@ export function planFlowQuery(
     params.push(v);
     return "?";
   };
-  const len = end - start;
-  const tMs = `epoch_ms(${source.time})`;
   const ts = (v: number): string => `epoch_ms(${p(v)}::BIGINT)`;
   const counter = q.metric === "bps" ? "bytes" : q.metric === "pps" ? "packets" : q.metric;
   const cmp = q.comparePrevious === true;
   const series = q.shape === "timeseries";
-
-  const baseSelect: string[] = [];
-  if (cmp)
-    baseSelect.push(`CASE WHEN ${source.time} >= ${ts(start)} THEN 'current' ELSE 'previous' END AS period`);
-  if (series) {
-    // Previous-period buckets are moved forward by the range length so they line up with the current ones.
-    const shifted = cmp
-      ? `(${tMs} + CASE WHEN ${source.time} >= ${ts(start)} THEN 0 ELSE ${p(len)}::BIGINT END)`
-      : tMs;
-    baseSelect.push(`(${shifted} // ${span}) * ${span} AS time_ms`);
-  }
-  baseSelect.push(...dims.map((d) => `${d} AS d_${d}`), `${source.sum(counter)} AS v`);
-  const where = cmp
-    ? `${source.time} >= ${ts(start - len)} AND ${source.time} < ${ts(end)}`
-    : `${source.time} >= ${ts(start)} AND ${source.time} < ${ts(end)}`;
-  let filterSql = "";
-  if (filterNode) {
-    const f = filterToSql(filterNode, {
-      durationMs: "(epoch_ms(time_flow_end) - epoch_ms(time_flow_start))",
-    });
-    filterSql = ` AND (${f.sql})`;
-    params.push(...f.params);
-  }
   const keys = [...(cmp ? ["period"] : []), ...(series ? ["time_ms"] : []), ...dims.map((d) => `d_${d}`)];
-  const base = `base AS (\n  SELECT ${baseSelect.join(", ")}\n  FROM ${source.table}\n  WHERE ${where}${filterSql}${keys.length ? `\n  GROUP BY ${keys.join(", ")}` : ""}\n)`;
+  const parts: string[] = [];
+  for (const { period, seg } of segs) {
+    const t = seg.tier;
+    const sel: string[] = [];
+    if (cmp) sel.push(`'${period}' AS period`);
+    if (series) {
+      // Previous-period buckets are moved forward by the range length so they line up with the current ones.
+      const shifted =
+        period === "previous" ? `(epoch_ms(${t.time}) + ${p(len)}::BIGINT)` : `epoch_ms(${t.time})`;
+      sel.push(`(${shifted} // ${span}) * ${span} AS time_ms`);
+    }
+    sel.push(...dims.map((d) => `${d} AS d_${d}`), `${t.sum(counter)} AS v`);
+    // Parameters are pushed in text order: select list, time bounds, filter.
+    const where = `${t.time} >= ${ts(seg.lo)} AND ${t.time} < ${ts(seg.hi)}`;
+    let filterSql = "";
+    if (filterNode) {
+      const f = filterToSql(filterNode, {
+        durationMs: "(epoch_ms(time_flow_end) - epoch_ms(time_flow_start))",
+      });
+      filterSql = ` AND (${f.sql})`;
+      params.push(...f.params);
+    }
+    parts.push(
+      `  SELECT ${sel.join(", ")}\n  FROM ${t.table}\n  WHERE ${where}${filterSql}${keys.length ? `\n  GROUP BY ${keys.join(", ")}` : ""}`,
+    );
+  }
+  const base = `base AS (\n${parts.length ? parts.join("\n  UNION ALL\n") : `  SELECT ${[...(cmp ? ["NULL::VARCHAR AS period"] : []), ...(series ? ["NULL::BIGINT AS time_ms"] : []), ...dims.map((d) => `NULL AS d_${d}`), "NULL::HUGEINT AS v"].join(", ")} WHERE false`}\n)`;
 
   const seconds = (series ? span : len) / SECOND;
   const value =
@@ -397,5 +467,13 @@ export function planFlowQuery(
       ].join("");
     }
   }
-  return { sql, params, table: source.table, resolutionMs: span };
+  return {
+    sql,
+    params,
+    table: tables.join("+") || RAW_TABLE,
+    tables,
+    startMs: start,
+    endMs: end,
+    resolutionMs: span,
+  };
 }

@@ -2,7 +2,8 @@
 // each sandbox connection: nothing is written into the store's file, and the
 // writer's connections never see them.
 import { FLOW_COLUMNS } from "../../schema.js";
-import { RAW_TABLE, ROLLUPS } from "../../store/schema.js";
+import { ROLLUP_STATE_TABLE, ROLLUP_TABLES } from "../../store/rollups.js";
+import { RAW_TABLE } from "../../store/schema.js";
 
 /**
  * nagare_ip(b): an ip column (UHUGEINT: the 16 address bytes as one
@@ -49,17 +50,20 @@ export const MACROS: readonly string[] = [
 /** The ip columns of the flow schema; `flows` adds `<name>_text` for each. */
 export const IP_COLUMNS: readonly string[] = FLOW_COLUMNS.filter((c) => c.kind === "ip").map((c) => c.name);
 
-export const VIEW_NAMES = ["flows", ...ROLLUPS.map((r) => r.table)] as const;
+export const VIEW_NAMES: readonly string[] = ["flows", ...ROLLUP_TABLES.map((t) => t.table), "rollup_state"];
 
 /** The views, over the tables of the store's catalog `db` (named, since the temp views shadow the rollups' names). */
 export function viewsSql(db: string): string[] {
   const q = `"${db.replace(/"/g, '""')}".main`;
   return [
     `CREATE OR REPLACE TEMP VIEW flows AS SELECT *, ${IP_COLUMNS.map((c) => `nagare_ip(${c}) AS ${c}_text`).join(", ")} FROM ${q}.${RAW_TABLE}`,
-    // The rollups keep exporter_address only among the ip columns.
-    ...ROLLUPS.map(
-      (r) =>
-        `CREATE OR REPLACE TEMP VIEW ${r.table} AS SELECT *, nagare_ip(exporter_address) AS exporter_address_text FROM ${q}.${r.table}`,
-    ),
+    // A rollup's ip dimensions (exporter_address, dst_addr) get a _text column like flows'.
+    ...ROLLUP_TABLES.map((t) => {
+      const ips = t.set.dims.filter((d) => IP_COLUMNS.includes(d));
+      const extra = ips.map((c) => `, nagare_ip(${c}) AS ${c}_text`).join("");
+      return `CREATE OR REPLACE TEMP VIEW ${t.table} AS SELECT *${extra} FROM ${q}.${t.table}`;
+    }),
+    // Up to where each rollup holds closed buckets (src/store/rollups.ts); later flows are only in `flows`.
+    `CREATE OR REPLACE TEMP VIEW rollup_state AS SELECT table_name, closed_until FROM ${q}.${ROLLUP_STATE_TABLE}`,
   ];
 }

@@ -1,0 +1,169 @@
+// Rollups: narrow, append-only aggregates, one family ("set") per question.
+//
+// Why narrow: one wide rollup keyed by every low-cardinality dimension at
+// once (exporter, both interfaces, both ASes, protocol, two port buckets)
+// kept 87–99 % of the raw row count on realistic traffic, so it saved
+// neither disk nor time (BENCHMARKS.md §6). A TopN by destination AS needs
+// only (bucket, dst_as): ~2 k rows an hour instead of ~60 k.
+//
+// Why append-only, written when a bucket closes: the previous rollups were
+// merged on every flush with INSERT … ON CONFLICT DO UPDATE on a primary key;
+// the key's ART index was half the file, and probing it slowed every flush as
+// the month grew. Now each flush aggregates its micro-batch into small
+// in-memory "pending" tables (one per set, at the set's finest resolution);
+// when a bucket closes (a row at least CLOSE_GRACE_MS newer has been
+// committed), its rows are written ONCE, sorted, into the on-disk table, and
+// the coarser resolutions are summed from the finer on-disk table. No
+// primary key, no index, no update.
+//
+// Closed-until watermarks (nagare_rollup_state) say which buckets a table
+// holds. A query reads a rollup only below its watermark and flows_raw above
+// it (src/query/planner), so a flow is visible as soon as its micro-batch is
+// committed to flows_raw, and a watermark read a moment ago is still correct
+// (raw keeps the rows longer than any open bucket). After a crash the pending
+// tables are rebuilt from flows_raw rows at or after the finest watermark:
+// only the open buckets are read again, never the whole raw table.
+import { FLOW_COLUMNS, type ColumnKind } from "../schema.js";
+
+export type RollupRes = "1m" | "1h" | "1d";
+export const RES_MS: Record<RollupRes, number> = { "1m": 60_000, "1h": 3_600_000, "1d": 86_400_000 };
+const RES_INTERVAL: Record<RollupRes, string> = { "1m": "1 minute", "1h": "1 hour", "1d": "1 day" };
+
+export interface RollupSet {
+  name: string;
+  /** Dimensions kept, in sort order (rows are written sorted by bucket then these). */
+  dims: readonly string[];
+  /** Resolutions kept, finest first. */
+  res: readonly RollupRes[];
+}
+
+/**
+ * The sets. `minute` and `traffic` keep the names flows_1m, flows_1h and
+ * flows_1d (the documented views); the others are <set>_<res>. Only totals
+ * by exporter are kept per minute: per minute, interface, port or address
+ * keys are nearly as many as the flows themselves, and a finer-than-hour
+ * question on them is answered from flows_raw at about the same cost.
+ */
+export const ROLLUP_SETS: readonly RollupSet[] = [
+  // flows_1m: per-minute totals by exporter (interfaces × protocols per minute are nearly as many rows as flows).
+  { name: "minute", dims: ["exporter_address", "protocol", "ip_version"], res: ["1m"] },
+  {
+    name: "traffic",
+    dims: ["exporter_address", "in_if", "out_if", "protocol", "ip_version"],
+    res: ["1h", "1d"],
+  },
+  { name: "dst_as", dims: ["dst_as", "protocol", "ip_version"], res: ["1h", "1d"] },
+  { name: "src_as", dims: ["src_as", "protocol", "ip_version"], res: ["1h", "1d"] },
+  // Exact ports (no Kentik-style buckets): a TopN by port must give the same answer as nfdump.
+  { name: "dst_port", dims: ["protocol", "dst_port"], res: ["1h", "1d"] },
+  { name: "src_port", dims: ["protocol", "src_port"], res: ["1h", "1d"] },
+  { name: "dst_addr", dims: ["dst_addr"], res: ["1d"] },
+];
+
+/** Sums kept by every rollup: sampling-corrected (× sampling rate, 0 counted as 1). */
+export const ROLLUP_SUMS = ["bytes", "packets", "flows"] as const;
+
+/** sampling_rate 0 means unknown: counted as 1 (see docs/collector.md "sampling"). */
+export const SCALE_SQL = "greatest(sampling_rate, 1)";
+
+export const ROLLUP_STATE_TABLE = "nagare_rollup_state";
+
+/** A bucket closes once a committed row is at least this much newer than its end (receipt reordering across threads). */
+export const CLOSE_GRACE_MS = 2000;
+
+export function rollupTable(set: RollupSet, res: RollupRes): string {
+  return set.name === "traffic" || set.name === "minute" ? `flows_${res}` : `${set.name}_${res}`;
+}
+
+export interface RollupTable {
+  table: string;
+  set: RollupSet;
+  res: RollupRes;
+  bucketMs: number;
+}
+
+/** Every rollup table, each set's finest resolution first. */
+export const ROLLUP_TABLES: readonly RollupTable[] = ROLLUP_SETS.flatMap((set) =>
+  set.res.map((res) => ({ table: rollupTable(set, res), set, res, bucketMs: RES_MS[res] })),
+);
+
+const KIND = new Map<string, ColumnKind>(FLOW_COLUMNS.map((c) => [c.name, c.kind]));
+const TYPE: Record<ColumnKind, string> = {
+  time: "TIMESTAMP_MS",
+  u8: "UTINYINT",
+  u16: "USMALLINT",
+  u32: "UINTEGER",
+  u64: "UBIGINT",
+  ip: "UHUGEINT",
+  mac: "UBIGINT",
+  string: "VARCHAR",
+};
+function dimType(d: string): string {
+  const k = KIND.get(d);
+  if (!k) throw new Error(`rollup dimension ${d} is not a schema column`);
+  return TYPE[k];
+}
+
+/**
+ * exporter_address: DuckDB 1.5.6 bit-packs a UHUGEINT with a handful of
+ * values, and grouping a bit-packed UHUGEINT is ~60× slower than an RLE one
+ * (BENCHMARKS.md §6). Rows are written sorted by it, so RLE is also small.
+ */
+function compression(d: string): string {
+  return d === "exporter_address" ? " USING COMPRESSION rle" : "";
+}
+
+export function rollupTableDdl(t: RollupTable): string {
+  const cols = [
+    "  bucket TIMESTAMP NOT NULL",
+    ...t.set.dims.map((d) => `  ${d} ${dimType(d)} NOT NULL${compression(d)}`),
+    ...ROLLUP_SUMS.map((s) => `  ${s} UBIGINT NOT NULL`),
+  ];
+  return `CREATE TABLE ${t.table} (\n${cols.join(",\n")}\n)`;
+}
+
+export const ROLLUP_STATE_DDL = `CREATE TABLE ${ROLLUP_STATE_TABLE} (table_name VARCHAR PRIMARY KEY, closed_until TIMESTAMP NOT NULL)`;
+
+/** The in-memory pending table of a set (same columns as its rollup tables, no constraints). */
+export function pendingDdl(set: RollupSet, name: string): string {
+  const cols = [
+    "bucket TIMESTAMP",
+    ...set.dims.map((d) => `${d} ${dimType(d)}`),
+    ...ROLLUP_SUMS.map((s) => `${s} UBIGINT`),
+  ];
+  return `CREATE OR REPLACE TABLE ${name} (${cols.join(", ")})`;
+}
+
+const sums = (from: "raw" | "agg"): string =>
+  ROLLUP_SUMS.map((s) =>
+    from === "raw" ? `sum(${s}::HUGEINT * ${SCALE_SQL})::UBIGINT AS ${s}` : `sum(${s})::UBIGINT AS ${s}`,
+  ).join(", ");
+
+/** Flow rows of `from` (a stage, or flows_raw with `where`) aggregated at the set's finest resolution. */
+export function aggregateFlowsSql(set: RollupSet, from: string, where = ""): string {
+  const res = set.res[0]!;
+  return `SELECT time_bucket(INTERVAL '${RES_INTERVAL[res]}', time_received::TIMESTAMP) AS bucket, ${set.dims.join(", ")}, ${sums("raw")}
+FROM ${from}${where ? `\nWHERE ${where}` : ""}
+GROUP BY ALL`;
+}
+
+/** Rows of `from` (rollup-shaped) re-aggregated to `res`, bucket in [fromMs, untilMs), sorted for compression. */
+export function reaggregateSql(
+  set: RollupSet,
+  res: RollupRes,
+  from: string,
+  fromMs: number | null,
+  untilMs: number,
+): string {
+  const lo = fromMs === null ? "" : `bucket >= epoch_ms(${fromMs}::BIGINT) AND `;
+  return `SELECT time_bucket(INTERVAL '${RES_INTERVAL[res]}', bucket) AS bucket, ${set.dims.join(", ")}, ${sums("agg")}
+FROM ${from}
+WHERE ${lo}bucket < epoch_ms(${untilMs}::BIGINT)
+GROUP BY ALL
+ORDER BY ALL`;
+}
+
+/** The closed-until watermark a table may advance to, given the newest committed receive time. */
+export function closableUntil(bucketMs: number, newestMs: number): number {
+  return Math.floor((newestMs - CLOSE_GRACE_MS) / bucketMs) * bucketMs;
+}
