@@ -155,3 +155,17 @@ export interface SharedDashboard {
   dashboard: Dashboard;
   queries: Record<string, Omit<SavedQuery, "sql">>;
 }
+
+/** Every visualization type, in the order the UI offers them. */
+export const VIZ_TYPES: readonly VizType[] = [
+  "table",
+  "line",
+  "area",
+  "bar",
+  "stackedbar",
+  "pie",
+  "scatter",
+  "heatmap",
+  "counter",
+  "sankey",
+];

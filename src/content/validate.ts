@@ -9,10 +9,10 @@ import type {
   SavedQuery,
   Viz,
   VizOptions,
-  VizType,
   Widget,
   WidgetType,
 } from "./types.js";
+import { VIZ_TYPES } from "./types.js";
 
 /** A content request the caller got wrong (or a missing object): its HTTP status and message. */
 export class ContentError extends Error {
@@ -25,18 +25,6 @@ export class ContentError extends Error {
 }
 
 export const ID_RE = /^[A-Za-z0-9_-]{1,64}$/;
-export const VIZ_TYPES: readonly VizType[] = [
-  "table",
-  "line",
-  "area",
-  "bar",
-  "stackedbar",
-  "pie",
-  "scatter",
-  "heatmap",
-  "counter",
-  "sankey",
-];
 const WIDGET_TYPES: readonly WidgetType[] = ["viz", "text", "flow", "live"];
 const FLOW_METRICS = ["bytes", "packets", "flows", "bps", "pps"] as const;
 const FLOW_CHARTS = ["area", "lines", "table", "sankey", "pie", "bar"] as const;

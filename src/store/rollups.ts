@@ -24,6 +24,8 @@
 // tables are rebuilt from flows_raw rows at or after the finest watermark:
 // only the open buckets are read again, never the whole raw table.
 import { FLOW_COLUMNS, type ColumnKind } from "../schema.js";
+// A cycle (schema.ts imports this file for migration 3): SQL_TYPE is read only inside functions.
+import { SQL_TYPE } from "./schema.js";
 
 export type RollupRes = "1m" | "1h" | "1d";
 export const RES_MS: Record<RollupRes, number> = { "1m": 60_000, "1h": 3_600_000, "1d": 86_400_000 };
@@ -88,20 +90,10 @@ export const ROLLUP_TABLES: readonly RollupTable[] = ROLLUP_SETS.flatMap((set) =
 );
 
 const KIND = new Map<string, ColumnKind>(FLOW_COLUMNS.map((c) => [c.name, c.kind]));
-const TYPE: Record<ColumnKind, string> = {
-  time: "TIMESTAMP_MS",
-  u8: "UTINYINT",
-  u16: "USMALLINT",
-  u32: "UINTEGER",
-  u64: "UBIGINT",
-  ip: "UHUGEINT",
-  mac: "UBIGINT",
-  string: "VARCHAR",
-};
 function dimType(d: string): string {
   const k = KIND.get(d);
   if (!k) throw new Error(`rollup dimension ${d} is not a schema column`);
-  return TYPE[k];
+  return SQL_TYPE[k];
 }
 
 /**

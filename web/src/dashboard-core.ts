@@ -4,7 +4,7 @@
 // it against real answers; the pages (dashboards.ts, widgets.ts,
 // timerange.ts) add the DOM.
 import type { FlowWidgetSpec, ParamDef, ParamValue, Viz, Widget } from "./types.js";
-import { formatValue, timeZoneLabel } from "./viz/data.js";
+import { PROTOCOLS, formatValue, timeZoneLabel } from "./viz/data.js";
 
 export interface Result {
   columns: { name: string; type: string }[];
@@ -12,18 +12,7 @@ export interface Result {
 }
 
 /** The flow query API's answer (POST /api/v1/flows/query). */
-export /** Protocol numbers shown by name. */
-const PROTOCOLS: Record<number, string> = {
-  1: "icmp",
-  2: "igmp",
-  6: "tcp",
-  17: "udp",
-  47: "gre",
-  50: "esp",
-  58: "icmp6",
-  89: "ospf",
-  132: "sctp",
-};
+export { PROTOCOLS };
 
 export interface TimeRange {
   start: string;

@@ -26,6 +26,8 @@ function append(el: HTMLElement, children: Child[]): void {
   }
 }
 
+export { PROTOCOLS } from "./viz/data.js";
+
 const UNITS = ["", "k", "M", "G", "T", "P"];
 /** 1234567 → "1.23 M" (SI, like nfdump). */
 export function si(n: number, unit = ""): string {
@@ -38,18 +40,6 @@ export function si(n: number, unit = ""): string {
   const s = v >= 100 || i === 0 ? v.toFixed(0) : v.toFixed(v >= 10 ? 1 : 2);
   return `${n < 0 ? "-" : ""}${s} ${UNITS[i]}${unit}`.trim();
 }
-
-export const PROTOCOLS: Record<number, string> = {
-  1: "icmp",
-  2: "igmp",
-  6: "tcp",
-  17: "udp",
-  47: "gre",
-  50: "esp",
-  58: "icmp6",
-  89: "ospf",
-  132: "sctp",
-};
 
 /** The browser's time zone and UTC offset, e.g. "Europe/Paris (UTC+01:00)". */
 export function timeZoneLabel(at = new Date()): string {

@@ -898,3 +898,16 @@ export function guessVizType(result: QueryResult): GuessedViz {
   }
   return { type: "table", options: {} };
 }
+
+/** Protocol numbers shown by name (IANA keywords, lower case as nfdump prints them). */
+export const PROTOCOLS: Record<number, string> = {
+  1: "icmp",
+  2: "igmp",
+  6: "tcp",
+  17: "udp",
+  47: "gre",
+  50: "esp",
+  58: "icmp6",
+  89: "ospf",
+  132: "sctp",
+};

@@ -12,7 +12,7 @@
 // band, cell and row is clickable for drill-down (opts.onClick gets the row).
 import uPlot from "uplot";
 import "./viz.css";
-import type { Viz, VizOptions, VizType } from "../types.js";
+import { VIZ_TYPES, type Viz, type VizOptions, type VizType } from "../types.js";
 import { color } from "../chart.js";
 import { h } from "../dom.js";
 import { memoryGrid } from "../grid.js";
@@ -39,18 +39,7 @@ import {
 
 export type { QueryResult } from "./data.js";
 
-export const VIZ_TYPES: readonly VizType[] = [
-  "table",
-  "line",
-  "area",
-  "bar",
-  "stackedbar",
-  "pie",
-  "scatter",
-  "heatmap",
-  "counter",
-  "sankey",
-];
+export { VIZ_TYPES };
 
 export const VIZ_LABELS: Record<VizType, string> = {
   table: "Table",
