@@ -38,7 +38,7 @@ import { silentLogger, type Logger } from "../log.js";
 import { MACROS } from "../query/sql/macros.js";
 import { FLOW_COLUMNS, type ColumnKind } from "../schema.js";
 import type { ExportConfig } from "./config.js";
-import { RAW_TABLE } from "./schema.js";
+import { RAW_TABLE, rawTimeSql } from "./schema.js";
 
 const HOUR_MS = 3_600_000;
 export const EXPORT_STATE_FILE = "_nagare_export.json";
@@ -205,7 +205,7 @@ export class ParquetExport {
     try {
       const r = await conn.runAndReadAll(
         `SELECT DISTINCT epoch_ms(time_bucket(INTERVAL 1 HOUR, time_received::TIMESTAMP)) AS h FROM ${RAW_TABLE}
-         WHERE time_received >= epoch_ms($from::BIGINT) AND time_received < epoch_ms($to::BIGINT) ORDER BY h`,
+         WHERE time_received >= ${rawTimeSql("$from")} AND time_received < ${rawTimeSql("$to")} ORDER BY h`,
         { from: this.stats.through, to: cutoff },
       );
       for (const [h] of r.getRowsJS()) {
@@ -230,7 +230,7 @@ export class ParquetExport {
     mkdirSync(dir, { recursive: true });
     const tmp = join(dir, `.${rel.split(sep).pop()!}.tmp`);
     const r = await conn.runAndReadAll(
-      `COPY (${exportSelectSql(`time_received >= epoch_ms(${hour}::BIGINT) AND time_received < epoch_ms(${hour + HOUR_MS}::BIGINT)`)})
+      `COPY (${exportSelectSql(`time_received >= ${rawTimeSql(hour)} AND time_received < ${rawTimeSql(hour + HOUR_MS)}`)})
        TO ${sqlString(tmp)} (FORMAT parquet, COMPRESSION ${this.config.compression})`,
     );
     renameSync(tmp, final);

@@ -25,7 +25,7 @@ import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { silentLogger, type Logger } from "../log.js";
 import type { RetentionConfig } from "./config.js";
 import { ROLLUP_TABLES, type RollupRes } from "./rollups.js";
-import { RAW_TABLE } from "./schema.js";
+import { RAW_TABLE, rawTimeSql } from "./schema.js";
 
 const DAY_MS = 86_400_000;
 /** Most delete-checkpoint rounds in one run (each drops at least the overshoot's share of a table). */
@@ -51,7 +51,9 @@ export async function runAgeRetention(
   nowMs = Date.now(),
 ): Promise<void> {
   const cut = (days: number): string => `epoch_ms(${Math.floor(nowMs - days * DAY_MS)})`;
-  await conn.run(`DELETE FROM ${RAW_TABLE} WHERE time_received < ${cut(r.rawDays)}`);
+  await conn.run(
+    `DELETE FROM ${RAW_TABLE} WHERE time_received < ${rawTimeSql(Math.floor(nowMs - r.rawDays * DAY_MS))}`,
+  );
   for (const t of ROLLUP_TABLES)
     await conn.run(`DELETE FROM ${t.table} WHERE bucket < ${cut(retentionDays(r, t.res))}`);
 }

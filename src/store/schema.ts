@@ -37,6 +37,17 @@ export const SQL_TYPE: Record<ColumnKind, string> = {
 };
 
 export const RAW_TABLE = "flows_raw";
+
+/**
+ * A point in time (epoch ms: a number, or SQL such as "?" or "$from") as a
+ * value comparable with flows_raw.time_received (TIMESTAMP_MS). Comparing
+ * the column with a plain TIMESTAMP (epoch_ms(x)) makes DuckDB cast the
+ * COLUMN, which disables zone-map pruning: one hour of a 100 M-flow month was
+ * a full scan (1.4 s) instead of 3 ms.
+ */
+export function rawTimeSql(ms: number | string): string {
+  return `epoch_ms(${ms}::BIGINT)::TIMESTAMP_MS`;
+}
 /** Committed micro-batches land here first; one transaction moves them to flows_raw and the rollups. */
 export const STAGE_TABLE = "flows_stage";
 export const VERSION_TABLE = "nagare_schema_version";
@@ -283,7 +294,7 @@ async function narrowRollups(conn: DuckDBConnection): Promise<string[]> {
         if (fromOld && oldHas) {
           fill = `SELECT bucket, ${dims}, ${scaled} FROM ${fromOld} WHERE bucket < epoch_ms(${w(res)}::BIGINT) GROUP BY ALL ORDER BY ALL`;
         } else if (res === set.res[0]) {
-          fill = `${aggregateFlowsSql(set, RAW_TABLE, `time_received < epoch_ms(${w(res)}::BIGINT)`)}\nORDER BY ALL`;
+          fill = `${aggregateFlowsSql(set, RAW_TABLE, `time_received < ${rawTimeSql(w(res))}`)}\nORDER BY ALL`;
         } else {
           const finer = rollupTable(set, set.res[set.res.indexOf(res) - 1]!);
           fill = reaggregateSql(set, res, finer, null, w(res));

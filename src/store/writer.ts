@@ -55,7 +55,7 @@ import {
   rollupTable,
   type RollupSet,
 } from "./rollups.js";
-import { RAW_TABLE, STAGE_TABLE, flowColumnsDdl } from "./schema.js";
+import { RAW_TABLE, STAGE_TABLE, flowColumnsDdl, rawTimeSql } from "./schema.js";
 
 export interface StoreWriterOptions {
   config?: Partial<StoreConfig>;
@@ -310,11 +310,7 @@ export class StoreWriter implements FlowConsumer {
       await conn.run(pendingDdl(set, pendingName(set)));
       const w = this.closed.get(rollupTable(set, set.res[0]!));
       await conn.run(
-        this.pendingInsertSql(
-          set,
-          RAW_TABLE,
-          w === undefined ? "" : `time_received >= epoch_ms(${w}::BIGINT)`,
-        ),
+        this.pendingInsertSql(set, RAW_TABLE, w === undefined ? "" : `time_received >= ${rawTimeSql(w)}`),
       );
     }
   }

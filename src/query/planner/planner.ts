@@ -10,7 +10,7 @@ import { FLOW_COLUMNS, type ColumnKind } from "../../schema.js";
 import { defaultStoreConfig, type RetentionConfig } from "../../store/config.js";
 import { ROLLUP_TABLES, SCALE_SQL, ROLLUP_SETS, rollupTable } from "../../store/rollups.js";
 import { retentionDays } from "../../store/retention.js";
-import { RAW_TABLE } from "../../store/schema.js";
+import { RAW_TABLE, rawTimeSql } from "../../store/schema.js";
 import type { FilterNode, NumTarget } from "../filter/ast.js";
 import { filterToSql } from "../filter/sql.js";
 import { parseFilter } from "../filter/parser.js";
@@ -375,7 +375,9 @@ export function planFlowQuery(
     }
     sel.push(...dims.map((d) => `${d} AS d_${d}`), `${t.sum(counter)} AS v`);
     // Parameters are pushed in text order: select list, time bounds, filter.
-    const where = `${t.time} >= ${ts(seg.lo)} AND ${t.time} < ${ts(seg.hi)}`;
+    // flows_raw's time_received is TIMESTAMP_MS: bound it with TIMESTAMP_MS values (rawTimeSql), or the column is cast and nothing is pruned.
+    const bound = (v: number): string => (t.bucketMs === 0 ? rawTimeSql(p(v)) : ts(v));
+    const where = `${t.time} >= ${bound(seg.lo)} AND ${t.time} < ${bound(seg.hi)}`;
     let filterSql = "";
     if (filterNode) {
       const f = filterToSql(filterNode, {
