@@ -279,3 +279,22 @@ test("scatter keeps every row as a point (no summing, no gap filling), sorted by
   assert.equal(Number(r.rows[s0.rows[i]!]![1]), s0.values[i]);
   assert.equal(String(r.rows[s0.rows[i]!]![2]), s0.label);
 });
+
+test("bars: a numeric x (ports) is a category in row order, not a linear axis", () => {
+  const result = {
+    columns: [
+      { name: "dst_port", type: "USMALLINT" },
+      { name: "bytes", type: "HUGEINT" },
+    ],
+    rows: [
+      [443, "900"],
+      [53, "300"],
+      [8080, "100"],
+    ],
+  };
+  const bars = buildSeries(result, { x: "dst_port", y: ["bytes"] }, 20, true);
+  assert.equal(bars.xKind, "category");
+  assert.deepEqual(bars.categories, ["443", "53", "8080"]);
+  assert.deepEqual(bars.series[0]!.values, [900, 300, 100]);
+  assert.equal(buildSeries(result, { x: "dst_port", y: ["bytes"] }).xKind, "number");
+});

@@ -3,15 +3,7 @@
 // dropped), so what is stored and later served is exactly the contract's
 // shape, whatever a client sent. Errors are ContentError(400) naming the field.
 import { ParamError, resolveDate, validateParamDefs } from "./params.js";
-import type {
-  Dashboard,
-  FlowWidgetSpec,
-  SavedQuery,
-  Viz,
-  VizOptions,
-  Widget,
-  WidgetType,
-} from "./types.js";
+import type { Dashboard, FlowWidgetSpec, SavedQuery, Viz, VizOptions, Widget, WidgetType } from "./types.js";
 import { VIZ_TYPES } from "./types.js";
 
 /** A content request the caller got wrong (or a missing object): its HTTP status and message. */

@@ -278,9 +278,15 @@ export function resolveXY(result: QueryResult, opts: VizOptions): { x: number; s
  * when fillGaps (the default) and null otherwise, so a line never runs across
  * missing data. At most maxSeries series: the smallest are summed in "Other".
  */
-export function buildSeries(result: QueryResult, opts: VizOptions, maxSeries = 20): SeriesData {
+export function buildSeries(
+  result: QueryResult,
+  opts: VizOptions,
+  maxSeries = 20,
+  /** Bars: a numeric x (a port, an AS) is a label, not a position on a linear axis. */
+  numbersAsCategories = false,
+): SeriesData {
   const { x: xi, series: si, y: yis } = resolveXY(result, opts);
-  const { xCol, xKind, categories, xOf } = xAccessor(result, xi);
+  const { xCol, xKind, categories, xOf } = xAccessor(result, xi, numbersAsCategories);
   // Accumulate per series key: x → [sum, firstRow].
   const acc = new Map<string, Map<number, [number, number]>>();
   const allX = new Set<number>();
@@ -361,13 +367,13 @@ export function buildSeries(result: QueryResult, opts: VizOptions, maxSeries = 2
 }
 
 /** How x values of column xi are read: epoch ms, number, or category index (first-seen order). */
-function xAccessor(result: QueryResult, xi: number) {
+function xAccessor(result: QueryResult, xi: number, numbersAsCategories = false) {
   const xCol = result.columns[xi];
   const xKind: SeriesData["xKind"] = !xCol
     ? "category"
     : isTimeColumn(xCol)
       ? "time"
-      : isNumericType(xCol.type)
+      : isNumericType(xCol.type) && !numbersAsCategories
         ? "number"
         : "category";
   const catIndex = new Map<string, number>();

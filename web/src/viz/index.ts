@@ -214,7 +214,10 @@ function xyViz(
   opts: RenderOptions,
   height: number,
 ): () => void {
-  const data: SeriesData = type === "scatter" ? buildScatter(result, o) : buildSeries(result, o);
+  const data: SeriesData =
+    type === "scatter"
+      ? buildScatter(result, o)
+      : buildSeries(result, o, 20, type === "bar" || type === "stackedbar");
   if (data.series.length === 0 || data.x.length === 0) {
     root.append(h("div", { class: "viz-empty muted" }, "Nothing to plot: no numeric column"));
     return () => {};
