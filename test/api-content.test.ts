@@ -555,6 +555,14 @@ test("scheduled refresh: result kept in memory and on disk, served at results/la
     },
   );
   assert.equal(badCsv.status, 400);
+  // The same whole result as a JSON array (streamed like the CSV).
+  const json = await call(
+    "GET",
+    `/api/v1/queries/${q.id}/results.json?params=${encodeURIComponent('{"p":["17"]}')}`,
+    { as: viewer },
+  );
+  assert.equal(json.status, 200);
+  assert.deepEqual(json.json, [{ protocol: 17, n: direct.find((r) => r[0] === 17)![1] }]);
 });
 
 test("scheduler lifecycle: start runs due queries on its timer, keeps errors as results, stop waits", async () => {

@@ -225,6 +225,18 @@ test("flows sent over UDP are queryable through the SQL and flow query APIs, and
       { headers: { Authorization: `Bearer ${app.token!.token}` } },
     );
     assert.equal(csvRefused.status, 403);
+    // The same whole result as a streamed JSON array of objects (also paged internally).
+    const jsonRes = await fetch(
+      `http://127.0.0.1:${app.http.port}/api/v1/sql.json?q=${encodeURIComponent("select dst_port, bytes from flows order by dst_port, bytes")}`,
+      { headers: { Authorization: `Bearer ${app.token!.token}` } },
+    );
+    assert.equal(jsonRes.status, 200);
+    assert.match(jsonRes.headers.get("content-type") ?? "", /^application\/json/);
+    const objs = JSON.parse(await jsonRes.text()) as { dst_port: number; bytes: string }[];
+    assert.deepEqual(
+      objs.map((o) => `${o.dst_port},${o.bytes}`),
+      csvLines.slice(1),
+    );
 
     // The CLI against the running server: nagare top and nagare query.
     const out = {

@@ -316,8 +316,27 @@ function csvCell(v: unknown): string {
  * truncated download cannot pass for a complete one.
  */
 export async function streamCsv(sql: SqlService, text: string, res: ServerResponse): Promise<void> {
+  return streamDownload(sql, text, res, "csv");
+}
+
+/**
+ * The whole result of `text` as a download, streamed page by page (each page
+ * runs the query again at the next offset, as GET /api/v1/sql.csv does):
+ * CSV with a header line, or a JSON array of objects (one per row, keys the
+ * column names). Memory stays at one page whatever the size. An error before
+ * the first byte answers with its JSON error and status; a later one cuts the
+ * connection, so a truncated file cannot pass for a complete one.
+ */
+export async function streamDownload(
+  sql: SqlService,
+  text: string,
+  res: ServerResponse,
+  format: "csv" | "json",
+): Promise<void> {
   let offset: number | null = 0;
   let first = true;
+  let names: string[] = [];
+  let rowsOut = 0;
   while (offset !== null) {
     let page;
     try {
@@ -338,16 +357,28 @@ export async function streamCsv(sql: SqlService, text: string, res: ServerRespon
     }
     if (first) {
       res.writeHead(200, {
-        "Content-Type": "text/csv; charset=utf-8",
-        "Content-Disposition": 'attachment; filename="nagare.csv"',
+        "Content-Type": format === "csv" ? "text/csv; charset=utf-8" : "application/json; charset=utf-8",
+        "Content-Disposition": `attachment; filename="nagare.${format}"`,
         "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff",
       });
-      res.write(page.columns.map((c) => csvCell(c.name)).join(",") + "\n");
+      names = page.columns.map((c) => c.name);
+      res.write(format === "csv" ? names.map(csvCell).join(",") + "\n" : "[");
       first = false;
     }
-    const lines = page.rows.map((r) => r.map(csvCell).join(",")).join("\n");
-    if (lines && !res.write(lines + "\n")) {
+    let chunk: string;
+    if (format === "csv") {
+      const lines = page.rows.map((r) => r.map(csvCell).join(",")).join("\n");
+      chunk = lines ? lines + "\n" : "";
+    } else {
+      chunk = page.rows
+        .map(
+          (r) =>
+            (rowsOut++ ? ",\n" : "\n") + JSON.stringify(Object.fromEntries(names.map((n, i) => [n, r[i]]))),
+        )
+        .join("");
+    }
+    if (chunk && !res.write(chunk)) {
       await new Promise<void>((resolve) => {
         res.once("drain", resolve);
         res.once("close", resolve);
@@ -356,5 +387,5 @@ export async function streamCsv(sql: SqlService, text: string, res: ServerRespon
     if (res.destroyed) return;
     offset = page.nextOffset;
   }
-  res.end();
+  res.end(format === "json" ? "\n]\n" : undefined);
 }

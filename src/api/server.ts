@@ -14,7 +14,7 @@ import type { CollectorStats } from "../collector/stats.js";
 import { silentLogger, type Logger } from "../log.js";
 import type { RateMeter } from "../pipeline/rate.js";
 import { interfacesRoute, renderInterfaceMetrics } from "./interfaces.js";
-import { queryRoute, streamCsv, type QueryRoutes } from "./query.js";
+import { queryRoute, streamDownload, type QueryRoutes } from "./query.js";
 import { renderMetrics, type ExtraMetrics } from "./metrics.js";
 import { checkBearer } from "./token.js";
 import type { HttpAuth } from "./auth-http.js";
@@ -149,10 +149,10 @@ export class HttpApi {
     }
     if (q && path.startsWith("/api/v1/") && (method === "POST" || method === "GET" || method === "DELETE")) {
       // Routed asynchronously; a path that is not a query path falls through below.
-      if (path === "/api/v1/sql.csv" && method === "GET") {
+      if ((path === "/api/v1/sql.csv" || path === "/api/v1/sql.json") && method === "GET") {
         const text = url.searchParams.get("q");
         if (!text) return sendJson(res, 400, { error: "q (the SQL) is required" });
-        streamCsv(q.sql, text, res).catch((err: unknown) => {
+        streamDownload(q.sql, text, res, path.endsWith(".csv") ? "csv" : "json").catch((err: unknown) => {
           this.log.limited("http-query", "error", "csv stream failed", { error: String(err) });
           res.destroy();
         });

@@ -14,7 +14,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   errorAnswer,
   readJson,
-  streamCsv,
+  streamDownload,
   type ApiAnswer,
   type FlowQueryRunner,
   type QueryCaller,
@@ -128,9 +128,13 @@ export class ContentRoutes {
     res: ServerResponse,
   ): Promise<void> {
     try {
-      if (url.pathname.endsWith("/results.csv") && method === "GET") {
+      if (
+        (url.pathname.endsWith("/results.csv") || url.pathname.endsWith("/results.json")) &&
+        method === "GET"
+      ) {
         const m = Q_RE.exec(url.pathname);
-        if (m && m[2] === "results.csv") return await this.csv(m[1]!, url, res);
+        if (m && (m[2] === "results.csv" || m[2] === "results.json"))
+          return await this.download(m[1]!, url, res, m[2] === "results.csv" ? "csv" : "json");
       }
       send(res, await this.answer(who, method, url, req));
     } catch (err) {
@@ -296,7 +300,8 @@ export class ContentRoutes {
   }
 
   /** GET /api/v1/queries/:id/results.csv?params=JSON: the whole result, streamed. */
-  private async csv(id: string, url: URL, res: ServerResponse): Promise<void> {
+  /** The saved query's whole result, streamed as CSV or a JSON array (src/api/query.ts streamDownload). */
+  private async download(id: string, url: URL, res: ServerResponse, format: "csv" | "json"): Promise<void> {
     const q = this.store.getQuery(id);
     let values: unknown = {};
     const raw = url.searchParams.get("params");
@@ -308,7 +313,7 @@ export class ContentRoutes {
       }
     }
     const text = renderSql(q.sql, q.params, paramValues(values));
-    await streamCsv(this.needSql(), text, res);
+    await streamDownload(this.needSql(), text, res, format);
   }
 
   /**

@@ -866,34 +866,32 @@ export function queryPage(root: HTMLElement, id: string | null, params: URLSearc
   };
 
   // ------------------------------------------------------------------ downloads
+  /** The whole result's download URL (streamed by the server, page by page), or "" before a run. */
+  let jsonHref = "";
   const updateCsv = (r: Result): void => {
-    let href = "";
-    if (r.savedRun && saved) {
-      const p = Object.keys(values).length ? `?params=${encodeURIComponent(JSON.stringify(values))}` : "";
-      href = `/api/v1/queries/${encodeURIComponent(saved.id)}/results.csv${p}`;
-    } else if (r.sql !== null) {
-      href = `/api/v1/sql.csv?q=${encodeURIComponent(r.sql)}`;
-    }
-    if (href) {
-      csvLink.href = href;
+    const href = (ext: "csv" | "json"): string => {
+      if (r.savedRun && saved) {
+        const p = Object.keys(values).length ? `?params=${encodeURIComponent(JSON.stringify(values))}` : "";
+        return `/api/v1/queries/${encodeURIComponent(saved.id)}/results.${ext}${p}`;
+      }
+      return r.sql !== null ? `/api/v1/sql.${ext}?q=${encodeURIComponent(r.sql)}` : "";
+    };
+    jsonHref = href("json");
+    if (href("csv")) {
+      csvLink.href = href("csv");
       csvLink.classList.remove("disabled");
       csvLink.removeAttribute("aria-disabled");
       csvLink.download = `${fileName()}.csv`;
     }
   };
   const fileName = (): string => (draft.name || "query").replace(/[^\w.-]+/g, "_").slice(0, 60) || "query";
+  // The whole result as a JSON array, streamed by the server (not just the rows this page loaded).
   const downloadJson = (): void => {
-    if (!result) return;
-    const names = result.columns.map((c) => c.name);
-    const objects = result.rows.map((row) => Object.fromEntries(names.map((n, i) => [n, row[i]])));
-    const url = URL.createObjectURL(
-      new Blob([JSON.stringify(objects, null, 1)], { type: "application/json" }),
-    );
-    const a = h("a", { href: url, download: `${fileName()}.json` });
+    if (!result || !jsonHref) return;
+    const a = h("a", { href: jsonHref, download: `${fileName()}.json` });
     document.body.append(a);
     a.click();
     a.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 10_000);
   };
 
   // ------------------------------------------------------------------ save / fork / delete
