@@ -3,13 +3,15 @@
 // Path of a row: consume() appends it at once (synchronously, straight from
 // the batch's typed arrays) with DuckDB's Appender into an in-memory stage
 // table (an attached ':memory:' database), so the pooled batch is never
-// retained and the main thread never compresses or writes to disk. Two
-// stages alternate: every intervalMs a flush commits the current stage's
-// appender, switches consume() to the other stage and copies the stage into
+// retained and the main thread never compresses or writes to disk. Four
+// stages rotate: every intervalMs a flush commits the current stage's
+// appender, switches consume() to a free stage and copies the stage into
 // flows_raw in one transaction of the database file: from that COMMIT the
-// rows are visible to SQL. The stage is then aggregated into the rollups'
-// in-memory pending tables and emptied. A crash loses the rows not yet
-// committed (the in-memory stages: at most about two flush intervals).
+// rows are visible to SQL. The stage's rollup aggregation (into in-memory
+// pending tables) is then queued on a connection of its own, so it never
+// delays the next commit; the stage is emptied and freed after it. A crash
+// loses the rows not yet committed (the stage being filled and the one being
+// committed: at most about two flush intervals).
 //
 // Rollups (src/store/rollups.ts) are narrow and append-only: when a flush
 // commits a row at least CLOSE_GRACE_MS past a bucket's end, that bucket is
@@ -21,10 +23,10 @@
 // are rebuilt from the flows_raw rows at or after each set's finest
 // watermark (the open buckets only).
 //
-// Two connections: the appenders' (main thread, synchronous) and the merge's
-// (asynchronous). A stage is never appended to while it merges. Each
-// committed row's delay from time_received to its COMMIT feeds the
-// freshness window (freshness.ts).
+// Three connections: the appenders' (main thread, synchronous), the commits'
+// and the rollup aggregations' (both asynchronous). A stage is never appended
+// to while it is committed or aggregated. Each committed row's delay from
+// time_received to its COMMIT feeds the freshness window (freshness.ts).
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import duckdb from "@duckdb/node-bindings";
@@ -71,7 +73,7 @@ export class StoreWriter implements FlowConsumer {
   private conn: DuckDBConnection | null = null;
   /** The appender rows go to now: appenders[current]. */
   private appender: DuckDBAppender | null = null;
-  /** One appender per in-memory stage (double buffering: one fills while the other merges). */
+  /** One appender per in-memory stage (one fills while others commit or aggregate). */
   private appenders: DuckDBAppender[] = [];
   private current = 0;
   /** Reused DataChunk writer (flows_stage column types, in schema order). */
@@ -93,8 +95,19 @@ export class StoreWriter implements FlowConsumer {
   droppedBatches = 0;
   lastFlushMs = 0;
   /** Newest time_received appended to each stage (epoch ms). */
-  private readonly stageNewest = [0, 0];
-  /** Newest time_received committed (epoch ms): buckets close relative to it, not to the wall clock. */
+  private readonly stageNewest = MEM_STAGES.map(() => 0);
+  /** Rows appended to each stage and not yet committed to flows_raw. */
+  private readonly stageRows = MEM_STAGES.map(() => 0);
+  /** A stage being committed, or committed and waiting for its rollup aggregation. */
+  private readonly stageBusy = MEM_STAGES.map(() => false);
+  /** The rollup aggregations of committed stages, one after the other, on their own connection. */
+  private aggChain: Promise<void> = Promise.resolve();
+  private aggConn: DuckDBConnection | null = null;
+  /**
+   * Newest time_received committed AND aggregated into the pending tables
+   * (epoch ms): buckets close relative to it (not to the wall clock), so a
+   * bucket never closes before all its committed rows are in pending.
+   */
   private newestCommitted = 0;
   /** Closed-until watermark (epoch ms) of each rollup table; absent: nothing closed yet. */
   private readonly closed = new Map<string, number>();
@@ -104,7 +117,7 @@ export class StoreWriter implements FlowConsumer {
   rollupCloses = 0;
   rollupErrors = 0;
   /** Receive times of the rows in each in-memory stage, for the freshness histogram. */
-  private readonly stageRuns = [new ReceiveRuns(), new ReceiveRuns()];
+  private readonly stageRuns = MEM_STAGES.map(() => new ReceiveRuns());
   /** Delay from time_received to the COMMIT that made a row visible, over the last 60 s. */
   readonly freshnessWindow = new FreshnessWindow(60);
 
@@ -147,8 +160,9 @@ export class StoreWriter implements FlowConsumer {
     }
     await this.loadRollupState();
     // Rows a version before the in-memory stage left in the on-disk flows_stage.
-    await this.merge(STAGE_TABLE, "disk");
+    await this.merge(STAGE_TABLE);
     this.appendConn = await this.instance.connect();
+    this.aggConn = await this.instance.connect();
     const aps: DuckDBAppender[] = [];
     for (const t of MEM_STAGES) aps.push(await this.appendConn.createAppender(t, "main", MEM_DB));
     this.appenders = aps;
@@ -176,6 +190,7 @@ export class StoreWriter implements FlowConsumer {
     for (let i = 0; i < n; i++) if (tr[i]! > newest) newest = tr[i]!;
     this.stageNewest[this.current] = newest;
     this.stageRuns[this.current]!.addColumn(batch.cols.time_received, n);
+    this.stageRows[this.current]! += n;
     this.pending += n;
     this.rowsAppended += n;
   }
@@ -194,30 +209,128 @@ export class StoreWriter implements FlowConsumer {
    */
   async flush(): Promise<void> {
     while (this.inflight) await this.inflight;
-    if (this.pending === 0) return;
-    this.inflight = this.flushOnce();
-    await this.inflight;
-    this.inflight = null;
+    if (
+      this.pending > 0 ||
+      this.stageRows.some((n, s) => n > 0 && s !== this.current && !this.stageBusy[s])
+    ) {
+      this.inflight = this.flushOnce();
+      await this.inflight;
+      this.inflight = null;
+    }
+    // The timer's flushes need not wait for this; an explicit flush() (tests, history, stop) does.
+    await this.aggChain;
   }
 
-  /** One flush; never rejects (a failure is counted and logged). */
+  /**
+   * One flush; never rejects (a failure is counted and logged). Stages whose
+   * commit failed earlier are committed first; then the stage being filled:
+   * consume() switches to a free stage (waiting for a rollup aggregation to
+   * free one if all are busy), the stage is committed to flows_raw — the only
+   * step between a flow's receipt and its visibility — and its rollup
+   * aggregation is queued on the aggregation connection, off that path.
+   */
   private async flushOnce(): Promise<void> {
     const t0 = performance.now();
-    try {
-      // Switch stages first: consume() fills the other one while this one merges.
-      const src = this.current;
-      this.current = src ^ 1;
-      this.pending = 0;
-      this.appenders[src]?.flushSync();
-      this.appender = this.appenders[this.current] ?? null;
-      await this.merge(stageName(src), "memory", this.stageRuns[src], this.stageNewest[src]);
-      this.stageNewest[src] = 0;
+    for (let s = 0; s < MEM_STAGES.length; s++) {
+      if (s !== this.current && !this.stageBusy[s] && this.stageRows[s]! > 0) await this.commitStage(s);
+    }
+    if (this.pending === 0) return;
+    let next = this.freeStage();
+    while (next < 0) {
+      await this.aggChain;
+      next = this.freeStage();
+    }
+    const src = this.current;
+    this.current = next;
+    this.pending = 0;
+    this.appenders[src]?.flushSync();
+    this.appender = this.appenders[next] ?? null;
+    if (await this.commitStage(src)) {
       this.flushes++;
       this.lastFlushMs = performance.now() - t0;
+    }
+  }
+
+  /** A stage other than the current one, empty and not busy; -1 if none. */
+  private freeStage(): number {
+    for (let k = 1; k <= MEM_STAGES.length; k++) {
+      const s = (this.current + k) % MEM_STAGES.length;
+      if (s !== this.current && !this.stageBusy[s] && this.stageRows[s] === 0) return s;
+    }
+    return -1;
+  }
+
+  /** Commit stage s to flows_raw and queue its rollup aggregation; false (rows kept in the stage, retried) on failure. */
+  private async commitStage(s: number): Promise<boolean> {
+    this.stageBusy[s] = true;
+    const newest = this.stageNewest[s]!;
+    try {
+      await this.commitRaw(stageName(s), this.stageRuns[s]!);
     } catch (err) {
-      // Rows stay in their stage (the merge rolled back); a later flush of that stage retries them.
+      // Rows stay in their stage (the insert rolled back); the next flush retries them.
+      this.stageBusy[s] = false;
       this.flushErrors++;
       this.log.limited("store:flush", "error", "store flush failed", { error: String(err) });
+      return false;
+    }
+    this.stageRows[s] = 0;
+    this.stageNewest[s] = 0;
+    this.aggChain = this.aggChain.then(() => this.aggregateStage(s, newest));
+    return true;
+  }
+
+  /** Copy a stage into flows_raw in one transaction; its rows are visible to SQL from the COMMIT. */
+  private async commitRaw(stage: string, runs: ReceiveRuns): Promise<void> {
+    const conn = this.connection;
+    await conn.run("BEGIN TRANSACTION");
+    let n = 0;
+    try {
+      const moved = await conn.runAndReadAll(
+        `INSERT INTO ${RAW_TABLE} (${COLUMN_LIST}) SELECT ${COLUMN_LIST} FROM ${stage}`,
+      );
+      n = Number(moved.getRowsJS()[0]?.[0] ?? 0);
+      await conn.run("COMMIT");
+    } catch (err) {
+      await conn.run("ROLLBACK").catch(() => {});
+      throw err;
+    }
+    this.freshnessWindow.addRuns(runs, Date.now());
+    runs.clear();
+    this.rowsCommitted += n;
+  }
+
+  /**
+   * A committed stage's rows into the rollups' pending tables, then the stage
+   * is emptied and freed, buckets closed and (now and then) pending
+   * compacted; on the aggregation connection. Never rejects. A failure loses
+   * these rows' pending aggregates only until the next start (rebuilt from
+   * flows_raw) — the stage is emptied whatever happens, so nothing is
+   * committed twice.
+   */
+  private async aggregateStage(s: number, newest: number): Promise<void> {
+    const conn = this.aggConn!;
+    try {
+      for (const set of ROLLUP_SETS) await conn.run(this.pendingInsertSql(set, stageName(s)));
+    } catch (err) {
+      this.rollupErrors++;
+      this.log.limited("store:rollup", "error", "rollup pending aggregate failed", { error: String(err) });
+    }
+    try {
+      await conn.run(`DELETE FROM ${stageName(s)}`);
+    } catch (err) {
+      this.log.limited("store:rollup", "error", "stage not emptied", { error: String(err) });
+    }
+    this.stageBusy[s] = false;
+    if (newest > this.newestCommitted) this.newestCommitted = newest;
+    try {
+      await this.closeBuckets(conn);
+      if (++this.sinceCompact >= COMPACT_EVERY_FLUSHES) {
+        this.sinceCompact = 0;
+        await this.compactPending(conn);
+      }
+    } catch (err) {
+      this.rollupErrors++;
+      this.log.limited("store:rollup", "error", "rollup close failed", { error: String(err) });
     }
   }
 
@@ -230,17 +343,11 @@ export class StoreWriter implements FlowConsumer {
    * right after the commit. A crash in between loses the in-memory
    * rows with the process, so nothing is ever merged twice.
    */
-  private async merge(
-    stage: string,
-    kind: "disk" | "memory",
-    runs?: ReceiveRuns,
-    newest?: number,
-  ): Promise<void> {
-    const sameDb = kind === "disk";
+  private async merge(stage: string): Promise<void> {
     const conn = this.connection;
     // The on-disk stage (start() only) goes to pending first: its rows leave
     // it in the raw transaction below, and a failure there fails start().
-    if (sameDb) for (const set of ROLLUP_SETS) await conn.run(this.pendingInsertSql(set, stage));
+    for (const set of ROLLUP_SETS) await conn.run(this.pendingInsertSql(set, stage));
     await conn.run("BEGIN TRANSACTION");
     let n = 0;
     try {
@@ -248,36 +355,14 @@ export class StoreWriter implements FlowConsumer {
         `INSERT INTO ${RAW_TABLE} (${COLUMN_LIST}) SELECT ${COLUMN_LIST} FROM ${stage}`,
       );
       n = Number(moved.getRowsJS()[0]?.[0] ?? 0);
-      if (sameDb && n > 0) await conn.run(`DELETE FROM ${stage}`);
+      if (n > 0) await conn.run(`DELETE FROM ${stage}`);
       await conn.run("COMMIT");
     } catch (err) {
       await conn.run("ROLLBACK").catch(() => {});
       throw err;
     }
-    // Visible to SQL from here: the freshness of these rows ends now.
-    if (runs) {
-      this.freshnessWindow.addRuns(runs, Date.now());
-      runs.clear();
-    }
     this.rowsCommitted += n;
-    if (n === 0) return;
-    // Committed: from here a failure must not merge the rows again, so the
-    // stage is emptied whatever happens to the pending aggregates (a lost
-    // pending row is rebuilt from flows_raw at the next start).
-    try {
-      if (!sameDb) for (const set of ROLLUP_SETS) await conn.run(this.pendingInsertSql(set, stage));
-    } catch (err) {
-      this.rollupErrors++;
-      this.log.limited("store:rollup", "error", "rollup pending aggregate failed", { error: String(err) });
-    } finally {
-      if (!sameDb) await conn.run(`DELETE FROM ${stage}`);
-    }
-    if (newest !== undefined && newest > this.newestCommitted) this.newestCommitted = newest;
-    await this.closeBuckets();
-    if (++this.sinceCompact >= COMPACT_EVERY_FLUSHES) {
-      this.sinceCompact = 0;
-      await this.compactPending();
-    }
+    if (n > 0) await this.closeBuckets(conn);
   }
 
   private pendingInsertSql(set: RollupSet, from: string, where = ""): string {
@@ -328,8 +413,7 @@ export class StoreWriter implements FlowConsumer {
    * gets them later through the finer table. Checked on every flush, so a
    * late row is missing from the rollups only until the flush after its own.
    */
-  private async closeBuckets(): Promise<void> {
-    const conn = this.connection;
+  private async closeBuckets(conn: DuckDBConnection): Promise<void> {
     const moves = new Map<string, number>();
     const late: RollupSet[] = [];
     for (const set of ROLLUP_SETS) {
@@ -399,8 +483,7 @@ export class StoreWriter implements FlowConsumer {
   }
 
   /** Sum each pending table's rows by key: one row per key per flush would otherwise pile up until a bucket closes. */
-  private async compactPending(): Promise<void> {
-    const conn = this.connection;
+  private async compactPending(conn: DuckDBConnection): Promise<void> {
     for (const set of ROLLUP_SETS) {
       const p = pendingName(set);
       const tmp = `${p}_c`;
@@ -437,12 +520,14 @@ export class StoreWriter implements FlowConsumer {
     for (const ap of this.appenders) ap.closeSync();
     this.appenders = [];
     this.appender = null;
-    // closeSync flushed the appenders into their stages; merge what a failed flush left there.
+    // closeSync flushed the appenders into their stages; commit what a failed flush left there.
     for (let s = 0; s < MEM_STAGES.length; s++) {
-      await this.merge(stageName(s), "memory", this.stageRuns[s]).catch((err: unknown) =>
-        this.log.error("store final merge failed (staged rows lost)", { error: String(err) }),
-      );
+      if (this.stageRows[s]! > 0 && !this.stageBusy[s] && !(await this.commitStage(s)))
+        this.log.error("store final commit failed (staged rows lost)", { stage: s });
     }
+    await this.aggChain;
+    this.aggConn?.closeSync();
+    this.aggConn = null;
     this.appendConn?.closeSync();
     this.conn?.closeSync();
     this.instance.closeSync();
@@ -453,7 +538,12 @@ export class StoreWriter implements FlowConsumer {
 
 /** The in-memory database holding the stages (attached to the store's instance). */
 const MEM_DB = "nagare_stage";
-const MEM_STAGES = ["stage_0", "stage_1"] as const;
+/**
+ * In-memory stages: one filling, one committing, the others committed and
+ * waiting for their rollup aggregation (which no longer delays the next
+ * commit). All busy: the flush waits for an aggregation.
+ */
+const MEM_STAGES = ["stage_0", "stage_1", "stage_2", "stage_3"] as const;
 /** The pending tables are compacted every this many flushes (about a minute at the default interval). */
 const COMPACT_EVERY_FLUSHES = 60;
 function pendingName(set: RollupSet): string {
