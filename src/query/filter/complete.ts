@@ -11,6 +11,7 @@
 // nature and the parser stops at the first error; anything it cannot follow
 // yields no suggestion instead of a wrong one.
 import { tokenize, type Token } from "./lexer.js";
+import { PROTOCOLS } from "./parser.js";
 
 export interface Suggestion {
   /** Shown in the list. */
@@ -39,22 +40,10 @@ export interface Completion {
   context: string | null;
 }
 
-/** IANA protocol numbers by the names the filter accepts (as parser.ts). */
-export const PROTOCOL_NAMES: Readonly<Record<string, number>> = {
-  icmp: 1,
-  igmp: 2,
-  tcp: 6,
-  udp: 17,
-  rsvp: 46,
-  gre: 47,
-  esp: 50,
-  ah: 51,
-  icmp6: 58,
-  eigrp: 88,
-  ospf: 89,
-  pim: 103,
-  sctp: 132,
-};
+/** IANA protocol numbers by name, one name per number (the parser's, without aliases such as ipv6-icmp). */
+export const PROTOCOL_NAMES: Readonly<Record<string, number>> = Object.fromEntries(
+  Object.entries(PROTOCOLS).filter(([, n], i, all) => all.findIndex(([, m]) => m === n) === i),
+);
 
 const kw = (label: string, detail: string, insert = `${label} `): Suggestion => ({
   label,

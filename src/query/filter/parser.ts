@@ -32,7 +32,8 @@ const OPS: Record<string, CmpOp> = {
 };
 
 /** Protocol names nfdump accepts (IANA protocol numbers). */
-const PROTOCOLS: Record<string, number> = {
+/** IANA protocol numbers by the names the filter accepts. */
+export const PROTOCOLS: Readonly<Record<string, number>> = {
   icmp: 1,
   igmp: 2,
   tcp: 6,
