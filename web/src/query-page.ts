@@ -393,9 +393,16 @@ export function queryPage(root: HTMLElement, id: string | null, params: URLSearc
           const old = draft.params.find((x) => x.name === d.name);
           if (old && old.type !== d.type) guessed.delete(d.name);
         }
+        // Rebuild the value form only when its fields change: rebuilding it on
+        // every change (a blur of a settings field) swallowed the click that
+        // caused the blur when it landed on a value field.
+        const shape = (ds: ParamDef[]): string =>
+          JSON.stringify(ds.map((d) => [d.name, d.type, d.label, d.options, d.multi]));
+        const rebuild = shape(defs) !== shape(draft.params);
         draft.params = defs;
         values = initialValues(defs, values);
-        paramsForm(paramsEl, draft.params, values, (v) => (values = v), { onSubmit: () => void run() });
+        if (rebuild)
+          paramsForm(paramsEl, draft.params, values, (v) => (values = v), { onSubmit: () => void run() });
       },
       !editable,
     );
