@@ -20,6 +20,7 @@ import { HttpAuth } from "./api/auth-http.js";
 import { UserStore, ensureAdmin, type AdminBootstrap } from "./api/auth.js";
 import { findWebDir } from "./api/static.js";
 import { LiveAggregator } from "./live/aggregator.js";
+import { liveStream } from "./live/sse.js";
 import { ensureToken, type ApiToken } from "./api/token.js";
 import { CounterStore } from "./collector/counters.js";
 import { FlowDecoder } from "./collector/decoder.js";
@@ -205,6 +206,7 @@ export class App {
         sql: this.sql ?? undefined,
         flows: this.flows ?? undefined,
         scheduler: this.scheduler ?? undefined,
+        live: (dim, res) => liveStream(this.live, dim, res),
       }),
       extra: () => ({
         version: nagareVersion(),

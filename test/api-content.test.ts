@@ -30,6 +30,8 @@ import { Scheduler } from "../src/content/schedule.js";
 import { ContentStore } from "../src/content/store.js";
 import type { Dashboard, SavedQuery } from "../src/content/types.js";
 import { SqlService } from "../src/query/sql/index.js";
+import { LiveAggregator } from "../src/live/aggregator.js";
+import { liveStream } from "../src/live/sse.js";
 import { StoreWriter } from "../src/store/writer.js";
 import { App } from "../src/app.js";
 import { validateConfig } from "../src/config/schema.js";
@@ -44,6 +46,7 @@ const sql = new SqlService(() => writer.database, { timeoutMs: 5000, maxRows: 10
 const flows = new FlowQueryRunner(() => writer.database, 5000);
 const content = new ContentStore(join(dir, "content"));
 const scheduler = new Scheduler({ store: content, sql, tickMs: 3600_000 });
+const live = new LiveAggregator();
 let api: HttpApi;
 let base = "";
 /** The capture's time span and totals, read from the store directly (not through the API). */
@@ -95,7 +98,13 @@ before(async () => {
     stats,
     auth: new HttpAuth({ users, sessionTtlMs: 3600_000, secureCookies: false }),
     query: { sql, flows },
-    content: new ContentRoutes({ store: content, sql, flows, scheduler }),
+    content: new ContentRoutes({
+      store: content,
+      sql,
+      flows,
+      scheduler,
+      live: (dim, res) => liveStream(live, dim, res),
+    }),
   });
   await api.start();
   base = `http://${api.address}`;
@@ -644,4 +653,49 @@ test("App wiring: the first start creates Overview under <dataDir>/content; a re
   } finally {
     await app.stop();
   }
+});
+
+test("share link: a live widget streams its own dimension without a session; the stream ends once revoked", async () => {
+  const d = (
+    await ed("POST", "/api/v1/dashboards", {
+      name: "live share",
+      widgets: [
+        { id: "lv", type: "live", title: "live", x: 0, y: 0, w: 6, h: 4, liveDim: "dst_as" },
+        { id: "txt", type: "text", title: "t", x: 6, y: 0, w: 6, h: 4, text: "hello" },
+      ],
+    })
+  ).json as Dashboard;
+  const token = ((await ed("POST", `/api/v1/dashboards/${d.id}/share`)).json as { token: string }).token;
+  const url = `${base}/api/v1/share/${token}/widgets/lv/live`;
+  // No cookie, no bearer token: the share token is the credential.
+  const ac = new AbortController();
+  const res = await fetch(url, { signal: ac.signal });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);
+  const reader = res.body!.getReader();
+  const first = new TextDecoder().decode((await reader.read()).value);
+  assert.match(first, /^event: window\ndata: /);
+  assert.equal(
+    (JSON.parse(first.split("data: ")[1]!) as { dim: string }).dim,
+    "dst_as",
+    "the widget's dimension",
+  );
+  // Only live widgets, only GET, only this token.
+  assert.equal((await fetch(`${base}/api/v1/share/${token}/widgets/txt/live`)).status, 404);
+  assert.equal((await fetch(url, { method: "POST" })).status, 405);
+  assert.equal((await fetch(`${base}/api/v1/share/${"z".repeat(32)}/widgets/lv/live`)).status, 404);
+  // Revoked: the open stream is cut within about a second, and a new one is refused.
+  assert.equal((await ed("DELETE", `/api/v1/dashboards/${d.id}/shares/${token}`)).status, 200);
+  const ended = await Promise.race([
+    (async () => {
+      for (;;) {
+        const r = await reader.read().catch(() => ({ done: true }));
+        if (r.done) return true;
+      }
+    })(),
+    new Promise<boolean>((r) => setTimeout(() => r(false), 5000)),
+  ]);
+  ac.abort();
+  assert.ok(ended, "the stream of a revoked link ends");
+  assert.equal((await fetch(url)).status, 404);
 });

@@ -33,6 +33,11 @@ export interface ContentRoutesOptions {
   sql?: SqlService;
   flows?: FlowQueryRunner;
   scheduler?: Scheduler;
+  /**
+   * The live view's SSE stream (src/live/sse.ts) for a dimension; lets a
+   * share link's live widgets stream without a session. Absent: they answer 404.
+   */
+  live?: (dim: string, res: ServerResponse) => void;
 }
 
 type Obj = Record<string, unknown>;
@@ -41,6 +46,8 @@ const SEG = "([A-Za-z0-9_-]{1,64})";
 const Q_RE = new RegExp(`^/api/v1/queries/${SEG}(?:/(.+))?$`);
 const D_RE = new RegExp(`^/api/v1/dashboards/${SEG}(?:/(.+))?$`);
 const SHARE_RE = new RegExp(`^/api/v1/share/${SEG}(?:/widgets/${SEG}/run)?$`);
+/** GET: the live stream of a shared dashboard's live widget, in that widget's dimension only. */
+const SHARE_LIVE_RE = new RegExp(`^/api/v1/share/${SEG}/widgets/${SEG}/live$`);
 
 function isObj(v: unknown): v is Obj {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -95,12 +102,14 @@ export class ContentRoutes {
   private readonly sql?: SqlService;
   private readonly flows?: FlowQueryRunner;
   private readonly scheduler?: Scheduler;
+  private readonly live?: (dim: string, res: ServerResponse) => void;
 
   constructor(opts: ContentRoutesOptions) {
     this.store = opts.store;
     this.sql = opts.sql;
     this.flows = opts.flows;
     this.scheduler = opts.scheduler;
+    this.live = opts.live;
   }
 
   /** Whether `path` is one of the signed-in content routes. */
@@ -247,11 +256,36 @@ export class ContentRoutes {
    * credential, and it reaches its own dashboard and nothing else, read-only.
    */
   async handleShare(method: string, url: URL, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const live = SHARE_LIVE_RE.exec(url.pathname);
+    if (live) return this.shareLive(method, live[1]!, live[2]!, res);
     try {
       send(res, await this.shareAnswer(method, url.pathname, req));
     } catch (err) {
       send(res, toAnswer(err));
     }
+  }
+
+  /**
+   * A shared dashboard's live widget: the same per-second stream as
+   * GET /api/v1/live, for that widget's own dimension only (the token gives
+   * the dashboard's data, nothing chosen by the caller). The stream ends
+   * within a second of the link being revoked.
+   */
+  private shareLive(method: string, token: string, wid: string, res: ServerResponse): void {
+    if (method !== "GET") return send(res, { status: 405, body: { error: "GET only" } });
+    const found = this.store.share(token);
+    if (!found)
+      return send(res, { status: 404, body: { error: "no such share link (revoked or never made)" } });
+    const w = found.dashboard.widgets.find((x) => x.id === wid);
+    if (!w || w.type !== "live")
+      return send(res, { status: 404, body: { error: `no live widget ${wid} here` } });
+    if (!this.live) return send(res, { status: 404, body: { error: "the live view is not running" } });
+    this.live(w.liveDim ?? "protocol", res);
+    const check = setInterval(() => {
+      if (!this.store.share(token)) res.destroy();
+    }, 1000);
+    check.unref();
+    res.on("close", () => clearInterval(check));
   }
 
   private async shareAnswer(method: string, path: string, req: IncomingMessage): Promise<ApiAnswer> {

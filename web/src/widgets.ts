@@ -164,7 +164,8 @@ interface LivePoint {
 
 function liveWidget(
   body: HTMLElement,
-  dim: string,
+  /** The SSE URL (/api/v1/live?dim=… or a share link's widget stream). */
+  url: string,
   height: number,
   ready: () => void,
   fail: (m: string) => void,
@@ -196,7 +197,7 @@ function liveWidget(
     const last = points[points.length - 1]!;
     status.textContent = `${si(last.total.bytes * 8, "b/s")} · ${si(last.total.packets, "p/s")} · ${si(last.total.flows, "flows/s")}`;
   };
-  const es = new EventSource(`/api/v1/live?dim=${encodeURIComponent(dim)}`);
+  const es = new EventSource(url);
   es.addEventListener("window", (ev) => {
     points = (JSON.parse((ev as MessageEvent<string>).data) as { points: LivePoint[] }).points;
     draw();
@@ -273,16 +274,13 @@ export function createWidget(
     }
     if (w.type === "live") {
       if (disposeDraw) return; // the stream keeps itself current
-      if (ctx.shareToken) {
-        // The live stream needs a session; a shared link shows the rest of the dashboard.
-        body.replaceChildren(h("p", { class: "muted" }, "The live view is shown to signed-in users only."));
-        setState("ready");
-        return;
-      }
       setState("loading");
       disposeDraw = liveWidget(
         body,
-        w.liveDim ?? "protocol",
+        // A share link streams through its token (that widget's dimension only), no session needed.
+        ctx.shareToken
+          ? `/api/v1/share/${encodeURIComponent(ctx.shareToken)}/widgets/${encodeURIComponent(w.id)}/live`
+          : `/api/v1/live?dim=${encodeURIComponent(w.liveDim ?? "protocol")}`,
         bodyHeight(),
         () => {
           if (el.dataset.state !== "ready") setState("ready");
