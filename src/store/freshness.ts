@@ -107,6 +107,8 @@ export class FreshnessWindow {
 export class ReceiveRuns {
   times: number[] = [];
   counts: number[] = [];
+  /** The newest receive time added (0 when empty): the writer closes rollup buckets relative to it. */
+  newest = 0;
   get length(): number {
     return this.times.length;
   }
@@ -126,6 +128,7 @@ export class ReceiveRuns {
     this.push(cur, c);
   }
   private push(t: number, c: number): void {
+    if (t > this.newest) this.newest = t;
     const j = this.times.length - 1;
     if (j >= 0 && this.times[j] === t) this.counts[j]! += c;
     else {
@@ -136,5 +139,6 @@ export class ReceiveRuns {
   clear(): void {
     this.times = [];
     this.counts = [];
+    this.newest = 0;
   }
 }

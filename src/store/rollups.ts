@@ -29,7 +29,8 @@ import { SQL_TYPE } from "./schema.js";
 
 export type RollupRes = "1m" | "1h" | "1d";
 export const RES_MS: Record<RollupRes, number> = { "1m": 60_000, "1h": 3_600_000, "1d": 86_400_000 };
-const RES_INTERVAL: Record<RollupRes, string> = { "1m": "1 minute", "1h": "1 hour", "1d": "1 day" };
+/** DuckDB interval literal of each resolution. */
+export const RES_INTERVAL: Record<RollupRes, string> = { "1m": "1 minute", "1h": "1 hour", "1d": "1 day" };
 
 export interface RollupSet {
   name: string;
@@ -126,7 +127,8 @@ export function pendingDdl(set: RollupSet, name: string): string {
   return `CREATE OR REPLACE TABLE ${name} (${cols.join(", ")})`;
 }
 
-const sums = (from: "raw" | "agg"): string =>
+/** The sum columns, from flow rows ("raw": scaled by sampling rate) or from rollup-shaped rows ("agg"). */
+export const sumsSql = (from: "raw" | "agg"): string =>
   ROLLUP_SUMS.map((s) =>
     from === "raw" ? `sum(${s}::HUGEINT * ${SCALE_SQL})::UBIGINT AS ${s}` : `sum(${s})::UBIGINT AS ${s}`,
   ).join(", ");
@@ -134,7 +136,7 @@ const sums = (from: "raw" | "agg"): string =>
 /** Flow rows of `from` (a stage, or flows_raw with `where`) aggregated at the set's finest resolution. */
 export function aggregateFlowsSql(set: RollupSet, from: string, where = ""): string {
   const res = set.res[0]!;
-  return `SELECT time_bucket(INTERVAL '${RES_INTERVAL[res]}', time_received::TIMESTAMP) AS bucket, ${set.dims.join(", ")}, ${sums("raw")}
+  return `SELECT time_bucket(INTERVAL '${RES_INTERVAL[res]}', time_received::TIMESTAMP) AS bucket, ${set.dims.join(", ")}, ${sumsSql("raw")}
 FROM ${from}${where ? `\nWHERE ${where}` : ""}
 GROUP BY ALL`;
 }
@@ -148,7 +150,7 @@ export function reaggregateSql(
   untilMs: number,
 ): string {
   const lo = fromMs === null ? "" : `bucket >= epoch_ms(${fromMs}::BIGINT) AND `;
-  return `SELECT time_bucket(INTERVAL '${RES_INTERVAL[res]}', bucket) AS bucket, ${set.dims.join(", ")}, ${sums("agg")}
+  return `SELECT time_bucket(INTERVAL '${RES_INTERVAL[res]}', bucket) AS bucket, ${set.dims.join(", ")}, ${sumsSql("agg")}
 FROM ${from}
 WHERE ${lo}bucket < epoch_ms(${untilMs}::BIGINT)
 GROUP BY ALL

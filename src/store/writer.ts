@@ -55,6 +55,7 @@ import {
   pendingDdl,
   reaggregateSql,
   rollupTable,
+  sumsSql,
   type RollupSet,
 } from "./rollups.js";
 import { RAW_TABLE, STAGE_TABLE, flowColumnsDdl, rawTimeSql } from "./schema.js";
@@ -94,8 +95,6 @@ export class StoreWriter implements FlowConsumer {
   /** consume() calls refused because the store is not started. */
   droppedBatches = 0;
   lastFlushMs = 0;
-  /** Newest time_received appended to each stage (epoch ms). */
-  private readonly stageNewest = MEM_STAGES.map(() => 0);
   /** Rows appended to each stage and not yet committed to flows_raw. */
   private readonly stageRows = MEM_STAGES.map(() => 0);
   /** A stage being committed, or committed and waiting for its rollup aggregation. */
@@ -185,10 +184,6 @@ export class StoreWriter implements FlowConsumer {
     }
     if (this.chunkMode && this.chunks) this.chunks.append(ap, batch);
     else appendRows(ap, batch);
-    const tr = batch.cols.time_received;
-    let newest = this.stageNewest[this.current]!;
-    for (let i = 0; i < n; i++) if (tr[i]! > newest) newest = tr[i]!;
-    this.stageNewest[this.current] = newest;
     this.stageRuns[this.current]!.addColumn(batch.cols.time_received, n);
     this.stageRows[this.current]! += n;
     this.pending += n;
@@ -263,7 +258,8 @@ export class StoreWriter implements FlowConsumer {
   /** Commit stage s to flows_raw and queue its rollup aggregation; false (rows kept in the stage, retried) on failure. */
   private async commitStage(s: number): Promise<boolean> {
     this.stageBusy[s] = true;
-    const newest = this.stageNewest[s]!;
+    // Read before commitRaw clears the runs.
+    const newest = this.stageRuns[s]!.newest;
     try {
       await this.commitRaw(stageName(s), this.stageRuns[s]!);
     } catch (err) {
@@ -274,7 +270,6 @@ export class StoreWriter implements FlowConsumer {
       return false;
     }
     this.stageRows[s] = 0;
-    this.stageNewest[s] = 0;
     this.aggChain = this.aggChain.then(() => this.aggregateStage(s, newest));
     return true;
   }
@@ -335,13 +330,9 @@ export class StoreWriter implements FlowConsumer {
   }
 
   /**
-   * Move every row of `stage` into flows_raw and the rollups in ONE
-   * transaction of the database file. An on-disk stage ("disk": the
-   * flows_stage a version before the in-memory stages left) is emptied in
-   * that transaction too; an in-memory stage ("memory": a table of another
-   * database, and DuckDB lets one transaction write only one) is emptied
-   * right after the commit. A crash in between loses the in-memory
-   * rows with the process, so nothing is ever merged twice.
+   * Move the rows an older version left in the on-disk flows_stage into
+   * flows_raw (start() only): their rollup aggregates go to pending first,
+   * then one transaction copies and empties the stage.
    */
   private async merge(stage: string): Promise<void> {
     const conn = this.connection;
@@ -488,7 +479,7 @@ export class StoreWriter implements FlowConsumer {
       const p = pendingName(set);
       const tmp = `${p}_c`;
       await conn.run(
-        `CREATE OR REPLACE TABLE ${tmp} AS SELECT bucket, ${set.dims.join(", ")}, sum(bytes)::UBIGINT AS bytes, sum(packets)::UBIGINT AS packets, sum(flows)::UBIGINT AS flows FROM ${p} GROUP BY ALL`,
+        `CREATE OR REPLACE TABLE ${tmp} AS SELECT bucket, ${set.dims.join(", ")}, ${sumsSql("agg")} FROM ${p} GROUP BY ALL`,
       );
       await conn.run("BEGIN TRANSACTION");
       await conn.run(`DELETE FROM ${p}`);

@@ -3,9 +3,13 @@
 // after it, summed per bucket and key, must equal flows_raw summed per bucket
 // and key (sampling-corrected). Any double count or lost row shows up.
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { RES_MS, ROLLUP_STATE_TABLE, ROLLUP_TABLES, SCALE_SQL } from "../../src/store/rollups.js";
-
-const INTERVAL = { "1m": "1 minute", "1h": "1 hour", "1d": "1 day" } as const;
+import {
+  RES_INTERVAL,
+  RES_MS,
+  ROLLUP_STATE_TABLE,
+  ROLLUP_TABLES,
+  SCALE_SQL,
+} from "../../src/store/rollups.js";
 
 async function lines(conn: DuckDBConnection, sql: string): Promise<string[]> {
   return (await conn.runAndReadAll(sql)).getRowsJS().map((r) => r.map(String).join("|"));
@@ -30,7 +34,7 @@ export async function checkRollups(conn: DuckDBConnection): Promise<RollupCheck[
   for (const t of ROLLUP_TABLES) {
     const dims = t.set.dims.join(", ");
     const w = wm.get(t.table);
-    const bucket = `time_bucket(INTERVAL '${INTERVAL[t.res]}', time_received::TIMESTAMP)`;
+    const bucket = `time_bucket(INTERVAL '${RES_INTERVAL[t.res]}', time_received::TIMESTAMP)`;
     const rawAgg = (where: string): string =>
       `SELECT ${bucket} AS bucket, ${dims}, sum(bytes::HUGEINT * ${SCALE_SQL}) AS bytes, sum(packets::HUGEINT * ${SCALE_SQL}) AS packets, sum(flows::HUGEINT * ${SCALE_SQL}) AS flows FROM flows_raw ${where} GROUP BY ALL`;
     const combined =

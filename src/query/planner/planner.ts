@@ -8,7 +8,7 @@
 // a `?` parameter.
 import { FLOW_COLUMNS, type ColumnKind } from "../../schema.js";
 import { defaultStoreConfig, type RetentionConfig } from "../../store/config.js";
-import { ROLLUP_TABLES, SCALE_SQL, ROLLUP_SETS, rollupTable } from "../../store/rollups.js";
+import { ROLLUP_TABLES, SCALE_SQL, ROLLUP_SETS } from "../../store/rollups.js";
 import { retentionDays } from "../../store/retention.js";
 import { RAW_TABLE, rawTimeSql } from "../../store/schema.js";
 import type { FilterNode, NumTarget } from "../filter/ast.js";
@@ -159,7 +159,7 @@ function tiersFor(
   const rollups = ROLLUP_TABLES.filter((t) => t.set === set && usable(t.bucketMs))
     .sort((x, y) => y.bucketMs - x.bucketMs)
     .map((t): Tier => ({
-      table: rollupTable(set, t.res),
+      table: t.table,
       bucketMs: t.bucketMs,
       time: "bucket",
       cutMs: now - retentionDays(retention, t.res) * DAY,
