@@ -46,6 +46,19 @@ export interface HttpApiOptions {
   webDir?: string;
   /** Saved queries, dashboards, share links: /api/v1/queries*, /api/v1/dashboards*, /api/v1/sql/render, /api/v1/share/*. */
   content?: ContentRoutes;
+  /**
+   * Further signed-in route groups (detection, alerts …), asked in order after
+   * the built-in ones: the first whose handles(path) is true answers. The
+   * caller's role was checked already (GET viewer, writes editor; see
+   * auth-http.ts requiredRole).
+   */
+  modules?: RouteModule[];
+}
+
+/** A group of signed-in /api routes owned by one component. */
+export interface RouteModule {
+  handles(path: string): boolean;
+  handle(who: Principal, method: string, url: URL, req: IncomingMessage, res: ServerResponse): Promise<void>;
 }
 
 export class HttpApi {
@@ -144,6 +157,12 @@ export class HttpApi {
       }
       if (content && ContentRoutes.handles(path)) {
         this.async(res, content.handle(who, method, url, req, res));
+        return;
+      }
+      const principal = who;
+      const mod = this.opts.modules?.find((m) => m.handles(path));
+      if (mod) {
+        this.async(res, mod.handle(principal, method, url, req, res));
         return;
       }
     }
