@@ -15,14 +15,25 @@
 //    covers);
 //  - external (below), which needs nothing from the store: a
 // poller on its own connection asks every POLL_MS which rows became visible
-// since its last look — `time_received, count(*)` of the rows at or after the
-// newest receipt already seen. A row first seen by a query that started at T
-// became visible at some point before T and after the previous query started,
-// so T − time_received is an upper bound of its delay, too high by at most one
-// poll period (POLL_MS plus the previous query's duration). Every row is
-// counted, not sampled: p50/p99/max are over all flows received.
+// since its last look — `time_received, count(*)` of the rows received at or
+// after the newest receipt seen minus LOOKBACK_MS, compared with the counts
+// it already holds for those milliseconds, so rows committed with a receive
+// time a little older than rows already visible (data the decoder held until
+// its template came) are counted too; rows older than that are reported as
+// `missed`. (A rowid cursor was tried: under overload DuckDB's checkpoint
+// merges partial row groups and rowids move, so rows were missed.) A row first seen
+// by a query that started at T became visible at some point before T and
+// after the previous query started, so T − time_received is an upper bound of
+// its delay, too high by at most one poll period (POLL_MS plus the previous
+// query's duration). Every row is counted, not sampled: p50/p99/max are over
+// all flows received.
+//
+// Also reported: the main thread's event-loop delay during the send (a
+// stalled loop delays the flush timer and the commits' callbacks) and the
+// process's CPU time (all threads) per flow.
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { join } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { App } from "../src/app.js";
@@ -37,6 +48,8 @@ export const FRESHNESS_SECONDS = 20;
 /** Target of issue 4: p99 from UDP receipt to visible to SQL. */
 export const FRESHNESS_P99_TARGET_MS = 1000;
 const POLL_MS = 20;
+/** How far behind the newest receipt seen the poller still looks for newly visible rows. */
+const LOOKBACK_MS = 2000;
 /** Longest wait for the store to commit its backlog after the sender stops. */
 const DRAIN_MS = 60_000;
 
@@ -48,6 +61,8 @@ export interface FreshnessResult {
   sender: SenderResult;
   /** Rows the poller saw become visible (= flows committed during the run). */
   rowsSeen: number;
+  /** Committed rows the poller never saw (committed more than LOOKBACK_MS behind newer rows): outside the delay figures. */
+  missed: number;
   /** Flows the collector decoded (stats), the store appended and committed. */
   collectorFlows: number;
   storeAppended: number;
@@ -57,6 +72,12 @@ export interface FreshnessResult {
   polls: number;
   /** Mean duration of one poll query, ms: part of the measurement's resolution. */
   pollQueryMs: number;
+  /** Main-thread event-loop delay during the send, ms (perf_hooks.monitorEventLoopDelay, 10 ms resolution). */
+  eventLoopDelayMs: { p50: number; p99: number; max: number };
+  /** Process CPU (user + system, every thread: receive, decode, DuckDB, the poller) from the send's start until every row is committed, per flow received, µs. */
+  cpuUsPerFlow: number;
+  /** That CPU time / its wall time (the machine has 2 cores). */
+  cpuCores: number;
   delayMs: { p50: number; p90: number; p99: number; p999: number; max: number; mean: number };
   /** Worst delay of the flows received in each second of the run (index = second). */
   worstDelayBySecondMs: number[];
@@ -106,17 +127,18 @@ class VisibilityPoller {
   private t0 = 0;
   polls = 0;
   private queryMs = 0;
+  /** Newest receive time seen (epoch ms). */
   private lastMax = 0;
-  /** Rows already counted whose time_received equals lastMax (more may commit later with that ms). */
-  private atLastMax = 0;
+  /** Rows already counted per receive ms, for the ms at or after lastMax − LOOKBACK_MS. */
+  private counted = new Map<number, number>();
   private running = true;
   private loop: Promise<void> | null = null;
 
   constructor(private readonly conn: DuckDBConnection) {}
 
   start(sinceMs: number): void {
-    this.lastMax = sinceMs;
     this.t0 = sinceMs;
+    this.lastMax = sinceMs;
     this.loop = this.run();
   }
 
@@ -124,25 +146,24 @@ class VisibilityPoller {
     while (this.running) {
       const t = Date.now();
       const q0 = performance.now();
+      const from = this.lastMax - LOOKBACK_MS;
       const r = await this.conn.runAndReadAll(
         `SELECT epoch_ms(time_received)::DOUBLE AS t, count(*)::DOUBLE AS n FROM flows_raw
-         WHERE time_received >= epoch_ms(${this.lastMax}::BIGINT) GROUP BY 1 ORDER BY 1`,
+         WHERE time_received >= epoch_ms(${from}::BIGINT) GROUP BY 1 ORDER BY 1`,
       );
       this.queryMs += performance.now() - q0;
       this.polls++;
       for (const [tv, nv] of r.getRowsJS() as [number, number][]) {
-        let n = nv;
-        if (tv === this.lastMax) n -= this.atLastMax;
+        const n = nv - (this.counted.get(tv) ?? 0);
         if (n > 0) {
           this.hist.add(t - tv, n);
           const sec = Math.floor((tv - this.t0) / 1000);
           this.worstBySecond.set(sec, Math.max(this.worstBySecond.get(sec) ?? 0, t - tv));
+          this.counted.set(tv, nv);
         }
-        if (tv > this.lastMax) {
-          this.lastMax = tv;
-          this.atLastMax = nv;
-        } else if (tv === this.lastMax) this.atLastMax = nv;
+        if (tv > this.lastMax) this.lastMax = tv;
       }
+      for (const k of this.counted.keys()) if (k < this.lastMax - LOOKBACK_MS) this.counted.delete(k);
       await sleep(POLL_MS);
     }
   }
@@ -182,16 +203,34 @@ export async function runFreshness(
     log(
       `  sending ${rate / 1000}k flows/s for ${seconds} s to 127.0.0.1:${port} (store.intervalMs ${store.config.intervalMs})`,
     );
+    const eld = monitorEventLoopDelay({ resolution: 10 });
+    eld.enable();
+    const cpu0 = process.cpuUsage();
+    const wall0 = performance.now();
+    const flows0 = app.stats.totals().flowRecords;
     const sender = await runSender(port, rate, seconds);
+    eld.disable();
     // Let the last micro-batches commit and be seen: until every appended row
     // is committed and the poller has seen them all (a backlog would
     // otherwise be left out of the distribution), at most DRAIN_MS.
     const drainEnd = Date.now() + DRAIN_MS;
     await sleep(store.config.intervalMs + 200);
+    let allCommittedAt = 0;
     while (Date.now() < drainEnd) {
-      if (store.rowsCommitted >= store.rowsAppended && poller.hist.total >= store.rowsCommitted) break;
+      if (store.rowsCommitted >= store.rowsAppended) {
+        if (poller.hist.total >= store.rowsCommitted) break;
+        // Rows the poller cannot see any more (committed too far behind newer ones): stop waiting after 2 s.
+        allCommittedAt ||= Date.now();
+        if (Date.now() - allCommittedAt > 2000) break;
+      }
       await sleep(100);
     }
+    // CPU from the first datagram until every row is committed: a store that
+    // falls behind during the send does its work in the drain.
+    const cpu = process.cpuUsage(cpu0);
+    const cpuUs = cpu.user + cpu.system;
+    const wallMs = performance.now() - wall0;
+    const flowsSend = app.stats.totals().flowRecords - flows0;
     await sleep(POLL_MS * 3);
     const snap = store.freshness();
     const { pollQueryMs } = await poller.stop();
@@ -205,12 +244,20 @@ export async function runFreshness(
       storeIntervalMs: store.config.intervalMs,
       sender,
       rowsSeen: h.total,
+      missed: store.rowsCommitted - h.total,
       collectorFlows: app.stats.totals().flowRecords,
       storeAppended: store.rowsAppended,
       storeCommitted: store.rowsCommitted,
       lost: sender.sentFlows - app.stats.totals().flowRecords,
       polls: poller.polls,
       pollQueryMs: Math.round(pollQueryMs * 10) / 10,
+      eventLoopDelayMs: {
+        p50: Math.round(eld.percentile(50) / 1e5) / 10,
+        p99: Math.round(eld.percentile(99) / 1e5) / 10,
+        max: Math.round(eld.max / 1e5) / 10,
+      },
+      cpuUsPerFlow: Math.round((cpuUs / Math.max(flowsSend, 1)) * 10) / 10,
+      cpuCores: Math.round((cpuUs / 1000 / wallMs) * 100) / 100,
       delayMs: {
         p50: h.quantile(0.5),
         p90: h.quantile(0.9),
@@ -258,7 +305,7 @@ export async function runFreshnessPart(
   const r = await runFreshness({ rate, seconds, intervalMs, log: (s) => console.log(s) });
   const d = r.delayMs;
   console.log(
-    `  sent ${r.sender.sentFlows} flows (${(r.sender.rateFlows / 1000).toFixed(1)}k/s); decoded ${r.collectorFlows} (lost ${r.lost}); appended ${r.storeAppended}; committed ${r.storeCommitted}; seen ${r.rowsSeen} in ${r.polls} polls (${r.pollQueryMs} ms each)`,
+    `  sent ${r.sender.sentFlows} flows (${(r.sender.rateFlows / 1000).toFixed(1)}k/s); decoded ${r.collectorFlows} (lost ${r.lost}); appended ${r.storeAppended}; committed ${r.storeCommitted}; seen ${r.rowsSeen} (missed ${r.missed}) in ${r.polls} polls (${r.pollQueryMs} ms each)`,
   );
   console.log(
     `  external poll, delay ms: p50 ${d.p50} · p90 ${d.p90} · p99 ${d.p99} · p99.9 ${d.p999} · max ${d.max} · mean ${d.mean} — store.intervalMs ${r.storeIntervalMs} — p99 < ${FRESHNESS_P99_TARGET_MS} ms: ${r.meetsTarget ? "yes" : "NO"}`,
@@ -266,6 +313,10 @@ export async function runFreshnessPart(
   const i = r.internal;
   console.log(
     `  internal (StoreWriter.freshness(), ${i.rows} rows${i.complete ? ", the whole run" : `, NOT the whole run (${r.storeCommitted} committed)`}): p50 ${i.p50Ms} · p99 ${i.p99Ms} · max ${i.maxMs}`,
+  );
+  const e = r.eventLoopDelayMs;
+  console.log(
+    `  event-loop delay during the send p50 ${e.p50} · p99 ${e.p99} · max ${e.max} ms; process CPU until all committed ${r.cpuCores} cores, ${r.cpuUsPerFlow} µs per flow; load average ${loadavg()[0]!.toFixed(2)}`,
   );
   console.log(`  worst delay by second of receipt (ms): ${r.worstDelayBySecondMs.join(" ")}`);
   const path = await updateMonthResults("freshness", {

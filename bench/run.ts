@@ -14,10 +14,16 @@
 //                              UDP receipt → visible to SQL delay (bench/freshness.ts, results-month.json)
 //   npm run bench -- dashboard [--flows N] [--days D] [--runs R] [--seed S] [--dir PATH] [--keep] [--reuse DIR]
 //                              an 8-widget dashboard over a month drawn in Chromium (bench/dashboard.ts, results-dashboard.json)
+//   npm run bench -- anomaly [--series N] [--days D] [--seeds 1,2,3] [--per-series K]
+//                              labelled anomaly set: our scores vs rolling mean ± 3σ (bench/anomaly.ts, results-anomaly.json)
+//   npm run bench -- detect [--runs N]
+//                              DDoS detection delay per vector over real UDP, counter memory, cost per flow (bench/detect.ts, results-detect.json)
 import { writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runAnomalyPart } from "./anomaly.js";
+import { runDetectPart } from "./detect.js";
 import { runDashboardPart } from "./dashboard.js";
 import { decodeCases, runDecodeCase, type DecodeResult } from "./decode.js";
 import { LOSS_LIMIT, RECEIVE_RATES, runReceive, type ReceiveResult } from "./receive.js";
@@ -56,6 +62,8 @@ async function main(): Promise<void> {
     "month",
     "freshness",
     "dashboard",
+    "anomaly",
+    "detect",
   ];
   if (!parts.includes(part)) {
     console.error(`usage: npm run bench [-- ${parts.slice(1).join("|")}]   (got "${part}")`);
@@ -79,6 +87,14 @@ async function main(): Promise<void> {
       "Store ingest (ipfixcol2 example_flows replayed into a file DB; 5 s each; see bench/store.ts)",
     );
     await runStorePart();
+    return;
+  }
+  if (part === "detect") {
+    await runDetectPart(machine, process.argv.slice(3));
+    return;
+  }
+  if (part === "anomaly") {
+    await runAnomalyPart(machine, process.argv.slice(3));
     return;
   }
   if (part === "dashboard") {

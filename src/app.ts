@@ -9,6 +9,10 @@
 //            DemoTraffic sends NetFlow v9 to the collector while no router does
 //            ContentStore (<dataDir>/content: saved queries, dashboards, share links) ─▶ Scheduler
 //            (scheduled refresh through the SQL service); HttpApi serves both
+//            AlertService (<dataDir>/alerts): rules on app.events (attacks, anomalies) and on saved
+//            queries run through the SQL service ─▶ webhook / Slack / SMTP / syslog, with history
+//            AnomalyService (pipeline consumer, detect.anomaly): per-minute series ─▶ anomaly_scores in
+//            the store, anomaly_started/ended on app.events, /api/v1/anomalies*
 //
 // Start order is dependency order; stop is the reverse, so the last datagrams
 // are decoded, flushed to the consumers and the templates saved before exit.
@@ -40,6 +44,13 @@ import { ContentStore } from "./content/store.js";
 import { ContentRoutes } from "./content/routes.js";
 import { Scheduler } from "./content/schedule.js";
 import { overviewDashboard } from "./content/overview.js";
+import { AlertService } from "./alerts/service.js";
+import { AlertRoutes } from "./alerts/routes.js";
+import { DetectEvents } from "./detect/types.js";
+import { DetectService } from "./detect/service.js";
+import { DetectRoutes } from "./detect/routes.js";
+import { AnomalyService } from "./detect/anomaly-service.js";
+import { AnomalyRoutes } from "./detect/anomaly-routes.js";
 
 let cachedVersion: string | undefined;
 /** The package version (package.json sits two levels above dist/src/, one above src/). */
@@ -94,6 +105,14 @@ export class App {
   readonly content: ContentStore;
   /** Scheduled refresh of saved queries; null without the store. */
   readonly scheduler: Scheduler | null;
+  /** Alert rules on attacks, anomalies and saved queries; notifications and history (<dataDir>/alerts). */
+  readonly alerts: AlertService;
+  /** Detection events (attacks, anomalies): detectors emit, alerts and SSE listen. */
+  readonly events: DetectEvents;
+  /** DDoS detection (per-second counters, attacks); a pipeline consumer (detect.enabled). */
+  readonly detect: DetectService;
+  /** Anomaly scores on per-minute traffic series (detect.anomaly); writes anomaly_scores into the store. */
+  readonly anomaly: AnomalyService;
   demo: DemoTraffic | null = null;
   token: ApiToken | null = null;
   private readonly tokenSlot: { token: string };
@@ -133,7 +152,14 @@ export class App {
       this.store = store;
       this.pipeline.add(store);
       this.sql = new SqlService(() => store.database, cfg.query.sql);
-      this.flows = new FlowQueryRunner(() => store.database, cfg.query.sql.timeoutMs, storeCfg.retention);
+      // The writer's own watermarks: no SQL read of rollup_state per flow query.
+      this.flows = new FlowQueryRunner(
+        () => store.database,
+        cfg.query.sql.timeoutMs,
+        storeCfg.retention,
+        undefined,
+        () => store.rollupWatermarks(),
+      );
       // Parquet export of closed hours (store.export); dir "" = <dataDir>/export.
       this.export = storeCfg.export.enabled
         ? new ParquetExport({
@@ -149,9 +175,36 @@ export class App {
       this.sql = null;
       this.flows = null;
     }
+    this.events = new DetectEvents();
+    this.detect = new DetectService({
+      config: cfg.detect,
+      events: this.events,
+      dataDir: cfg.dataDir,
+      log: this.log,
+    });
+    if (cfg.detect.enabled) this.pipeline.add(this.detect);
+    // After the store in the pipeline: started once store.database exists, stopped before it closes.
+    const store = this.store;
+    this.anomaly = new AnomalyService({
+      config: cfg.detect.anomaly,
+      events: this.events,
+      db: store ? () => store.database : undefined,
+      dataDir: cfg.dataDir,
+      storeRetentionDays: cfg.store.retention.rawDays,
+      log: this.log,
+    });
+    if (cfg.detect.anomaly.enabled) this.pipeline.add(this.anomaly);
     for (const c of opts.consumers ?? []) this.pipeline.add(c);
     this.content = new ContentStore(join(cfg.dataDir, "content"), this.log);
     this.scheduler = this.sql ? new Scheduler({ store: this.content, sql: this.sql, log: this.log }) : null;
+    this.alerts = new AlertService({
+      dir: join(cfg.dataDir, "alerts"),
+      config: cfg.alerts,
+      content: this.content,
+      sql: this.sql ?? undefined,
+      events: this.events,
+      log: this.log,
+    });
 
     const listen: ListenSpec[] = cfg.collector.listen.map((t) => ({ addr: parseListen(t) as ListenAddress }));
     if (opts.listenDefaulted && listen.length === 1 && listen[0]!.addr.host === "0.0.0.0") {
@@ -208,6 +261,7 @@ export class App {
         scheduler: this.scheduler ?? undefined,
         live: (dim, res) => liveStream(this.live, dim, res),
       }),
+      modules: [new DetectRoutes(this.detect), new AnomalyRoutes(this.anomaly), new AlertRoutes(this.alerts)],
       extra: () => ({
         version: nagareVersion(),
         pipelineFlows: this.pipeline.flows,
@@ -260,6 +314,9 @@ export class App {
         scheduler.start();
         this.started.push(() => scheduler.stop());
       }
+      // After the SQL service and the saved queries (query rules run them), before detection delivers events.
+      this.alerts.start();
+      this.started.push(() => this.alerts.stop());
       await this.collector.start();
       this.started.push(() => this.collector.stop());
       await this.http.start();
@@ -328,6 +385,10 @@ export class App {
       lines.push(`store: ${resolve(this.store.config.path)} (SQL API /api/v1/sql; disable with --no-store)`);
     if (this.export) lines.push(`export: closed hours as Parquet to ${this.export.dir}/date=…/hour=…/`);
     if (this.jsonl) lines.push(`output: flows as JSON lines to ${this.jsonl.path}`);
+    if (this.config.detect.enabled)
+      lines.push(
+        `detect: DDoS detection on (up to ${this.config.detect.maxHosts} hosts; /api/v1/attacks; ended attacks in ${resolve(this.config.dataDir, "attacks.jsonl")})`,
+      );
     if (this.demo) {
       lines.push(
         `demo: synthetic NetFlow v9 from ${[...this.demo.addresses].join(", ")} while no real exporter is heard for ` +

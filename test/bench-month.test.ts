@@ -23,7 +23,7 @@ test("month benchmark: Nagare and nfdump agree on the same 30 000 flows", { time
       ["top exporter/interface, month", "flows_1d+flows_1h+flows_raw"],
       ["top dst IP, month", "dst_addr_1d+flows_raw"],
       ["per-minute series, one day", "flows_1m"],
-      ["per-second series, 10 minutes", "flows_raw"],
+      ["per-second series, 10 minutes", "flows_1s"],
     ],
   );
   for (const q of r.queries) {

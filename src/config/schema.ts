@@ -2,6 +2,9 @@
 // validation. Unknown keys are errors (a typo must not silently fall back to a
 // default), and every error names the key path and the reason, e.g.
 //   config: collector.listen[1]: "1.2.3.4:99999" — port must be 1-65535
+import { defaultAlertsConfig, validateAlertsConfig, type AlertsConfig } from "../alerts/config.js";
+import { defaultDetectConfig, validateDetectConfig, type DetectConfig } from "../detect/config.js";
+import { defaultAnomalyConfig, validateAnomalyConfig, type AnomalyConfig } from "../detect/anomaly-config.js";
 import type { LogLevel } from "../log.js";
 import { defaultSqlConfig, validateSqlConfig, type SqlConfig } from "../query/sql/config.js";
 import { defaultStoreConfig, validateStoreConfig, type StoreConfig } from "../store/config.js";
@@ -84,6 +87,10 @@ export interface NagareConfig {
   output: OutputConfig;
   store: StoreSection;
   query: { sql: SqlConfig };
+  /** DDoS detection (src/detect/config.ts, docs/detection.md); detect.anomaly: anomaly scores (src/detect/anomaly-config.ts). */
+  detect: DetectSection;
+  /** Alert rules' delivery: SMTP relay, syslog default, retries (src/alerts/config.ts, docs/alerts.md). */
+  alerts: AlertsConfig;
 }
 
 export const MIB = 1024 * 1024;
@@ -120,6 +127,8 @@ export function defaultConfig(): NagareConfig {
     // path "" = <dataDir>/nagare.duckdb, resolved after validation (dataDir may be overridden).
     store: { enabled: true, ...defaultStoreConfig(), path: "" },
     query: { sql: defaultSqlConfig() },
+    detect: { ...defaultDetectConfig(), anomaly: defaultAnomalyConfig() },
+    alerts: defaultAlertsConfig(),
   };
 }
 
@@ -225,6 +234,21 @@ function storeSection(v: unknown, key: string, base?: unknown): unknown {
   return out;
 }
 
+/** The detect section: DDoS settings plus the `anomaly` sub-section. */
+export type DetectSection = DetectConfig & { anomaly: AnomalyConfig };
+
+function detectSection(v: unknown, key: string, base?: unknown): unknown {
+  const { anomaly: prevAnomaly, ...prev } = base as DetectSection;
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    return { ...validateDetectConfig(v, prev, key), anomaly: prevAnomaly };
+  }
+  const { anomaly, ...rest } = v as Record<string, unknown>;
+  return {
+    ...validateDetectConfig(rest, prev, key),
+    anomaly: validateAnomalyConfig(anomaly, prevAnomaly, `${key}.anomaly`),
+  };
+}
+
 function sqlSection(v: unknown, key: string, base?: unknown): unknown {
   try {
     return validateSqlConfig(v, base as SqlConfig);
@@ -278,6 +302,11 @@ const SPEC: Spec = {
   // The store and SQL sections validate themselves (src/store/config.ts, src/query/sql/config.ts).
   store: storeSection,
   query: { sql: sqlSection },
+  // src/detect/config.ts validates its own section (keys named "detect.…").
+  // detect.anomaly is split off and validated by src/detect/anomaly-config.ts (keys named "detect.anomaly.…").
+  detect: detectSection,
+  // src/alerts/config.ts validates its own section (keys named "alerts.…").
+  alerts: (v, key, base) => validateAlertsConfig(v, base as AlertsConfig, key),
 };
 
 function walk(spec: Spec, value: unknown, base: Record<string, unknown>, prefix: string): void {

@@ -85,6 +85,8 @@ export interface FlowWidgetSpec {
   shape: "timeseries" | "table";
   chart: "area" | "lines" | "table" | "sankey" | "pie" | "bar";
   filter?: string;
+  /** Draw the anomaly score ("異常度") under an area or lines chart (issue 6, web/src/anomaly.ts). */
+  anomaly?: boolean;
 }
 
 export interface Widget {

@@ -174,6 +174,10 @@ function flowSpec(v: unknown, key: string): FlowWidgetSpec {
   };
   if (v.topN !== undefined && v.topN !== null) f.topN = int(v.topN, `${key}.topN`, 1, 1000);
   if (v.filter !== undefined && v.filter !== null) f.filter = str(v.filter, `${key}.filter`, 10_000);
+  if (v.anomaly !== undefined && v.anomaly !== null) {
+    if (typeof v.anomaly !== "boolean") bad(`${key}.anomaly must be true or false`);
+    if (v.anomaly) f.anomaly = true;
+  }
   return f;
 }
 

@@ -206,4 +206,10 @@ export interface NotificationRecord {
   error: string | null;
   /** Short human text of what happened. */
   summary: string;
+  /** When the state changed (atMs is when the outcome was known, after any retries). Added by alerts. */
+  eventAtMs?: number;
+  /** Error of each failed attempt, in order (empty when the first attempt succeeded). Added by alerts. */
+  attemptErrors?: string[];
+  /** Why a "silenced" record was not sent: the rule's silence, or re-arm hold-down (docs/alerts.md). Added by alerts. */
+  suppressed?: "silence" | "rearm";
 }

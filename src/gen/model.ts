@@ -248,16 +248,34 @@ const CUSTOMER_V4_LEN = 22;
 const CUSTOMER_V6_LEN = 48;
 const HOSTS_PER_CUSTOMER = 1022;
 
-export const ATTACK_KINDS = ["dns", "ntp", "memcached", "ssdp", "cldap", "syn"] as const;
+/**
+ * Attack kinds. Amplification (reflector source port, large responses): dns,
+ * ntp, memcached, ssdp, cldap; floods: syn (TCP SYN), udp (random high ports,
+ * 1200-byte packets), v6 (the same UDP flood to an IPv6 host: an IPv4 target
+ * becomes the same host number in its customer's IPv6 /48), and carpet (DNS
+ * reflection spread over random hosts of the target's /24, or /64 for IPv6).
+ */
+export const ATTACK_KINDS = [
+  "dns",
+  "ntp",
+  "memcached",
+  "ssdp",
+  "cldap",
+  "syn",
+  "udp",
+  "carpet",
+  "v6",
+] as const;
 export type AttackKind = (typeof ATTACK_KINDS)[number];
 /** Reflector source port and typical response packet size of each amplification kind. */
-const AMPLIFICATION: Record<Exclude<AttackKind, "syn">, { port: number; size: number }> = {
-  dns: { port: 53, size: 1400 },
-  ntp: { port: 123, size: 468 },
-  memcached: { port: 11211, size: 1428 },
-  ssdp: { port: 1900, size: 320 },
-  cldap: { port: 389, size: 1472 },
-};
+const AMPLIFICATION: Record<"dns" | "ntp" | "memcached" | "ssdp" | "cldap", { port: number; size: number }> =
+  {
+    dns: { port: 53, size: 1400 },
+    ntp: { port: 123, size: 468 },
+    memcached: { port: 11211, size: 1428 },
+    ssdp: { port: 1900, size: 320 },
+    cldap: { port: 389, size: 1472 },
+  };
 
 /** An attack towards `target` during [startMs, startMs + durationMs), at `rate` flows/s on top of the traffic. */
 export interface Attack {
@@ -481,14 +499,27 @@ export class TrafficModel {
   attackFlow(f: Flow, kind: AttackKind, target: Uint8Array, endMs: number): void {
     const r = this.rng;
     const remote = this.remotes[r.int(this.remotes.length)]!; // reflectors/spoofed sources: everywhere
-    const v6 = !isV4Mapped(target);
-    const cust = this.customerOf(target);
+    f.dst.set(target);
+    if (kind === "v6" && isV4Mapped(target)) {
+      // The same host number in the customer's IPv6 /48 (or in 2001:db8:ffff::/48).
+      const c = this.customerOf(target);
+      const host = c ? (v4Number(ipText(target)) - c.v4) >>> 0 : (target[14]! << 8) | target[15]!;
+      f.dst.set(c ? c.v6 : V6_FALLBACK);
+      f.dst[14] = (host >> 8) & 0xff;
+      f.dst[15] = host & 0xff;
+    }
+    const v6 = !isV4Mapped(f.dst);
+    if (kind === "carpet") {
+      // Random host of the /24 (IPv4) or of the /64 (IPv6).
+      if (v6) for (let k = 8; k < 16; k++) f.dst[k] = r.int(256);
+      else f.dst[15] = 1 + r.int(254);
+    }
+    const cust = this.customerOf(f.dst);
     const exp = this.exporters[cust ? cust.exporter : 0]!;
     if (v6) {
       f.src.set(remote.v6);
       randomTail(f.src, r);
     } else writeV4(f.src, (remote.v4 + 1 + r.int(remote.v4Span - 2)) >>> 0);
-    f.dst.set(target);
     f.v6 = v6;
     f.exporter = cust ? cust.exporter : 0;
     f.samplingRate = exp.samplingRate;
@@ -499,8 +530,15 @@ export class TrafficModel {
       f.tcpFlags = 0x02;
       f.packets = 1 + r.int(3);
       f.bytes = f.packets * 60;
+    } else if (kind === "udp" || kind === "v6") {
+      f.protocol = 17;
+      f.srcPort = 1024 + r.int(64511);
+      f.dstPort = 1024 + r.int(64511);
+      f.tcpFlags = 0;
+      f.packets = 1 + r.int(40);
+      f.bytes = f.packets * 1200;
     } else {
-      const a = AMPLIFICATION[kind];
+      const a = AMPLIFICATION[kind === "carpet" ? "dns" : kind];
       f.protocol = 17;
       f.srcPort = a.port;
       f.dstPort = 1024 + r.int(64511);
@@ -556,6 +594,8 @@ function randomTail(b: Uint8Array, r: Rng): void {
     b[k + 3] = v & 0xff;
   }
 }
+
+const V6_FALLBACK = parseIp("2001:db8:ffff::")!;
 
 function v4Number(text: string): number {
   const ip = parseIp(text)!;

@@ -9,7 +9,14 @@
 import { createSocket, type Socket } from "node:dgram";
 import { isIP } from "node:net";
 import { ExportSet, type Proto } from "./encode.js";
-import { ATTACK_KINDS, newFlow, TrafficModel, type ModelOptions, type PeriodicAttacks } from "./model.js";
+import {
+  ATTACK_KINDS,
+  newFlow,
+  TrafficModel,
+  type Attack,
+  type ModelOptions,
+  type PeriodicAttacks,
+} from "./model.js";
 
 export interface SendOptions extends ModelOptions {
   host: string;
@@ -21,6 +28,8 @@ export interface SendOptions extends ModelOptions {
   durationMs?: number;
   /** Attacks on top of the traffic (see defaultAttacks). */
   periodic?: PeriodicAttacks;
+  /** One-off attacks at absolute (wall-clock) times, e.g. injected by a scenario test. */
+  attacks?: Attack[];
   signal?: AbortSignal;
   /** Timer period. Default 20 ms. */
   tickMs?: number;
@@ -79,6 +88,7 @@ export async function sendTraffic(opts: SendOptions): Promise<SendResult> {
     endMs: opts.durationMs === undefined ? Infinity : start + opts.durationMs,
     rate: opts.rate,
     periodic: opts.periodic,
+    attacks: opts.attacks,
   });
   const set = new ExportSet(model, opts.proto);
   const f = newFlow();

@@ -39,7 +39,11 @@ export interface ExportConfig {
 export interface StoreConfig {
   /** DuckDB database file; ":memory:" for an in-memory store. */
   path: string;
-  /** Micro-batch flush interval: flows become queryable within this long. At most 1000. */
+  /**
+   * Flush interval: a flow is committed to flows_raw (queryable, and safe
+   * from a kill -9) within this long of reaching the store, while commits
+   * keep up. Commits start every intervalMs / 2 (src/store/writer.ts). At most 1000.
+   */
   intervalMs: number;
   retention: RetentionConfig;
   export: ExportConfig;
@@ -48,7 +52,7 @@ export interface StoreConfig {
 export function defaultStoreConfig(dataDir = "data"): StoreConfig {
   return {
     path: `${dataDir}/nagare.duckdb`,
-    intervalMs: 1000,
+    intervalMs: 500,
     retention: { rawDays: 7, minuteDays: 90, hourDays: 730, dayDays: 1825, intervalMs: 60_000, maxBytes: 0 },
     export: { enabled: false, dir: "", intervalMs: 60_000, delayMs: 60_000, compression: "zstd" },
   };

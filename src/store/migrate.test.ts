@@ -26,7 +26,7 @@ import { FLOW_COLUMNS } from "../schema.js";
 import { readUnitDatagrams, unit } from "../../test/helpers/captures.js";
 import { migrate, schemaVersion } from "./migrate.js";
 import { MIGRATIONS, ROLLUPS, blobToIpSql, rollupMergeSql } from "./schema.js";
-import { ROLLUP_STATE_TABLE, ROLLUP_TABLES } from "./rollups.js";
+import { ROLLUP_STATE_TABLE, ROLLUP_TABLES, TOPK_K, TOPK_TABLES } from "./rollups.js";
 import { assertRollupsAgree } from "../../test/helpers/rollups.js";
 import { StoreWriter } from "./writer.js";
 
@@ -108,6 +108,56 @@ async function rowsText(conn: DuckDBConnection, sql: string): Promise<string[]> 
   return (await conn.runAndReadAll(sql)).getRowsJS().map((r) => r.map(String).join("|"));
 }
 
+/**
+ * Every top-K list equals the K largest per-key sums of its source table's
+ * bucket (ranked here in JS, ties by key), the bound the K-th of them (0
+ * when the bucket has at most K keys), total and keys the bucket's; returns
+ * the number of (bucket, metric) lists checked.
+ */
+async function assertTopKAgree(conn: DuckDBConnection): Promise<number> {
+  let lists = 0;
+  for (const t of TOPK_TABLES) {
+    const sums = (
+      await conn.runAndReadAll(
+        `SELECT epoch_ms(bucket), ${t.key}, sum(bytes), sum(packets), sum(flows) FROM ${t.source} GROUP BY ALL`,
+      )
+    ).getRowsJS() as [number, bigint, bigint, bigint, bigint][];
+    const byBucket = new Map<number, [bigint, bigint[]][]>();
+    for (const [b, k, ...v] of sums) byBucket.set(Number(b), [...(byBucket.get(Number(b)) ?? []), [k, v]]);
+    for (const [mi, metric] of ["bytes", "packets", "flows"].entries()) {
+      for (const [bucket, keys] of byBucket) {
+        const ranked = [...keys].sort((x, y) =>
+          x[1][mi]! !== y[1][mi]! ? (x[1][mi]! > y[1][mi]! ? -1 : 1) : x[0] < y[0] ? -1 : 1,
+        );
+        const want = ranked.slice(0, TOPK_K).map(([k, v]) => `${k}=${v[mi]}`);
+        const got = (
+          await conn.runAndReadAll(
+            `SELECT ${t.key}, value FROM ${t.top} WHERE bucket = epoch_ms(${bucket}::BIGINT) AND metric = '${metric}' ORDER BY value DESC, ${t.key}`,
+          )
+        )
+          .getRowsJS()
+          .map(([k, v]) => `${String(k)}=${String(v)}`);
+        assert.deepEqual(got, want, `${t.top} ${metric} ${new Date(bucket).toISOString()}`);
+        const bound = ranked.length > TOPK_K ? ranked[TOPK_K - 1]![1][mi]! : 0n;
+        const total = ranked.reduce((a, [, v]) => a + v[mi]!, 0n);
+        assert.deepEqual(
+          await rowsText(
+            conn,
+            `SELECT bound, total, keys FROM ${t.bound} WHERE bucket = epoch_ms(${bucket}::BIGINT) AND metric = '${metric}'`,
+          ),
+          [`${bound}|${total}|${ranked.length}`],
+        );
+        lists++;
+      }
+    }
+    // No list for a bucket the table does not hold.
+    assert.deepEqual(await rowsText(conn, `SELECT count(DISTINCT bucket) FROM ${t.bound}`), [
+      String(byBucket.size),
+    ]);
+  }
+  return lists;
+}
+
 test("blobToIpSql: a 16-byte BLOB becomes the big-endian UHUGEINT, edge values included", async () => {
   const inst = await DuckDBInstance.create(":memory:");
   const c = await inst.connect();
@@ -143,7 +193,13 @@ test("migrations step by step: empty → 1 (BLOB) → 2 (UHUGEINT)", async () =>
     for (const ip of IP_COLS) assert.equal((await types(c, t)).get(ip), "UHUGEINT", `${t}.${ip} at v2`);
   for (const r of ROLLUPS) assert.equal((await types(c, r.table)).get("exporter_address"), "UHUGEINT");
   assert.ok((await types(c, "flows_1m")).has("bytes_scaled"), "v2: wide flows_1m");
-  assert.deepEqual(await migrate(c), [3]);
+  assert.deepEqual(await migrate(c, 3), [3]);
+  assert.deepEqual(await migrate(c, 4), [4]);
+  for (const t of TOPK_TABLES) {
+    assert.deepEqual([...(await types(c, t.top)).keys()], ["bucket", "metric", t.key, "value"], t.top);
+    assert.deepEqual([...(await types(c, t.bound)).keys()], ["bucket", "metric", "bound", "total", "keys"]);
+  }
+  await migrate(c);
   assert.equal(await schemaVersion(c), MIGRATIONS.at(-1)!.version);
   for (const t of ROLLUP_TABLES) {
     const ty = await types(c, t.table);
@@ -228,9 +284,45 @@ test("a version-1 database with BLOB rows, opened by the current writer: values,
   await w.flush();
   assert.deepEqual(await ipTexts(wc, "flows_raw"), [...expected, ...expected].sort());
   const checks = await assertRollupsAgree(wc, "after more ingest");
+  assert.ok((await assertTopKAgree(wc)) > 0, "the closed day has its top-K lists");
   assert.ok(
     checks.find((x) => x.table === "flows_1h")!.rollupRows > 0,
     "the old hours are closed into flows_1h",
   );
   await w.stop();
+});
+
+test("a version-3 database with closed days: migration 4 builds flows_1s and the top-K lists", async () => {
+  const path = join(dir, "v3.duckdb");
+  // The unit three times, a day apart: two days close in dst_addr_1d.
+  const w = new StoreWriter({ config: { path, intervalMs: 60_000 } });
+  await w.start();
+  for (let day = 0; day < 3; day++)
+    decodeUnit((b) => {
+      for (let i = 0; i < b.length; i++)
+        b.cols.time_received[i] = b.cols.time_received[i]! + day * 86_400_000 + (i % 7) * 3_600_000;
+      w.consume(b);
+    });
+  await w.flush();
+  await w.stop();
+  // Back to version 3: no lists, version 4 not recorded.
+  const inst = await DuckDBInstance.create(path);
+  const c = await inst.connect();
+  for (const t of TOPK_TABLES) {
+    await c.run(`DROP TABLE ${t.top}`);
+    await c.run(`DROP TABLE ${t.bound}`);
+  }
+  // flows_1s came with migration 4 for a database already at version 3.
+  await c.run("DROP TABLE flows_1s");
+  await c.run(`DELETE FROM ${ROLLUP_STATE_TABLE} WHERE table_name = 'flows_1s'`);
+  await c.run("DELETE FROM nagare_schema_version WHERE version >= 4");
+  assert.equal(await schemaVersion(c), 3);
+  const days = await rowsText(c, `SELECT count(DISTINCT bucket) FROM ${TOPK_TABLES[0]!.source}`);
+  assert.ok(Number(days[0]) >= 2, `closed days ${days[0]}`);
+  assert.ok((await migrate(c)).includes(4));
+  assert.equal(await assertTopKAgree(c), Number(days[0]) * 3);
+  const checks = await assertRollupsAgree(c, "after migration 4");
+  assert.ok(checks.find((x) => x.table === "flows_1s")!.rollupRows > 0, "flows_1s filled from flows_raw");
+  c.closeSync();
+  inst.closeSync();
 });

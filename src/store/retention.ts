@@ -24,7 +24,7 @@
 import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { silentLogger, type Logger } from "../log.js";
 import type { RetentionConfig } from "./config.js";
-import { ROLLUP_TABLES, type RollupRes } from "./rollups.js";
+import { ROLLUP_TABLES, TOPK_TABLES, type RollupRes } from "./rollups.js";
 import { RAW_TABLE, rawTimeSql } from "./schema.js";
 
 const DAY_MS = 86_400_000;
@@ -56,11 +56,16 @@ export async function runAgeRetention(
   );
   for (const t of ROLLUP_TABLES)
     await conn.run(`DELETE FROM ${t.table} WHERE bucket < ${cut(retentionDays(r, t.res))}`);
+  // The top-K lists of src/store/rollups.ts go with their table's buckets.
+  for (const t of TOPK_TABLES)
+    for (const aux of [t.top, t.bound])
+      await conn.run(`DELETE FROM ${aux} WHERE bucket < ${cut(retentionDays(r, t.res))}`);
 }
 
 /** Days a rollup resolution is kept. */
 export function retentionDays(r: RetentionConfig, res: RollupRes): number {
-  return res === "1m" ? r.minuteDays : res === "1h" ? r.hourDays : r.dayDays;
+  // 1 s: kept as long as flows_raw (the finest detail; any ten minutes at per-second resolution).
+  return res === "1s" ? r.rawDays : res === "1m" ? r.minuteDays : res === "1h" ? r.hourDays : r.dayDays;
 }
 
 /** Bytes of the store's database file in use (used blocks × block size). */
@@ -79,7 +84,7 @@ async function checkpoint(conn: DuckDBConnection): Promise<void> {
 /** The tables the budget trims, in order, with their time column. */
 const BUDGET_ORDER: readonly { table: string; time: string }[] = [
   { table: RAW_TABLE, time: "time_received" },
-  ...(["1m", "1h", "1d"] as const).flatMap((res) =>
+  ...(["1s", "1m", "1h", "1d"] as const).flatMap((res) =>
     ROLLUP_TABLES.filter((t) => t.res === res).map((t) => ({ table: t.table, time: "bucket" })),
   ),
 ];
@@ -98,6 +103,9 @@ async function firstNonEmpty(conn: DuckDBConnection): Promise<BudgetTable | unde
 }
 
 async function del(conn: DuckDBConnection, t: BudgetTable, cut: string): Promise<number> {
+  // A table's top-K lists first (`cut` may read the table itself).
+  for (const k of TOPK_TABLES.filter((k) => k.source === t.table))
+    for (const aux of [k.top, k.bound]) await conn.run(`DELETE FROM ${aux} WHERE bucket <= (${cut})`);
   const r = await conn.runAndReadAll(`DELETE FROM ${t.table} WHERE ${t.time} <= (${cut})`);
   return Number(r.getRowsJS()[0]?.[0] ?? 0);
 }
@@ -108,17 +116,24 @@ async function del(conn: DuckDBConnection, t: BudgetTable, cut: string): Promise
  * table without dropping its deleted row groups, and the next checkpoint has
  * nothing to do: the space stays used until the table is changed again. So
  * this "touches" the table — deletes its first row (rowid order is append
- * order, so the oldest, which the budget would delete next anyway) — and
+ * order, so the oldest, which the budget would delete next anyway; a table
+ * with top-K lists loses its oldest bucket instead) — and
  * checkpoints, a few times with a pause, until the used size drops. Returns
  * [used, rows deleted].
  */
 async function reclaim(conn: DuckDBConnection, t: BudgetTable, used: number): Promise<[number, number]> {
   let deleted = 0;
   for (let i = 0; i < RECLAIM_TRIES; i++) {
-    const r = await conn.runAndReadAll(
-      `DELETE FROM ${t.table} WHERE rowid = (SELECT min(rowid) FROM ${t.table})`,
-    );
-    deleted += Number(r.getRowsJS()[0]?.[0] ?? 0);
+    if (TOPK_TABLES.some((k) => k.source === t.table)) {
+      // A table with per-bucket top-K lists loses whole buckets, lists included:
+      // a bucket missing some rows would leave its lists overstating it.
+      deleted += await del(conn, t, `SELECT min(${t.time}) FROM ${t.table}`);
+    } else {
+      const r = await conn.runAndReadAll(
+        `DELETE FROM ${t.table} WHERE rowid = (SELECT min(rowid) FROM ${t.table})`,
+      );
+      deleted += Number(r.getRowsJS()[0]?.[0] ?? 0);
+    }
     await checkpoint(conn);
     const now = await usedBytes(conn);
     if (now < used) return [now, deleted];

@@ -13,6 +13,9 @@ import {
   reaggregateSql,
   rollupTable,
   rollupTableDdl,
+  TOPK_TABLES,
+  topKRefreshSql,
+  topKTablesDdl,
   type RollupRes,
 } from "./rollups.js";
 
@@ -251,7 +254,52 @@ export const MIGRATIONS: readonly Migration[] = [
     description: "narrow append-only rollups (src/store/rollups.ts) replace the wide flows_1m / flows_1h",
     statements: narrowRollups,
   },
+  {
+    version: 4,
+    description:
+      "flows_1s (per-second totals); top-K lists and bounds per closed day of dst_addr_1d (exact TopN by address without a full scan)",
+    statements: migration4,
+  },
 ];
+
+/**
+ * Migration 4:
+ * - flows_1s (the "second" set of src/store/rollups.ts): per-second totals,
+ *   filled from flows_raw up to its newest second and its watermark set
+ *   there (the writer rebuilds the rest into pending at start, as after any
+ *   restart). Skipped when migration 3 (which creates every current rollup
+ *   table) already made it.
+ * - the <set>_top_<res> / <set>_bound_<res> tables (TOPK_TABLES), filled
+ *   for every bucket the source table already holds (all closed: rollup
+ *   tables only get closed buckets). On a 100 M-flow month (30 days of
+ *   dst_addr_1d, 27 M rows) this is one window pass over the table, seconds.
+ */
+async function migration4(conn: DuckDBConnection): Promise<string[]> {
+  const out: string[] = [];
+  const exists = async (t: string): Promise<boolean> =>
+    (
+      await conn.runAndReadAll(
+        `SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = '${t}'`,
+      )
+    ).getRowsJS()[0]?.[0] !== 0n;
+  for (const t of ROLLUP_TABLES.filter((x) => x.res === "1s")) {
+    if (await exists(t.table)) continue;
+    out.push(rollupTableDdl(t));
+    const max = (
+      await conn.runAndReadAll(`SELECT epoch_ms(max(time_received)) FROM ${RAW_TABLE}`)
+    ).getRowsJS()[0]?.[0];
+    if (max === null || max === undefined) continue;
+    const w = Math.floor(Number(max) / t.bucketMs) * t.bucketMs;
+    out.push(
+      `INSERT INTO ${t.table} ${aggregateFlowsSql(t.set, RAW_TABLE, `time_received < ${rawTimeSql(w)}`)}\nORDER BY ALL`,
+      `INSERT OR REPLACE INTO ${ROLLUP_STATE_TABLE} VALUES ('${t.table}', epoch_ms(${w}::BIGINT))`,
+    );
+  }
+  for (const t of TOPK_TABLES) {
+    out.push(...topKTablesDdl(t), ...topKRefreshSql(t, `SELECT DISTINCT bucket FROM ${t.source}`));
+  }
+  return out;
+}
 
 /**
  * Migration 3: the wide flows_1m / flows_1h (primary key, merged per flush)

@@ -15,10 +15,10 @@ import { readUnitDatagrams, unit } from "../../test/helpers/captures.js";
 import { defaultStoreConfig, validateStoreConfig } from "./config.js";
 import { migrate, schemaVersion } from "./migrate.js";
 import { MIGRATIONS } from "./schema.js";
-import { ROLLUP_STATE_TABLE, ROLLUP_TABLES } from "./rollups.js";
+import { ROLLUP_STATE_TABLE, ROLLUP_TABLES, TOPK_TABLES } from "./rollups.js";
 import { assertRollupsAgree } from "../../test/helpers/rollups.js";
 import { FLOW_COLUMNS } from "../schema.js";
-import { StoreWriter } from "./writer.js";
+import { APPEND_FLUSH_ROWS, StoreWriter, commitPeriodMs } from "./writer.js";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { ConfigError } from "../config/schema.js";
 
@@ -273,6 +273,7 @@ test("migration from empty works and is idempotent", async () => {
     tables,
     [
       ...ROLLUP_TABLES.map((t) => t.table),
+      ...TOPK_TABLES.flatMap((t) => [t.top, t.bound]),
       "flows_raw",
       "flows_stage",
       ROLLUP_STATE_TABLE,
@@ -465,4 +466,97 @@ test("rollups pin RLE on exporter_address (DuckDB would bit-pack it, which group
   assert.ok(!methods.includes("BitPacking"), `exporter_address stored as ${methods.join(", ")}`);
   c.closeSync();
   inst.closeSync();
+});
+
+test("commits never wait for the rollup aggregation: stages committed meanwhile are visible, then aggregated in one pass", async () => {
+  const w = new StoreWriter({ config: { path: join(dir, "coalesce.duckdb"), intervalMs: 1000 } });
+  await w.start();
+  // The writer's internals this test drives: the timer's commit (flush() would
+  // wait for the aggregations) and the aggregation chain, held shut by a gate.
+  const inner = w as unknown as {
+    commit(): Promise<void>;
+    aggChain: Promise<void>;
+    aggregateStage(stages: readonly number[], newest: number): Promise<void>;
+  };
+  const passes: number[][] = [];
+  const aggregate = inner.aggregateStage.bind(w);
+  inner.aggregateStage = (stages, newest) => {
+    passes.push([...stages]);
+    return aggregate(stages, newest);
+  };
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  inner.aggChain = inner.aggChain.then(() => gate);
+
+  const batches: FlowBatch[] = [];
+  // Two days ago: buckets that close when the copy below ("now") is committed.
+  const old = decodeUnit((b) => batches.push(b.retain()), shift(2), 256);
+  const third = Math.ceil(batches.length / 3);
+  for (let k = 0; k < 3; k++) {
+    for (const b of batches.slice(k * third, (k + 1) * third)) w.consume(b);
+    await inner.commit();
+  }
+  // All three commits went through while no aggregation could run.
+  assert.equal(w.rowsCommitted, old.rows);
+  assert.deepEqual(await one(w.connection, "SELECT count(*), sum(bytes) FROM flows_raw"), [
+    BigInt(old.rows),
+    BigInt(old.bytes),
+  ]);
+  assert.equal(passes.length, 0);
+  open();
+  await w.flush();
+  assert.equal(passes.length, 1, `one aggregation pass for the three stages: ${JSON.stringify(passes)}`);
+  assert.equal(passes[0]!.length, 3);
+  // The stages are free again and empty.
+  for (const s of passes[0]!)
+    assert.deepEqual(await one(w.connection, `SELECT count(*) FROM nagare_stage.main.stage_${s}`), [0n]);
+  // Newer rows close the old buckets: every rollup holds exactly the old rows, once.
+  decodeUnit((b) => w.consume(b));
+  await w.flush();
+  const want = [BigInt(old.scaledBytes), BigInt(old.packets), BigInt(old.rows)];
+  for (const t of ROLLUP_TABLES) assert.deepEqual(await rollupSums(w.connection, t.table), want, t.table);
+  await assertRollupsAgree(w.connection, "after a coalesced aggregation");
+  for (const b of batches) b.release();
+  await w.stop();
+});
+
+test("consume() bounds what the appender buffers (APPEND_FLUSH_ROWS); commits start every half interval", async () => {
+  assert.equal(commitPeriodMs(1000), 500);
+  assert.equal(commitPeriodMs(500), 250);
+  assert.equal(commitPeriodMs(10), 5);
+  assert.equal(defaultStoreConfig().intervalMs, 500);
+  const w = new StoreWriter({ config: { path: join(dir, "incremental.duckdb"), intervalMs: 1000 } });
+  await w.start();
+  const batches: FlowBatch[] = [];
+  // The unit (3979 rows) enough times for two appender flushes, in batches of 512.
+  const copies = Math.ceil((2 * APPEND_FLUSH_ROWS) / 3979) + 1;
+  const exps = Array.from({ length: copies }, () =>
+    decodeUnit((b) => batches.push(b.retain()), undefined, 512),
+  );
+  const rows = exps.reduce((a, e) => a + e.rows, 0);
+  const bytes = exps.reduce((a, e) => a + e.bytes, 0);
+  let fed = 0;
+  let flushedAt = 0;
+  for (const b of batches) {
+    w.consume(b);
+    fed += b.length;
+    // The appender flushes once APPEND_FLUSH_ROWS or more rows are buffered.
+    if (fed - flushedAt >= APPEND_FLUSH_ROWS) flushedAt = fed;
+  }
+  // No flush yet: stage_0's table already holds every row up to the last
+  // appender flush (the switch then flushes only the rest).
+  assert.ok(
+    flushedAt >= 2 * APPEND_FLUSH_ROWS && rows - flushedAt < APPEND_FLUSH_ROWS,
+    `${flushedAt} of ${rows}`,
+  );
+  assert.deepEqual(await one(w.connection, "SELECT count(*) FROM nagare_stage.main.stage_0"), [
+    BigInt(flushedAt),
+  ]);
+  await w.flush();
+  assert.deepEqual(await one(w.connection, "SELECT count(*), sum(bytes) FROM flows_raw"), [
+    BigInt(rows),
+    BigInt(bytes),
+  ]);
+  for (const b of batches) b.release();
+  await w.stop();
 });

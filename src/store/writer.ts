@@ -3,15 +3,19 @@
 // Path of a row: consume() appends it at once (synchronously, straight from
 // the batch's typed arrays) with DuckDB's Appender into an in-memory stage
 // table (an attached ':memory:' database), so the pooled batch is never
-// retained and the main thread never compresses or writes to disk. Four
-// stages rotate: every intervalMs a flush commits the current stage's
-// appender, switches consume() to a free stage and copies the stage into
-// flows_raw in one transaction of the database file: from that COMMIT the
-// rows are visible to SQL. The stage's rollup aggregation (into in-memory
-// pending tables) is then queued on a connection of its own, so it never
-// delays the next commit; the stage is emptied and freed after it. A crash
-// loses the rows not yet committed (the stage being filled and the one being
-// committed: at most about two flush intervals).
+// retained and the main
+// thread never compresses or writes to disk. Eight stages rotate: a commit
+// starts every intervalMs / 2, switches consume() to a free stage and copies
+// the stage into flows_raw in one transaction of the database file: from
+// that COMMIT the rows are visible to SQL. So a row is committed within
+// half an interval plus one commit of reaching the store, and a crash
+// (kill -9) loses the stage being filled and the one being committed: with
+// the collector's partial batch (≤ 100 ms) at most the last intervalMs while
+// commits take under half an interval less 100 ms (docs/store.md
+// "Durability"). The committed stages' rollup
+// aggregation (into in-memory pending tables) runs on a connection of its
+// own — every stage committed meanwhile in one pass — so it never delays a
+// commit while a stage is free; the stages are emptied and freed after it.
 //
 // Rollups (src/store/rollups.ts) are narrow and append-only: when a flush
 // commits a row at least CLOSE_GRACE_MS past a bucket's end, that bucket is
@@ -44,6 +48,7 @@ import type { FlowConsumer } from "../pipeline/index.js";
 import { FLOW_COLUMNS, type ColumnKind } from "../schema.js";
 import { defaultStoreConfig, type StoreConfig } from "./config.js";
 import { FreshnessWindow, ReceiveRuns, type FreshnessSnapshot } from "./freshness.js";
+import { rawInsertStatements } from "./layout.js";
 import { addMissingColumns, migrate } from "./migrate.js";
 import { Retention, type RetentionStats } from "./retention.js";
 import {
@@ -56,6 +61,8 @@ import {
   reaggregateSql,
   rollupTable,
   sumsSql,
+  TOPK_TABLES,
+  topKRefreshSql,
   type RollupSet,
 } from "./rollups.js";
 import { RAW_TABLE, STAGE_TABLE, flowColumnsDdl, rawTimeSql } from "./schema.js";
@@ -84,6 +91,10 @@ export class StoreWriter implements FlowConsumer {
   private flushTimer: NodeJS.Timeout | null = null;
   private retention: Retention | null = null;
   private inflight: Promise<void> | null = null;
+  /** A timer tick came while a flush ran: flush again as soon as it ends (ticks never pile up). */
+  private flushAgain = false;
+  /** Rows appended to the current stage's appender and not yet flushed into its table. */
+  private unflushed = 0;
   /** Rows appended since the last merge started. */
   private pending = 0;
   /** Rows appended in total. */
@@ -101,6 +112,12 @@ export class StoreWriter implements FlowConsumer {
   private readonly stageBusy = MEM_STAGES.map(() => false);
   /** The rollup aggregations of committed stages, one after the other, on their own connection. */
   private aggChain: Promise<void> = Promise.resolve();
+  /** Committed stages waiting for their rollup aggregation, in commit order (aggregated together). */
+  private aggQueue: number[] = [];
+  /** Newest time_received of the stages in aggQueue. */
+  private aggQueueNewest = 0;
+  /** When the pending tables were last compacted (performance.now()). */
+  private lastCompact = 0;
   private aggConn: DuckDBConnection | null = null;
   /**
    * Newest time_received committed AND aggregated into the pending tables
@@ -110,8 +127,6 @@ export class StoreWriter implements FlowConsumer {
   private newestCommitted = 0;
   /** Closed-until watermark (epoch ms) of each rollup table; absent: nothing closed yet. */
   private readonly closed = new Map<string, number>();
-  /** Flushes since the pending tables were last compacted. */
-  private sinceCompact = 0;
   /** Rollup buckets written (closes that wrote at least one table). */
   rollupCloses = 0;
   rollupErrors = 0;
@@ -168,7 +183,11 @@ export class StoreWriter implements FlowConsumer {
     this.appender = aps[0]!;
     const ap = this.appender;
     this.chunks = new ChunkAppender(FLOW_COLUMNS.map((_, i) => ap.columnType(i)));
-    this.flushTimer = setInterval(() => void this.flush(), this.config.intervalMs);
+    this.lastCompact = performance.now();
+    // Commits start every half interval: a row waits at most that long in its
+    // stage, plus its commit; so it is visible — and safe from a kill -9 —
+    // within one interval of reaching the store (docs/store.md "Durability").
+    this.flushTimer = setInterval(() => this.tick(), commitPeriodMs(this.config.intervalMs));
     this.flushTimer.unref();
     // Retention (age and disk budget) runs on its own timer: src/store/retention.ts.
     this.retention = new Retention({ db: () => this.database, config: this.config.retention, log: this.log });
@@ -184,6 +203,13 @@ export class StoreWriter implements FlowConsumer {
     }
     if (this.chunkMode && this.chunks) this.chunks.append(ap, batch);
     else appendRows(ap, batch);
+    // The appender buffers the stage and flushes it into the table
+    // synchronously (~1-4 µs per row: table statistics, row-group appends)
+    // at the switch, a stall every row of the stage waits for: bounded here.
+    if ((this.unflushed += n) >= APPEND_FLUSH_ROWS) {
+      ap.flushSync();
+      this.unflushed = 0;
+    }
     this.stageRuns[this.current]!.addColumn(batch.cols.time_received, n);
     this.stageRows[this.current]! += n;
     this.pending += n;
@@ -198,11 +224,33 @@ export class StoreWriter implements FlowConsumer {
     return this.freshnessWindow.snapshot(nowMs);
   }
 
+  /** The flush timer: start a flush, or, while one runs, ask for another right after it. */
+  private tick(): void {
+    if (this.inflight) {
+      this.flushAgain = true;
+      return;
+    }
+    void this.commit().then(() => {
+      // The commit outlasted the period: its successor's rows already waited a period.
+      if (this.flushAgain && this.flushTimer) {
+        this.flushAgain = false;
+        this.tick();
+      }
+    });
+  }
+
   /**
    * Commit appended rows and merge them into flows_raw and the rollups. Runs
    * one at a time; a call during a merge waits for it and then flushes again.
    */
   async flush(): Promise<void> {
+    await this.commit();
+    // The timer's commits do not wait for this; an explicit flush() (tests, history, stop) does.
+    await this.aggChain;
+  }
+
+  /** flush() without waiting for the rollup aggregations: what the timer runs. */
+  private async commit(): Promise<void> {
     while (this.inflight) await this.inflight;
     if (
       this.pending > 0 ||
@@ -212,8 +260,6 @@ export class StoreWriter implements FlowConsumer {
       await this.inflight;
       this.inflight = null;
     }
-    // The timer's flushes need not wait for this; an explicit flush() (tests, history, stop) does.
-    await this.aggChain;
   }
 
   /**
@@ -238,6 +284,7 @@ export class StoreWriter implements FlowConsumer {
     const src = this.current;
     this.current = next;
     this.pending = 0;
+    this.unflushed = 0;
     this.appenders[src]?.flushSync();
     this.appender = this.appenders[next] ?? null;
     if (await this.commitStage(src)) {
@@ -270,7 +317,9 @@ export class StoreWriter implements FlowConsumer {
       return false;
     }
     this.stageRows[s] = 0;
-    this.aggChain = this.aggChain.then(() => this.aggregateStage(s, newest));
+    this.aggQueue.push(s);
+    if (newest > this.aggQueueNewest) this.aggQueueNewest = newest;
+    this.aggChain = this.aggChain.then(() => this.aggregateQueued());
     return true;
   }
 
@@ -280,10 +329,9 @@ export class StoreWriter implements FlowConsumer {
     await conn.run("BEGIN TRANSACTION");
     let n = 0;
     try {
-      const moved = await conn.runAndReadAll(
-        `INSERT INTO ${RAW_TABLE} (${COLUMN_LIST}) SELECT ${COLUMN_LIST} FROM ${stage}`,
-      );
-      n = Number(moved.getRowsJS()[0]?.[0] ?? 0);
+      // [layout] IPv4 rows, IPv6 rows, the rest: single-family compression groups (src/store/layout.ts).
+      for (const sql of rawInsertStatements(RAW_TABLE, stage, COLUMN_LIST))
+        n += Number((await conn.runAndReadAll(sql)).getRowsJS()[0]?.[0] ?? 0);
       await conn.run("COMMIT");
     } catch (err) {
       await conn.run("ROLLBACK").catch(() => {});
@@ -295,32 +343,53 @@ export class StoreWriter implements FlowConsumer {
   }
 
   /**
-   * A committed stage's rows into the rollups' pending tables, then the stage
-   * is emptied and freed, buckets closed and (now and then) pending
+   * Every committed stage waiting (one link of aggChain takes them all, the
+   * later links find the queue empty): aggregating several stages in one
+   * pass pays the per-pass costs (seven GROUP BYs, the bucket checks) once,
+   * so a short commit period does not make the aggregations fall behind.
+   */
+  private async aggregateQueued(): Promise<void> {
+    if (this.aggQueue.length === 0) return;
+    const stages = this.aggQueue;
+    const newest = this.aggQueueNewest;
+    this.aggQueue = [];
+    this.aggQueueNewest = 0;
+    await this.aggregateStage(stages, newest);
+  }
+
+  /**
+   * Committed stages' rows into the rollups' pending tables, then the stages
+   * are emptied and freed, buckets closed and (now and then) pending
    * compacted; on the aggregation connection. Never rejects. A failure loses
    * these rows' pending aggregates only until the next start (rebuilt from
-   * flows_raw) — the stage is emptied whatever happens, so nothing is
+   * flows_raw) — the stages are emptied whatever happens, so nothing is
    * committed twice.
    */
-  private async aggregateStage(s: number, newest: number): Promise<void> {
+  private async aggregateStage(stages: readonly number[], newest: number): Promise<void> {
     const conn = this.aggConn!;
+    const from =
+      stages.length === 1
+        ? stageName(stages[0]!)
+        : `(${stages.map((s) => `SELECT * FROM ${stageName(s)}`).join(" UNION ALL ")})`;
     try {
-      for (const set of ROLLUP_SETS) await conn.run(this.pendingInsertSql(set, stageName(s)));
+      for (const set of ROLLUP_SETS) await conn.run(this.pendingInsertSql(set, from));
     } catch (err) {
       this.rollupErrors++;
       this.log.limited("store:rollup", "error", "rollup pending aggregate failed", { error: String(err) });
     }
-    try {
-      await conn.run(`DELETE FROM ${stageName(s)}`);
-    } catch (err) {
-      this.log.limited("store:rollup", "error", "stage not emptied", { error: String(err) });
+    for (const s of stages) {
+      try {
+        await conn.run(`DELETE FROM ${stageName(s)}`);
+      } catch (err) {
+        this.log.limited("store:rollup", "error", "stage not emptied", { error: String(err) });
+      }
+      this.stageBusy[s] = false;
     }
-    this.stageBusy[s] = false;
     if (newest > this.newestCommitted) this.newestCommitted = newest;
     try {
       await this.closeBuckets(conn);
-      if (++this.sinceCompact >= COMPACT_EVERY_FLUSHES) {
-        this.sinceCompact = 0;
+      if (performance.now() - this.lastCompact >= COMPACT_EVERY_MS) {
+        this.lastCompact = performance.now();
         await this.compactPending(conn);
       }
     } catch (err) {
@@ -392,6 +461,16 @@ export class StoreWriter implements FlowConsumer {
   }
 
   /**
+   * Closed-until watermark (epoch ms) of each rollup table, as committed:
+   * updated only after the COMMIT that closed the buckets, so a planner
+   * given these never reads a rollup bucket not yet written (FlowQueryRunner's
+   * watermarkSource: no SQL read per query).
+   */
+  rollupWatermarks(): ReadonlyMap<string, number> {
+    return this.closed;
+  }
+
+  /**
    * Close every bucket that ended at least CLOSE_GRACE_MS before the newest
    * committed row: one transaction writes the finest tables from pending,
    * the coarser ones from the finer on-disk tables, and the watermarks; the
@@ -442,8 +521,15 @@ export class StoreWriter implements FlowConsumer {
           if (i === 0) {
             // The finest table takes every pending row before its new watermark (late rows included).
             const upTo = until ?? finestWas;
-            if (upTo !== undefined && (until !== undefined || late.includes(set)))
+            if (upTo !== undefined && (until !== undefined || late.includes(set))) {
               await conn.run(`INSERT INTO ${table}\n${reaggregateSql(set, res, pend, null, upTo)}`);
+              // Top-K lists of the buckets just written, new or with late rows (recomputed whole).
+              const tk = TOPK_TABLES.find((t) => t.source === table);
+              if (tk) {
+                const buckets = `SELECT DISTINCT bucket FROM ${pend} WHERE bucket < epoch_ms(${upTo}::BIGINT)`;
+                for (const sql of topKRefreshSql(tk, buckets)) await conn.run(sql);
+              }
+            }
           } else if (until !== undefined) {
             // A coarser table: the finer table's buckets from its old watermark on.
             const finer = rollupTable(set, set.res[i - 1]!);
@@ -531,12 +617,35 @@ export class StoreWriter implements FlowConsumer {
 const MEM_DB = "nagare_stage";
 /**
  * In-memory stages: one filling, one committing, the others committed and
- * waiting for their rollup aggregation (which no longer delays the next
- * commit). All busy: the flush waits for an aggregation.
+ * waiting for their rollup aggregation (which never delays the next commit
+ * while a stage is free: at a commit every 250 ms, six waiting stages are
+ * 1.5 s of aggregation backlog). All busy: the flush waits for an aggregation.
  */
-const MEM_STAGES = ["stage_0", "stage_1", "stage_2", "stage_3"] as const;
-/** The pending tables are compacted every this many flushes (about a minute at the default interval). */
-const COMPACT_EVERY_FLUSHES = 60;
+const MEM_STAGES = [
+  "stage_0",
+  "stage_1",
+  "stage_2",
+  "stage_3",
+  "stage_4",
+  "stage_5",
+  "stage_6",
+  "stage_7",
+] as const;
+/** The pending tables are compacted about once a minute. */
+const COMPACT_EVERY_MS = 60_000;
+/**
+ * consume() flushes the appender into the stage's table once this many rows
+ * are buffered: a bound on the synchronous flush at the switch when a stage
+ * grows large (a store falling behind). Not smaller: each flush has a cost of
+ * its own — flushing every 4096 rows took the process from 12–13 to 16–19 µs
+ * of CPU per flow at 100 k/s (BENCHMARKS.md §6, round 5), while a stage of a
+ * 250 ms commit at 100 k/s (25 k rows) flushes in tens of ms.
+ */
+export const APPEND_FLUSH_ROWS = 65_536;
+/** Commits start every half flush interval (at least 5 ms apart): see start(). */
+export function commitPeriodMs(intervalMs: number): number {
+  return Math.max(5, Math.floor(intervalMs / 2));
+}
 function pendingName(set: RollupSet): string {
   return `${MEM_DB}.main.pending_${set.name}`;
 }

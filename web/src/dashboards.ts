@@ -807,6 +807,7 @@ export function mountDashboard(root: HTMLElement, initial: Dashboard, opts: Moun
         value: spec.filter ?? "",
         placeholder: "extra nfdump filter (optional)",
       });
+      const anomaly = h("input", { id: "d-w-anomaly", type: "checkbox", checked: spec.anomaly === true });
       fields.replaceChildren(
         h("div", { class: "dims" }, "Dimensions: ", dims),
         h("label", {}, "Metric ", metric),
@@ -814,6 +815,12 @@ export function mountDashboard(root: HTMLElement, initial: Dashboard, opts: Moun
         h("label", {}, "Table rows ", shape),
         h("label", {}, "Top ", top),
         h("label", {}, "Filter ", filter),
+        h(
+          "label",
+          { class: "chip", title: "area and lines charts: the anomaly score (異常度) under the chart" },
+          anomaly,
+          "anomaly score",
+        ),
       );
       collect = () => {
         const d = dims
@@ -830,6 +837,7 @@ export function mountDashboard(root: HTMLElement, initial: Dashboard, opts: Moun
           chart: chart.value as FlowWidgetSpec["chart"],
         };
         if (filter.value.trim()) f.filter = filter.value.trim();
+        if (anomaly.checked) f.anomaly = true;
         // Saved consistent with the chart: the server runs a shared widget with this shape.
         f.shape = flowShape(f);
         return { flow: f };

@@ -8,6 +8,7 @@
 import uPlot from "uplot";
 import { api } from "./api.js";
 import { color } from "./chart.js";
+import { drawOverlay } from "./anomaly.js";
 import { attachCompletion } from "./completion.js";
 import { PROTOCOLS, h, si, timeZoneLabel } from "./dom.js";
 import "./explorer.css";
@@ -65,6 +66,8 @@ export interface ExplorerState {
   prev: boolean;
   /** Draw the 95th percentile line(s). */
   p95: boolean;
+  /** Draw the anomaly score ("異常度") under the chart (web/src/anomaly.ts). */
+  anomaly: boolean;
 }
 
 export function readState(p: URLSearchParams): ExplorerState {
@@ -81,6 +84,7 @@ export function readState(p: URLSearchParams): ExplorerState {
     chart: (p.get("chart") ?? "area") in CHARTS ? (p.get("chart") ?? "area") : "area",
     prev: p.get("prev") === "1",
     p95: p.get("p95") === "1",
+    anomaly: p.get("anomaly") === "1",
   };
 }
 
@@ -98,6 +102,7 @@ export function stateUrl(s: ExplorerState): string {
   if (s.chart !== "area") p.set("chart", s.chart);
   if (s.prev) p.set("prev", "1");
   if (s.p95) p.set("p95", "1");
+  if (s.anomaly) p.set("anomaly", "1");
   return `#/explorer?${p.toString()}`;
 }
 
@@ -162,12 +167,20 @@ function plot(
   times: number[],
   lines: Line[],
   fmt: (v: number) => string,
-  o: { height: number; stacked: boolean; legend: boolean; compact?: boolean; onPick?: (key: string) => void },
+  o: {
+    height: number;
+    stacked: boolean;
+    legend: boolean;
+    compact?: boolean;
+    onPick?: (key: string) => void;
+    /** Cursor sync key (the anomaly score chart under it shares it). */
+    sync?: string;
+  },
 ): uPlot {
   const opts: uPlot.Options = {
     width: Math.max(260, el.clientWidth || 900),
     height: o.height,
-    cursor: { drag: { x: false, y: false } },
+    cursor: { drag: { x: false, y: false }, sync: o.sync ? { key: o.sync } : undefined },
     legend: { show: o.legend },
     scales: { y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.05 : 1] } },
     axes: [
@@ -414,9 +427,11 @@ export function explorerPage(root: HTMLElement, params: URLSearchParams): () => 
   );
   const prevBox = h("input", { id: "ex-prev", type: "checkbox", checked: st.prev });
   const p95Box = h("input", { id: "ex-p95", type: "checkbox", checked: st.p95 });
+  const anomalyBox = h("input", { id: "ex-anomaly-toggle", type: "checkbox", checked: st.anomaly });
   const topIn = h("input", { id: "ex-top", type: "number", min: 1, max: 50, value: st.top });
   const status = h("p", { class: "muted", id: "ex-status" }, "running…");
   const chartEl = h("div", { class: `chart chart-${st.chart}`, id: "ex-chart" });
+  const anomalyEl = h("div", { class: "anomaly-overlay", id: "ex-anomaly", hidden: !st.anomaly });
   const tbody = h("tbody", { id: "ex-rows" });
   const thead = h("thead", {});
   const tfoot = h("tfoot", { id: "ex-total" });
@@ -435,6 +450,7 @@ export function explorerPage(root: HTMLElement, params: URLSearchParams): () => 
     chart: chartSel.value,
     prev: prevBox.checked,
     p95: p95Box.checked,
+    anomaly: anomalyBox.checked,
   });
 
   const drill = (values: Record<string, unknown>): void => {
@@ -467,6 +483,16 @@ export function explorerPage(root: HTMLElement, params: URLSearchParams): () => 
     h("label", {}, "Chart ", chartSel),
     h("label", { class: "chip" }, prevBox, "previous period"),
     h("label", { class: "chip" }, p95Box, "95th percentile"),
+    h(
+      "label",
+      {
+        class: "chip",
+        title:
+          "anomaly score (異常度) of the total traffic, or of each AS when stacked by source or destination AS",
+      },
+      anomalyBox,
+      "anomaly score",
+    ),
     h("button", { type: "submit", id: "ex-run" }, "Run"),
   );
   root.append(
@@ -474,6 +500,7 @@ export function explorerPage(root: HTMLElement, params: URLSearchParams): () => 
     form,
     status,
     chartEl,
+    anomalyEl,
     h("table", { class: "grid clickable", id: "ex-table" }, thead, tbody, tfoot),
   );
   const detach = attachCompletion(filterIn, {
@@ -656,7 +683,13 @@ export function explorerPage(root: HTMLElement, params: URLSearchParams): () => 
             width: 1.5,
           });
         plots.push(
-          plot(chartEl, times, lines, fmt, { height: 320, stacked: true, legend: true, onPick: pick }),
+          plot(chartEl, times, lines, fmt, {
+            height: 320,
+            stacked: true,
+            legend: true,
+            onPick: pick,
+            sync: "explorer",
+          }),
         );
       } else if (st.chart === "lines") {
         const lines: Line[] = keys.map((k) => ({
@@ -684,7 +717,13 @@ export function explorerPage(root: HTMLElement, params: URLSearchParams): () => 
               dash: [2, 3],
             });
         plots.push(
-          plot(chartEl, times, lines, fmt, { height: 320, stacked: false, legend: true, onPick: pick }),
+          plot(chartEl, times, lines, fmt, {
+            height: 320,
+            stacked: false,
+            legend: true,
+            onPick: pick,
+            sync: "explorer",
+          }),
         );
       } else if (st.chart === "grid") {
         const grid = h("div", { class: "ex-grid" });
@@ -742,6 +781,48 @@ export function explorerPage(root: HTMLElement, params: URLSearchParams): () => 
         }
       } else {
         chartEl.hidden = true;
+      }
+
+      if (st.anomaly) {
+        // The score of what the chart shows: per AS when stacked by one AS dimension (its top
+        // groups), else the total — only when unfiltered, since a filtered total is not scored.
+        const dim = st.dims.length === 1 ? st.dims[0]! : "";
+        const perAs = dim === "src_as" || dim === "dst_as";
+        if (st.chart !== "area" && st.chart !== "lines") {
+          anomalyEl.replaceChildren(
+            h("p", { class: "muted" }, "the anomaly score is drawn under the stacked area and lines charts"),
+          );
+        } else if (!perAs && st.filter) {
+          anomalyEl.replaceChildren(
+            h(
+              "p",
+              { class: "muted", id: "ex-anomaly-note" },
+              "anomaly scores exist for the total traffic and per source/destination AS, exporter and interface: " +
+                "clear the filter for the total, or stack by one AS dimension",
+            ),
+          );
+        } else {
+          const keys = perAs
+            ? rows
+                .filter((r) => !r.other && r[dim] !== null && r[dim] !== undefined)
+                .slice(0, 5)
+                .map((r) => ({ key: String(r[dim]), label: keyOf(r), color: colorOf(keyOf(r)) }))
+            : [{ key: "", label: "total traffic", color: "#333" }];
+          plots.push(
+            ...(await drawOverlay(anomalyEl, {
+              series: perAs ? (dim as "src_as" | "dst_as") : "total",
+              keys,
+              start,
+              end,
+              frame: {
+                xRange: [times[0]!, times[times.length - 1]!],
+                width: Math.max(260, chartEl.clientWidth || 900),
+                syncKey: "explorer",
+                axisSize: 80,
+              },
+            })),
+          );
+        }
       }
 
       const how = p95Total.fiveMinute

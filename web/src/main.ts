@@ -4,7 +4,10 @@
 // /api/v1/auth/me after a reload) and is sent on every state-changing request.
 import "uplot/dist/uPlot.min.css";
 import "./style.css";
+import { alertsPage } from "./alerts.js";
+import { anomaliesPage } from "./anomaly.js";
 import { ApiError, api, session, setOnUnauthorized, type Me } from "./api.js";
+import { attackPage, attacksPage } from "./attacks.js";
 import { dashboardPage, dashboardsListPage } from "./dashboards.js";
 import { h } from "./dom.js";
 import { explorerPage } from "./explorer.js";
@@ -23,6 +26,9 @@ const PAGES: [string, string][] = [
   ["explorer", "Explorer"],
   ["exporters", "Exporters"],
   ["queries", "Queries"],
+  ["attacks", "Attacks"],
+  ["anomalies", "Anomalies"],
+  ["alerts", "Alerts"],
 ];
 
 /** #/<page>[/<sub>][?params]; no hash: the Overview dashboard. */
@@ -146,6 +152,9 @@ function render(): void {
     cleanup = sub ? queryPage(main, sub === "new" ? null : sub, params) : queriesPage(main, params);
   else if (page === "explorer") cleanup = explorerPage(main, params);
   else if (page === "exporters") cleanup = exportersPage(main);
+  else if (page === "attacks") cleanup = sub ? attackPage(main, sub) : attacksPage(main);
+  else if (page === "anomalies") cleanup = anomaliesPage(main, params);
+  else if (page === "alerts") cleanup = alertsPage(main, sub, params);
   else cleanup = livePage(main, params);
 }
 

@@ -13,12 +13,15 @@
 //
 // Every widget element carries data-state="loading|ready|error": the e2e test
 // waits on it and the dashboard marks "nagare:dashboard-drawn" when all are ready.
+import { flowOverlay } from "./anomaly.js";
 import { api } from "./api.js";
 import { StackedChart } from "./chart.js";
 import {
+  combineFilters,
   flowQueryBody,
   flowToViz,
   queryParamValues,
+  resolveRange,
   type FlowAnswer,
   type Result,
   type TimeRange,
@@ -260,10 +263,55 @@ export function createWidget(
     disposeDraw?.();
     const holder = h("div", { class: "w-viz" });
     body.replaceChildren(holder);
+    // The anomaly score under a flow chart over time (issue 6; not on share links: the
+    // score API needs a session).
+    const spec = w.type === "flow" ? w.flow : undefined;
+    const overlay =
+      !!spec?.anomaly &&
+      (viz.type === "area" || viz.type === "line") &&
+      !ctx.shareToken &&
+      result.rows.length > 0;
     // A pie is as tall as it is wide; keep room beside it for its legend in a narrow widget.
-    const height =
+    const full =
       viz.type === "pie" ? Math.min(bodyHeight(), Math.max(140, body.clientWidth * 0.55)) : bodyHeight();
-    disposeDraw = renderViz(holder, viz, result, { height: height - 8 });
+    const height = overlay ? Math.round(full * 0.58) : full;
+    const disposeViz = renderViz(holder, viz, result, { height: height - 8 });
+    if (!overlay || !spec) {
+      disposeDraw = disposeViz;
+      return;
+    }
+    // Series labels largest first, and the chart's time span (its x range).
+    const sums = new Map<string, number>();
+    let t0 = Infinity;
+    let t1 = -Infinity;
+    for (const r of result.rows) {
+      const t = Number(r[0]);
+      t0 = Math.min(t0, t);
+      t1 = Math.max(t1, t);
+      sums.set(String(r[1]), (sums.get(String(r[1])) ?? 0) + Number(r[2] ?? 0));
+    }
+    const labels = [...sums.entries()].sort((a, b) => b[1] - a[1]).map(([k]) => k);
+    const ov = h("div", { class: "w-anomaly" });
+    body.append(ov);
+    const { start, end } = resolveRange(ctx.range);
+    const disposeOv = flowOverlay(ov, {
+      dimensions: spec.dimensions,
+      filter: combineFilters(ctx.filter, spec.filter) ?? "",
+      labels,
+      start,
+      end,
+      frame: {
+        xRange: [t0 / 1000, t1 / 1000],
+        width: Math.max(200, holder.clientWidth || 600),
+        height: Math.max(100, full - height - 36),
+        axisSize: 72,
+        legend: false,
+      },
+    });
+    disposeDraw = () => {
+      disposeViz();
+      disposeOv();
+    };
   };
 
   const run = async (): Promise<void> => {

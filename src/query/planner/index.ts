@@ -9,4 +9,6 @@ export {
   type Metric,
   type PlanErrorCode,
   type Resolution,
+  type TopKFast,
 } from "./planner.js";
+export { type TopKPairs } from "./topk.js";

@@ -363,7 +363,7 @@ test("auto resolution: 300–1500 points, series sums to the total", async () =>
   );
   const points = SPAN / resolutionMs;
   assert.ok(points >= 300 && points <= 1500, `points ${points}`);
-  assert.equal(table, "flows_raw"); // 10 s buckets: finer than any rollup
+  assert.equal(table, "flows_1s+flows_raw"); // 10 s buckets: from the per-second totals
   assert.equal(
     rows.reduce((a, r) => a + Number(r.value), 0),
     total(
@@ -580,6 +580,24 @@ test("tiers change nothing: every question answered through the rollups equals f
       metric: "bps",
       shape: "table",
       comparePrevious: true,
+    },
+    // Per-second series (flows_1s), not aligned to a second at either end, and by IP version with a filter on it.
+    {
+      start: T0 + 20 * MIN + 250,
+      end: T0 + 30 * MIN + 999,
+      resolution: "second",
+      dimensions: [],
+      metric: "bytes",
+      shape: "timeseries",
+    },
+    {
+      start: T0,
+      end: T0 + SPAN,
+      resolution: "auto",
+      dimensions: ["ip_version"],
+      filter: "ipv6",
+      metric: "pps",
+      shape: "timeseries",
     },
     {
       start: T0 - DAY,

@@ -8,12 +8,13 @@
 // a `?` parameter.
 import { FLOW_COLUMNS, type ColumnKind } from "../../schema.js";
 import { defaultStoreConfig, type RetentionConfig } from "../../store/config.js";
-import { ROLLUP_TABLES, SCALE_SQL, ROLLUP_SETS } from "../../store/rollups.js";
+import { ROLLUP_TABLES, SCALE_SQL, ROLLUP_SETS, TOPK_K, TOPK_TABLES } from "../../store/rollups.js";
 import { retentionDays } from "../../store/retention.js";
 import { RAW_TABLE, rawTimeSql } from "../../store/schema.js";
 import type { FilterNode, NumTarget } from "../filter/ast.js";
 import { filterToSql } from "../filter/sql.js";
 import { parseFilter } from "../filter/parser.js";
+import { TOPK_MAX_PAIRS, topKMissingSql, topKSql, type TopKInput, type TopKPairs } from "./topk.js";
 
 export type Resolution = "auto" | "second" | "minute" | "hour" | "day";
 export type Metric = "bytes" | "packets" | "flows" | "bps" | "pps";
@@ -48,6 +49,23 @@ export interface FlowPlan {
   endMs: number;
   /** Bucket width of the series (timeseries) or granularity of the range (table). */
   resolutionMs: number;
+  /**
+   * A faster statement giving the same answer, to try first (./topk.ts: the
+   * threshold TopN over per-day top-K lists); it returns NO row when it
+   * cannot prove its answer exact, and then `sql` must run.
+   */
+  fast?: TopKFast;
+}
+
+/**
+ * The threshold TopN (./topk.ts), run by FlowQueryRunner: `answer()` first;
+ * no row → `missing` (the candidates' (day, key) pairs the lists lack; no
+ * row → the full plan), then `answer(pairs)`; no row again → the full plan.
+ */
+export interface TopKFast {
+  answer: (pairs?: TopKPairs) => { sql: string; params: unknown[] };
+  missing: { sql: string; params: unknown[] };
+  maxPairs: number;
 }
 
 export type PlanErrorCode =
@@ -194,6 +212,18 @@ function cover(a: number, b: number, tiers: readonly Tier[], out: Segment[], gap
   cover(a, lo, finer, out, gaps);
   out.push({ tier: t, lo, hi });
   cover(hi, b, finer, out, gaps);
+}
+
+/**
+ * The closed bucket of `dayTier` (its start, epoch ms) that segment `seg`
+ * lies in, when the tier still holds it (top-K lists bound it: ./topk.ts);
+ * else undefined.
+ */
+function closedDayOf(seg: Segment, dayTier: Tier): number | undefined {
+  const B = dayTier.bucketMs;
+  const d = Math.floor(seg.lo / B) * B;
+  if (seg.hi > d + B || d + B > dayTier.watermarkMs || d < dayTier.cutMs) return undefined;
+  return d;
 }
 
 const KIND = new Map<string, ColumnKind>(FLOW_COLUMNS.map((c) => [c.name, c.kind]));
@@ -430,7 +460,8 @@ export function planFlowQuery(
     sql = `WITH ${base},\nres AS (\n  SELECT ${select.join(", ")}\n  FROM base${group.length ? `\n  GROUP BY ${group.join(", ")}` : ""}\n)`;
     rest = [...dims];
   }
-  const order = [...outKeys, ...(q.topN !== undefined ? ["other"] : []), "value DESC"].join(", ");
+  // Ties in value are ordered by the dimensions' output text, so an answer is one fixed row order.
+  const order = [...outKeys, ...(q.topN !== undefined ? ["other"] : []), "value DESC", ...dims].join(", ");
   if (!series) {
     sql += `\nSELECT * FROM res\nORDER BY ${order}`;
   } else {
@@ -458,6 +489,11 @@ export function planFlowQuery(
     ];
     if (nBuckets > MAX_FILL_ROWS) {
       sql += `\nSELECT * FROM res\nORDER BY ${order}`;
+    } else if (keys.length === 0) {
+      // One series (no dimension, no previous period): its bucket count is
+      // known here, so no keys/fill CTEs — ~3 ms less per statement (a
+      // per-second series of ten minutes: 6 → 2.5 ms).
+      sql += `\nSELECT b.time_ms, coalesce(r.value, 0) AS value\nFROM range(${p(start)}::BIGINT, ${p(end)}::BIGINT, ${p(span)}::BIGINT) b(time_ms) LEFT JOIN res r ON r.time_ms = b.time_ms\nORDER BY ${order}`;
     } else {
       sql += [
         `,\nkeys AS (\n  SELECT * FROM ${keysSql}\n)`,
@@ -469,7 +505,71 @@ export function planFlowQuery(
       ].join("");
     }
   }
+  // --- threshold TopN over the per-day top-K lists (./topk.ts)
+  let fast: FlowPlan["fast"];
+  const tk = TOPK_TABLES.find((t) => dims.length === 1 && t.key === dims[0] && tiers[0]?.table === t.source);
+  const daySegs = segs.filter((x) => x.seg.tier.table === tk?.source);
+  if (
+    tk &&
+    q.topN !== undefined &&
+    q.topN < TOPK_K &&
+    !filterNode &&
+    !cmp &&
+    !series &&
+    daySegs.length === 1
+  ) {
+    const day = daySegs[0]!.seg;
+    const topN = q.topN;
+    const input = (fp: unknown[]): TopKInput => {
+      const fpush = (v: unknown): string => {
+        fp.push(v);
+        return "?";
+      };
+      return {
+        key: tk.key,
+        source: tk.source,
+        top: tk.top,
+        boundTable: tk.bound,
+        lo: day.lo,
+        hi: day.hi,
+        edges: segs
+          .filter((x) => x.seg !== day)
+          .map(({ seg }) => ({
+            day: closedDayOf(seg, day.tier),
+            table: seg.tier.table,
+            time: seg.tier.time,
+            bound: (v: number) =>
+              seg.tier.bucketMs === 0 ? rawTimeSql(fpush(v)) : `epoch_ms(${fpush(v)}::BIGINT)`,
+            sum: seg.tier.sum(counter),
+            lo: seg.lo,
+            hi: seg.hi,
+          })),
+        counter,
+        n: topN,
+        value: (x) =>
+          q.metric === "bps"
+            ? `(${x})::HUGEINT::DOUBLE * 8 / ${seconds}`
+            : q.metric === "pps"
+              ? `(${x})::HUGEINT::DOUBLE / ${seconds}`
+              : `(${x})::HUGEINT`,
+        render: (c) => render(tk.key, c),
+        p: fpush,
+      };
+    };
+    const mp: unknown[] = [];
+    const missingSql = topKMissingSql(input(mp));
+    fast = {
+      answer: (pairs) => {
+        const fp: unknown[] = [];
+        const s = topKSql(input(fp), pairs);
+        return { sql: s, params: fp };
+      },
+      missing: { sql: missingSql, params: mp },
+      maxPairs: TOPK_MAX_PAIRS,
+    };
+  }
   return {
+    ...(fast ? { fast } : {}),
     sql,
     params,
     table: tables.join("+") || RAW_TABLE,

@@ -4,6 +4,7 @@
 import { FLOW_COLUMNS } from "../../schema.js";
 import { ROLLUP_STATE_TABLE, ROLLUP_TABLES } from "../../store/rollups.js";
 import { RAW_TABLE } from "../../store/schema.js";
+import { ANOMALY_TABLE, anomalyTableSql } from "../../detect/anomaly-table.js";
 
 /**
  * nagare_ip(b): an ip column (UHUGEINT: the 16 address bytes as one
@@ -50,7 +51,12 @@ export const MACROS: readonly string[] = [
 /** The ip columns of the flow schema; `flows` adds `<name>_text` for each. */
 export const IP_COLUMNS: readonly string[] = FLOW_COLUMNS.filter((c) => c.kind === "ip").map((c) => c.name);
 
-export const VIEW_NAMES: readonly string[] = ["flows", ...ROLLUP_TABLES.map((t) => t.table), "rollup_state"];
+export const VIEW_NAMES: readonly string[] = [
+  "flows",
+  ...ROLLUP_TABLES.map((t) => t.table),
+  "rollup_state",
+  ANOMALY_TABLE,
+];
 
 /** The views, over the tables of the store's catalog `db` (named, since the temp views shadow the rollups' names). */
 export function viewsSql(db: string): string[] {
@@ -65,5 +71,9 @@ export function viewsSql(db: string): string[] {
     }),
     // Up to where each rollup holds closed buckets (src/store/rollups.ts); later flows are only in `flows`.
     `CREATE OR REPLACE TEMP VIEW rollup_state AS SELECT table_name, closed_until FROM ${q}.${ROLLUP_STATE_TABLE}`,
+    // Anomaly scores (src/detect/anomaly-service.ts writes them; docs/sql.md). The table is created here too
+    // (IF NOT EXISTS, before any read-only transaction) so the view exists with the anomaly service off.
+    anomalyTableSql(`${q}.${ANOMALY_TABLE}`),
+    `CREATE OR REPLACE TEMP VIEW ${ANOMALY_TABLE} AS SELECT time, series, key, value, expected, score FROM ${q}.${ANOMALY_TABLE}`,
   ];
 }
