@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { FlowBatch } from "../src/collector/batch.js";
+import { putIpv4 } from "../src/collector/ip.js";
 import { defaultDetectConfig, validateDetectConfig, type DetectConfig } from "../src/detect/config.js";
 import { SLOT_BYTES } from "../src/detect/counters.js";
 import { DdosDetector } from "../src/detect/ddos.js";
@@ -79,13 +80,7 @@ function scan(
         c.dst_addr[o + 10] = 0;
         c.dst_addr[o + 11] = 0;
       } else {
-        c.dst_addr[o + 10] = 0xff;
-        c.dst_addr[o + 11] = 0xff;
-        const v = (10 << 24) + sent;
-        c.dst_addr[o + 12] = v >>> 24;
-        c.dst_addr[o + 13] = (v >>> 16) & 0xff;
-        c.dst_addr[o + 14] = (v >>> 8) & 0xff;
-        c.dst_addr[o + 15] = v & 0xff;
+        putIpv4(c.dst_addr, o, (10 << 24) + sent);
       }
       c.protocol[i] = 6;
       c.tcp_flags[i] = 2;

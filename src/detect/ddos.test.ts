@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { FlowBatch } from "../collector/batch.js";
+import { putIpv4 } from "../collector/ip.js";
 import type { AttackKind } from "../gen/model.js";
 import { defaultDetectConfig, validateDetectConfig } from "./config.js";
 import { DdosDetector } from "./ddos.js";
@@ -214,14 +215,7 @@ test("memory: a scan of 1 million destinations stays within maxHosts × SLOT_BYT
   while (sent < 1_000_000) {
     b.length = 0;
     for (let i = 0; i < b.capacity && sent < 1_000_000; i++, sent++) {
-      const o = i * 16;
-      c.dst_addr[o + 10] = 0xff;
-      c.dst_addr[o + 11] = 0xff;
-      const v = (10 << 24) + sent;
-      c.dst_addr[o + 12] = v >>> 24;
-      c.dst_addr[o + 13] = (v >>> 16) & 0xff;
-      c.dst_addr[o + 14] = (v >>> 8) & 0xff;
-      c.dst_addr[o + 15] = v & 0xff;
+      putIpv4(c.dst_addr, i * 16, (10 << 24) + sent);
       c.protocol[i] = 6;
       c.tcp_flags[i] = 2;
       c.bytes[i] = 60;
