@@ -9,7 +9,13 @@ import {
   type DuckDBPreparedStatement,
 } from "@duckdb/node-api";
 import { FilterError, duckdbParams } from "../query/filter/index.js";
-import { PlanError, planFlowQuery, type FlowQuery } from "../query/planner/index.js";
+import {
+  PlanError,
+  fillSeries,
+  planFlowQuery,
+  type FlowQuery,
+  type SeriesFill,
+} from "../query/planner/index.js";
 import { ROLLUP_STATE_TABLE } from "../store/rollups.js";
 import { planValues, type ValuesQuery } from "../query/planner/values.js";
 import { SqlError, SqlTimeoutError, type SqlService } from "../query/sql/index.js";
@@ -168,7 +174,7 @@ export class FlowQueryRunner {
         if (answerRows(b) > 0) return b;
       }
     }
-    return this.exec(plan.sql, plan.params, head);
+    return this.exec(plan.sql, plan.params, head, plan.fill);
   }
 
   /**
@@ -203,7 +209,12 @@ export class FlowQueryRunner {
     return this.exec(plan.sql, plan.params, { table: plan.table, column: q.column });
   }
 
-  private exec(sql: string, params: unknown[], head: Record<string, unknown>): Promise<ApiAnswer> {
+  private exec(
+    sql: string,
+    params: unknown[],
+    head: Record<string, unknown>,
+    fill?: SeriesFill,
+  ): Promise<ApiAnswer> {
     return this.onConnection(async (conn) => {
       let timedOut = false;
       const timer = setTimeout(() => {
@@ -217,14 +228,18 @@ export class FlowQueryRunner {
         const r = await stmt.run();
         const types = r.columnTypes();
         const columns = r.columnNames().map((name, i) => ({ name, type: String(types[i]) }));
-        return {
-          status: 200,
-          body: {
-            ...head,
-            columns,
-            rows: await r.convertRows(JsonDuckDBValueConverter),
-          },
-        };
+        let rows: unknown[][] = await r.convertRows(JsonDuckDBValueConverter);
+        if (fill) {
+          // [time_ms, value]: BIGINT and HUGEINT convert to strings, DOUBLE (bps, pps) to numbers.
+          const zero = /DOUBLE|FLOAT/.test(columns[1]?.type ?? "") ? 0 : "0";
+          rows = fillSeries(
+            fill,
+            rows,
+            (row) => Number(row[0]),
+            (t) => [String(t), zero],
+          );
+        }
+        return { status: 200, body: { ...head, columns, rows } };
       } catch (err) {
         if (timedOut) throw new SqlTimeoutError(this.timeoutMs);
         throw err;

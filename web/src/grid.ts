@@ -35,6 +35,12 @@ export interface VirtualGrid {
   dispose(): void;
   /** Drop cached pages and fetch again (e.g. the query was re-run). */
   refresh(rowCount?: number): void;
+  /**
+   * The same result, now known to have `rowCount` rows (its count came in):
+   * the rows already shown stay (no flash of "…"); only a partial last page
+   * is fetched again, as it may hold more rows now.
+   */
+  resize(rowCount: number): void;
   /** Rows currently in the DOM (for tests and the status line). */
   readonly domRows: number;
 }
@@ -331,6 +337,17 @@ export function virtualGrid(el: HTMLElement, opts: VirtualGridOptions): VirtualG
       cache.clear();
       failed.clear();
       if (n !== undefined) rowCount = Math.max(0, n);
+      sizeBody();
+      schedule();
+    },
+    resize(n: number): void {
+      rowCount = Math.max(0, n);
+      // Fetches asked with the old count may come back short: ask again.
+      for (const ac of inFlight.values()) ac.abort();
+      inFlight.clear();
+      for (const [p, rows] of [...cache]) {
+        if (rows.length < Math.min(pageSize, rowCount - p * pageSize)) cache.delete(p);
+      }
       sizeBody();
       schedule();
     },

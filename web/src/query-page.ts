@@ -712,7 +712,7 @@ export function queryPage(root: HTMLElement, id: string | null, params: URLSearc
   const countKnown = (r: Result): void => {
     if (result !== r || disposed) return;
     drawStatus(r);
-    if (grid && r.total !== null) grid.refresh(r.total);
+    if (grid && r.total !== null) grid.resize(r.total);
   };
 
   /** Rows [offset, offset+limit) of the result: from the first chunk, else one more run of the rendered SQL. */

@@ -3,12 +3,14 @@ export {
   MAX_POINTS,
   PlanError,
   filterColumns,
+  fillSeries,
   planFlowQuery,
   type FlowPlan,
   type FlowQuery,
   type Metric,
   type PlanErrorCode,
   type Resolution,
+  type SeriesFill,
   type TopKFast,
 } from "./planner.js";
 export { type TopKPairs } from "./topk.js";

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import type { DuckDBConnection } from "@duckdb/node-api";
+import { DuckDBTypeId, type DuckDBConnection } from "@duckdb/node-api";
 import { duckdbParams } from "../filter/index.js";
 import { BatchPool } from "../../collector/batch.js";
 import { FlowDecoder } from "../../collector/decoder.js";
@@ -17,7 +17,7 @@ import { RecordSink } from "../../collector/types.js";
 import { readUnitDatagrams, unit } from "../../../test/helpers/captures.js";
 import { StoreWriter } from "../../store/writer.js";
 import { MACROS } from "../sql/macros.js";
-import { MAX_FILL_ROWS, PlanError, planFlowQuery, type FlowQuery } from "./planner.js";
+import { MAX_FILL_ROWS, PlanError, fillSeries, planFlowQuery, type FlowQuery } from "./planner.js";
 
 // 3979 IPFIX flows, IPv4 and IPv6, no AS numbers; plus a NetFlow v9 unit with six destination ASes.
 const UNITS = ["ipfixcol2__example_flows", "akvorado__netflow__data+templates"];
@@ -106,7 +106,18 @@ async function run(
   for (const v of plan.params) assert.ok(typeof v === "number" || typeof v === "bigint", "params are values");
   const b = duckdbParams(plan.params);
   const r = await conn.runAndReadAll(plan.sql, b.values, b.types);
-  return { rows: r.getRowObjectsJS(), table: plan.table, resolutionMs: plan.resolutionMs };
+  let rows = r.getRowObjectsJS();
+  // A single series comes back unfilled; the runner fills it (FlowPlan.fill), as here.
+  if (plan.fill) {
+    const zero = r.columnTypes()[1]?.typeId === DuckDBTypeId.DOUBLE ? 0 : 0n;
+    rows = fillSeries(
+      plan.fill,
+      rows,
+      (x) => Number(x.time_ms),
+      (t) => ({ time_ms: BigInt(t), value: zero }),
+    );
+  }
+  return { rows, table: plan.table, resolutionMs: plan.resolutionMs };
 }
 
 /** Sum of `metric` (× sampling) per key over flows passing `keep`. */
