@@ -13,7 +13,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { errorAnswer, readJson } from "../api/query.js";
 import type { Principal } from "../api/auth.js";
-import type { RouteModule } from "../api/server.js";
+import { sendJson, type RouteModule } from "../api/server.js";
 import type { AlertService } from "./service.js";
 import { AlertError } from "./store.js";
 
@@ -26,14 +26,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
     res.end();
     return;
   }
-  const text = JSON.stringify(body) + "\n";
-  res.writeHead(status, {
-    "Content-Type": "application/json; charset=utf-8",
-    "Content-Length": Buffer.byteLength(text),
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-  });
-  res.end(text);
+  sendJson(res, status, body);
 }
 
 export class AlertRoutes implements RouteModule {

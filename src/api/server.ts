@@ -281,6 +281,7 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
   res.end(res.req.method === "HEAD" ? undefined : body);
 }
 
-function sendJson(res: ServerResponse, status: number, value: unknown): void {
+/** A JSON answer (no-store, nosniff; no body for HEAD): shared by every route module. */
+export function sendJson(res: ServerResponse, status: number, value: unknown): void {
   send(res, status, "application/json; charset=utf-8", JSON.stringify(value) + "\n");
 }

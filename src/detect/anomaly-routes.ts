@@ -10,21 +10,10 @@
 // start/end: epoch ms or an ISO 8601 date; default the last 24 hours (series)
 // or the last hour (top).
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { RouteModule } from "../api/server.js";
+import { sendJson, type RouteModule } from "../api/server.js";
 import type { Principal } from "../api/auth.js";
 import type { AnomalyService } from "./anomaly-service.js";
 import { ANOMALY_SERIES } from "./types.js";
-
-function json(res: ServerResponse, status: number, value: unknown): void {
-  const body = JSON.stringify(value) + "\n";
-  res.writeHead(status, {
-    "Content-Type": "application/json; charset=utf-8",
-    "Content-Length": Buffer.byteLength(body),
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-  });
-  res.end(res.req.method === "HEAD" ? undefined : body);
-}
 
 class BadRequest extends Error {}
 
@@ -75,7 +64,7 @@ export class AnomalyRoutes implements RouteModule {
   ): Promise<void> {
     if (method !== "GET" && method !== "HEAD") {
       res.setHeader("Allow", "GET");
-      json(res, 405, { error: "method not allowed" });
+      sendJson(res, 405, { error: "method not allowed" });
       return;
     }
     try {
@@ -84,7 +73,7 @@ export class AnomalyRoutes implements RouteModule {
       if (path === "/api/v1/anomalies") {
         const series = seriesParam(url, false);
         const key = url.searchParams.get("key") ?? undefined;
-        json(res, 200, this.svc.listEvents({ limit: limit(url, 100, 10_000), series, key }));
+        sendJson(res, 200, this.svc.listEvents({ limit: limit(url, 100, 10_000), series, key }));
         return;
       }
       if (path === "/api/v1/anomalies/series") {
@@ -95,24 +84,24 @@ export class AnomalyRoutes implements RouteModule {
         const start = time(url, "start", end - 86_400_000);
         if (end <= start) throw new BadRequest("end must be after start");
         const points = await this.svc.points(series, key, start, end);
-        json(res, 200, { series, key, stepMs: this.svc.stepMs, points });
+        sendJson(res, 200, { series, key, stepMs: this.svc.stepMs, points });
         return;
       }
       if (path === "/api/v1/anomalies/top") {
         const end = time(url, "end", now);
         const start = time(url, "start", end - 3_600_000);
         if (end <= start) throw new BadRequest("end must be after start");
-        json(res, 200, await this.svc.top(start, end, limit(url, 20, 1000)));
+        sendJson(res, 200, await this.svc.top(start, end, limit(url, 20, 1000)));
         return;
       }
       if (path === "/api/v1/anomalies/status") {
-        json(res, 200, this.svc.status());
+        sendJson(res, 200, this.svc.status());
         return;
       }
-      json(res, 404, { error: "not found" });
+      sendJson(res, 404, { error: "not found" });
     } catch (err) {
-      if (err instanceof BadRequest) json(res, 400, { error: err.message });
-      else json(res, 500, { error: String(err instanceof Error ? err.message : err) });
+      if (err instanceof BadRequest) sendJson(res, 400, { error: err.message });
+      else sendJson(res, 500, { error: String(err instanceof Error ? err.message : err) });
     }
   }
 }

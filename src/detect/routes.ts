@@ -7,17 +7,12 @@
 //   GET /api/v1/attacks/:id/series                    {target, points: SecondPoint[]}
 //   GET /api/v1/detect/status                         counters, thresholds, baselineReady …
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { RouteModule } from "../api/server.js";
+import { sendJson, type RouteModule } from "../api/server.js";
 import type { Principal } from "../api/auth.js";
 import type { DetectService } from "./service.js";
 
 /** Concurrent attack streams allowed. */
 export const MAX_ATTACK_STREAMS = 100;
-
-function json(res: ServerResponse, status: number, value: unknown): void {
-  res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" });
-  res.end(JSON.stringify(value) + "\n");
-}
 
 export class DetectRoutes implements RouteModule {
   private readonly svc: DetectService;
@@ -42,38 +37,38 @@ export class DetectRoutes implements RouteModule {
   ): Promise<void> {
     if (method !== "GET" && method !== "HEAD") {
       res.setHeader("Allow", "GET");
-      json(res, 405, { error: "method not allowed" });
+      sendJson(res, 405, { error: "method not allowed" });
       return;
     }
     const path = url.pathname;
-    if (path === "/api/v1/detect/status") return json(res, 200, this.svc.status());
+    if (path === "/api/v1/detect/status") return sendJson(res, 200, this.svc.status());
     if (path === "/api/v1/attacks") {
       const state = url.searchParams.get("state");
       if (state !== null && state !== "ongoing" && state !== "ended")
-        return json(res, 400, { error: "state must be ongoing or ended" });
+        return sendJson(res, 400, { error: "state must be ongoing or ended" });
       const limitText = url.searchParams.get("limit");
       const limit = limitText === null ? 100 : Number(limitText);
       if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
-        return json(res, 400, { error: "limit must be an integer in 1-10000" });
-      return json(res, 200, this.svc.attacks(state ?? undefined, limit));
+        return sendJson(res, 400, { error: "limit must be an integer in 1-10000" });
+      return sendJson(res, 200, this.svc.attacks(state ?? undefined, limit));
     }
     if (path === "/api/v1/attacks/stream") return this.stream(res);
     const m = /^\/api\/v1\/attacks\/([A-Za-z0-9-]{1,64})(\/series)?$/.exec(path);
-    if (!m) return json(res, 404, { error: "not found" });
+    if (!m) return sendJson(res, 404, { error: "not found" });
     const id = m[1]!;
     if (m[2]) {
       const s = this.svc.series(id);
-      return s ? json(res, 200, s) : json(res, 404, { error: `no attack ${id}` });
+      return s ? sendJson(res, 200, s) : sendJson(res, 404, { error: `no attack ${id}` });
     }
     const a = this.svc.get(id);
-    return a ? json(res, 200, a) : json(res, 404, { error: `no attack ${id}` });
+    return a ? sendJson(res, 200, a) : sendJson(res, 404, { error: `no attack ${id}` });
   }
 
   /** SSE of attack events: "event: attack" with {type, attack}; the ongoing ones first as "started". */
   private stream(res: ServerResponse): void {
     if (this.streams >= MAX_ATTACK_STREAMS) {
       res.setHeader("Retry-After", "10");
-      return json(res, 503, { error: "too many attack streams" });
+      return sendJson(res, 503, { error: "too many attack streams" });
     }
     this.streams++;
     res.writeHead(200, {
