@@ -23,12 +23,7 @@ import { AlertStore } from "../src/alerts/store.js";
 import { HttpAuth } from "../src/api/auth-http.js";
 import { UserStore, ensureAdmin } from "../src/api/auth.js";
 import { HttpApi } from "../src/api/server.js";
-import { BatchPool } from "../src/collector/batch.js";
-import { FlowDecoder } from "../src/collector/decoder.js";
-import { parseIp } from "../src/collector/ip.js";
-import { SflowDecoder } from "../src/collector/sflow/decoder.js";
 import { CollectorStats } from "../src/collector/stats.js";
-import { RecordSink } from "../src/collector/types.js";
 import { parseListen, type ListenAddress } from "../src/config/address.js";
 import { ContentStore } from "../src/content/store.js";
 import type { SavedQuery } from "../src/content/types.js";
@@ -43,7 +38,7 @@ import {
 import { SqlService } from "../src/query/sql/index.js";
 import { StoreWriter } from "../src/store/writer.js";
 import { HttpReceiver, UdpSyslog, parse5424, until } from "./helpers/alert-receivers.js";
-import { readUnitDatagrams, unit } from "./helpers/captures.js";
+import { decodeUnit } from "./helpers/captures.js";
 import { TestSmtpServer } from "./helpers/smtp-server.js";
 
 const UNIT = "ipfixcol2__example_flows";
@@ -65,19 +60,7 @@ const stats = new CollectorStats();
 
 /** Decode the capture into the store with receive times shifted by offsetMs. */
 async function feed(offsetMs: number): Promise<void> {
-  const decoder = new FlowDecoder({ stats, sflow: new SflowDecoder({ stats }).hook });
-  const sink = new RecordSink(
-    (b) => writer.consume(b),
-    () => {},
-    512,
-    () => {},
-    new BatchPool(512, 2),
-  );
-  for (const d of readUnitDatagrams(unit(UNIT))) {
-    const exporterIp = parseIp(d.srcAddr) ?? new Uint8Array(16);
-    decoder.decode(d.payload, { exporter: d.srcAddr, exporterIp, receivedMs: d.timeMs + offsetMs }, sink);
-  }
-  sink.flush();
+  decodeUnit(UNIT, (b) => writer.consume(b), offsetMs, stats);
   await writer.flush();
 }
 

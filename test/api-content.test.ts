@@ -13,12 +13,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { BatchPool } from "../src/collector/batch.js";
-import { FlowDecoder } from "../src/collector/decoder.js";
-import { parseIp } from "../src/collector/ip.js";
-import { SflowDecoder } from "../src/collector/sflow/decoder.js";
 import { CollectorStats } from "../src/collector/stats.js";
-import { RecordSink } from "../src/collector/types.js";
 import { parseListen, type ListenAddress } from "../src/config/address.js";
 import { HttpAuth } from "../src/api/auth-http.js";
 import { UserStore, ensureAdmin } from "../src/api/auth.js";
@@ -36,7 +31,7 @@ import { StoreWriter } from "../src/store/writer.js";
 import { App } from "../src/app.js";
 import { validateConfig } from "../src/config/schema.js";
 import { silentLogger } from "../src/log.js";
-import { readUnitDatagrams, unit } from "./helpers/captures.js";
+import { decodeUnit } from "./helpers/captures.js";
 
 const UNIT = "ipfixcol2__example_flows";
 const TOKEN = "c".repeat(32);
@@ -63,19 +58,7 @@ let viewer: Signed;
 before(async () => {
   await writer.start();
   const stats = new CollectorStats();
-  const decoder = new FlowDecoder({ stats, sflow: new SflowDecoder({ stats }).hook });
-  const sink = new RecordSink(
-    (b) => writer.consume(b),
-    () => {},
-    512,
-    () => {},
-    new BatchPool(512, 2),
-  );
-  for (const d of readUnitDatagrams(unit(UNIT))) {
-    const exporterIp = parseIp(d.srcAddr) ?? new Uint8Array(16);
-    decoder.decode(d.payload, { exporter: d.srcAddr, exporterIp, receivedMs: d.timeMs }, sink);
-  }
-  sink.flush();
+  decodeUnit(UNIT, (b) => writer.consume(b), 0, stats);
   await writer.flush();
   await sql.start();
   const r = await writer.connection.runAndReadAll(

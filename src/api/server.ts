@@ -281,6 +281,14 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
   res.end(res.req.method === "HEAD" ? undefined : body);
 }
 
+/** A read-only route module's answer to a method other than GET/HEAD: 405 with Allow. True when it refused. */
+export function refuseUnlessGet(method: string, res: ServerResponse): boolean {
+  if (method === "GET" || method === "HEAD") return false;
+  res.setHeader("Allow", "GET");
+  sendJson(res, 405, { error: "method not allowed" });
+  return true;
+}
+
 /** A JSON answer (no-store, nosniff; no body for HEAD): shared by every route module. */
 export function sendJson(res: ServerResponse, status: number, value: unknown): void {
   send(res, status, "application/json; charset=utf-8", JSON.stringify(value) + "\n");

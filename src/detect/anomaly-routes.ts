@@ -10,7 +10,7 @@
 // start/end: epoch ms or an ISO 8601 date; default the last 24 hours (series)
 // or the last hour (top).
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { sendJson, type RouteModule } from "../api/server.js";
+import { refuseUnlessGet, sendJson, type RouteModule } from "../api/server.js";
 import type { Principal } from "../api/auth.js";
 import type { AnomalyService } from "./anomaly-service.js";
 import { ANOMALY_SERIES } from "./types.js";
@@ -62,11 +62,7 @@ export class AnomalyRoutes implements RouteModule {
     _req: IncomingMessage,
     res: ServerResponse,
   ): Promise<void> {
-    if (method !== "GET" && method !== "HEAD") {
-      res.setHeader("Allow", "GET");
-      sendJson(res, 405, { error: "method not allowed" });
-      return;
-    }
+    if (refuseUnlessGet(method, res)) return;
     try {
       const path = url.pathname;
       const now = this.now();

@@ -7,7 +7,7 @@
 //   GET /api/v1/attacks/:id/series                    {target, points: SecondPoint[]}
 //   GET /api/v1/detect/status                         counters, thresholds, baselineReady …
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { sendJson, type RouteModule } from "../api/server.js";
+import { refuseUnlessGet, sendJson, type RouteModule } from "../api/server.js";
 import type { Principal } from "../api/auth.js";
 import type { DetectService } from "./service.js";
 
@@ -35,11 +35,7 @@ export class DetectRoutes implements RouteModule {
     _req: IncomingMessage,
     res: ServerResponse,
   ): Promise<void> {
-    if (method !== "GET" && method !== "HEAD") {
-      res.setHeader("Allow", "GET");
-      sendJson(res, 405, { error: "method not allowed" });
-      return;
-    }
+    if (refuseUnlessGet(method, res)) return;
     const path = url.pathname;
     if (path === "/api/v1/detect/status") return sendJson(res, 200, this.svc.status());
     if (path === "/api/v1/attacks") {

@@ -13,6 +13,12 @@ import {
   type CapturedDatagram,
   type ManifestRow,
 } from "../../src/collector/capture.js";
+import { BatchPool, type FlowBatch } from "../../src/collector/batch.js";
+import { FlowDecoder } from "../../src/collector/decoder.js";
+import { parseIp } from "../../src/collector/ip.js";
+import { SflowDecoder } from "../../src/collector/sflow/decoder.js";
+import { CollectorStats } from "../../src/collector/stats.js";
+import { RecordSink } from "../../src/collector/types.js";
 
 export const CAPTURES_DIR = capturesDir();
 
@@ -88,6 +94,32 @@ export function readFileDatagrams(row: ManifestRow): Datagram[] {
 /** All datagrams of a unit, files in unit_order. */
 export function readUnitDatagrams(u: Unit): Datagram[] {
   return u.files.flatMap(readFileDatagrams);
+}
+
+/**
+ * Decode a unit's datagrams (NetFlow/IPFIX and sFlow) into batches of 512
+ * handed to `onBatch` (e.g. a StoreWriter's consume), each datagram received
+ * at its capture time plus `offsetMs`; the last partial batch is flushed.
+ */
+export function decodeUnit(
+  name: string,
+  onBatch: (b: FlowBatch) => void,
+  offsetMs = 0,
+  stats = new CollectorStats(),
+): void {
+  const decoder = new FlowDecoder({ stats, sflow: new SflowDecoder({ stats }).hook });
+  const sink = new RecordSink(
+    onBatch,
+    () => {},
+    512,
+    () => {},
+    new BatchPool(512, 2),
+  );
+  for (const d of readUnitDatagrams(unit(name))) {
+    const exporterIp = parseIp(d.srcAddr) ?? new Uint8Array(16);
+    decoder.decode(d.payload, { exporter: d.srcAddr, exporterIp, receivedMs: d.timeMs + offsetMs }, sink);
+  }
+  sink.flush();
 }
 
 export interface ExpectedHeader {
