@@ -54,6 +54,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { FlowQueryRunner } from "../src/api/query.js";
+import { SecondTotals } from "../src/query/seconds.js";
 import { historyDatagrams, writeHistory, type HistoryOptions } from "../src/gen/history.js";
 import { ipfixFields } from "../src/gen/ipfix.js";
 import { TrafficModel } from "../src/gen/model.js";
@@ -697,18 +698,48 @@ export async function runMonth(opts: MonthOptions): Promise<MonthResult> {
         check: async (a, out) =>
           compareTotal(a, csvSummaryBytes(out), rate, 600, ...(await windowSums(tenStart, tenEnd))),
       },
+      {
+        // The same window with a filter: no in-memory totals, a DuckDB statement over flows_raw.
+        name: "per-second series, 10 minutes, UDP only",
+        description: `UDP bytes per second, ${new Date(tenStart).toISOString().slice(0, 16)}Z + 10 min (600 points)`,
+        targetMs: MONTH_TARGETS.series,
+        q: {
+          start: tenStart,
+          end: tenEnd,
+          resolution: "second",
+          dimensions: [],
+          filter: "proto udp",
+          metric: "bytes",
+          shape: "timeseries",
+        },
+        nf: {
+          args: ["-r", tenFile, "-s", "proto/bytes", "-n", "10", "-o", "csv", "proto udp"],
+          equivalent: "one pass over those ten minutes' flows with the same filter, totalling them",
+        },
+        check: async (a, out) =>
+          compareTotal(
+            a,
+            csvSummaryBytes(out),
+            rate,
+            600,
+            ...(await windowSums(tenStart, tenEnd, "protocol = 17")),
+          ),
+      },
     ];
 
     const inst = await DuckDBInstance.create(dbPath);
-    const runner = new FlowQueryRunner(() => inst, 600_000, RETENTION);
+    // As the app runs it: with the in-memory per-second totals (src/query/seconds.ts), loaded
+    // before the first (cold) run of the per-second query.
+    const seconds = new SecondTotals({ db: () => inst, rawDays: RETENTION.rawDays });
+    const runner = new FlowQueryRunner(() => inst, 600_000, RETENTION, undefined, undefined, seconds);
     const checkConn = await inst.connect();
     /** Scaled bytes in flows_raw for [a, b): by time_received, and under nfdump's -t rule. Untimed. */
-    const windowSums = async (a: number, b: number): Promise<[bigint, bigint]> => {
+    const windowSums = async (a: number, b: number, cond = "TRUE"): Promise<[bigint, bigint]> => {
       const r = await checkConn.runAndReadAll(
         `SELECT
            coalesce(sum(bytes::HUGEINT * greatest(sampling_rate, 1)) FILTER (WHERE time_received >= epoch_ms(${a}::BIGINT) AND time_received < epoch_ms(${b}::BIGINT)), 0)::VARCHAR,
            coalesce(sum(bytes::HUGEINT * greatest(sampling_rate, 1)) FILTER (WHERE time_flow_start >= epoch_ms(${a}::BIGINT) AND time_flow_end <= epoch_ms(${b}::BIGINT)), 0)::VARCHAR
-         FROM flows_raw WHERE time_received >= epoch_ms(${a - DAY}::BIGINT) AND time_received < epoch_ms(${b + DAY}::BIGINT)`,
+         FROM flows_raw WHERE time_received >= epoch_ms(${a - DAY}::BIGINT) AND time_received < epoch_ms(${b + DAY}::BIGINT) AND ${cond}`,
       );
       const row = r.getRowsJS()[0] as [string, string];
       return [BigInt(row[0]), BigInt(row[1])];

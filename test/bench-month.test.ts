@@ -24,6 +24,8 @@ test("month benchmark: Nagare and nfdump agree on the same 30 000 flows", { time
       ["top dst IP, month", "dst_addr_1d+flows_raw"],
       ["per-minute series, one day", "flows_1m"],
       ["per-second series, 10 minutes", "flows_1s"],
+      // A filter: raw flows (the in-memory per-second totals hold the unfiltered total only).
+      ["per-second series, 10 minutes, UDP only", "flows_raw"],
     ],
   );
   for (const q of r.queries) {

@@ -17,6 +17,7 @@ import {
   type SeriesFill,
 } from "../query/planner/index.js";
 import { ROLLUP_STATE_TABLE } from "../store/rollups.js";
+import type { SecondTotals } from "../query/seconds.js";
 import { planValues, type ValuesQuery } from "../query/planner/values.js";
 import { SqlError, SqlTimeoutError, type SqlService } from "../query/sql/index.js";
 import { MACROS } from "../query/sql/macros.js";
@@ -118,6 +119,8 @@ export class FlowQueryRunner {
      * COMMIT that closed the buckets, so they never run ahead of the tables.
      */
     private readonly watermarkSource?: () => ReadonlyMap<string, number>,
+    /** Per-second totals in memory (src/query/seconds.ts): the unfiltered per-second series without a statement. */
+    private readonly seconds?: SecondTotals,
   ) {
     this.pool = Array.from({ length: Math.max(1, poolSize) }, () => ({
       conn: null,
@@ -146,13 +149,35 @@ export class FlowQueryRunner {
   }
 
   async run(q: FlowQuery): Promise<ApiAnswer> {
-    const plan = planFlowQuery(q, Date.now(), this.retention, await this.watermarks());
+    const wm = await this.watermarks();
+    const plan = planFlowQuery(q, Date.now(), this.retention, wm);
     const head = {
       table: plan.table,
       resolutionMs: plan.resolutionMs,
       startMs: plan.startMs,
       endMs: plan.endMs,
     };
+    if (
+      this.seconds &&
+      plan.fill &&
+      plan.table === "flows_1s" &&
+      plan.resolutionMs === 1000 &&
+      q.dimensions.length === 0 &&
+      !q.filter?.trim() &&
+      !q.comparePrevious
+    ) {
+      // Whole window below flows_1s's watermark, no filter: the in-memory totals (src/query/seconds.ts).
+      await this.seconds.catchUp(wm.get("flows_1s")).catch(() => undefined);
+      const rows = this.seconds.answer(plan.startMs, plan.endMs, q.metric);
+      if (rows) {
+        const type = q.metric === "bps" || q.metric === "pps" ? "DOUBLE" : "HUGEINT";
+        const columns = [
+          { name: "time_ms", type: "BIGINT" },
+          { name: "value", type },
+        ];
+        return { status: 200, body: { ...head, columns, rows } };
+      }
+    }
     const fast = plan.fast;
     if (fast) {
       // The threshold TopN (src/query/planner/topk.ts): an answer only when it is provably exact.
@@ -250,6 +275,7 @@ export class FlowQueryRunner {
   }
 
   close(): void {
+    this.seconds?.close();
     for (const slot of this.pool) {
       const c = slot.conn;
       slot.conn = null;

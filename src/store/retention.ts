@@ -219,6 +219,8 @@ export interface RetentionOptions {
   db: () => DuckDBInstance;
   config: RetentionConfig;
   log?: Logger;
+  /** Called after a run that deleted rows for the disk budget (any table, any age). */
+  onBudgetDelete?: () => void;
 }
 
 /** Runs age then budget retention every config.intervalMs (and once at start()). */
@@ -230,6 +232,7 @@ export class Retention {
   private readonly log: Logger;
   private readonly budget: BudgetState = { unreclaimed: false };
   private timer: NodeJS.Timeout | null = null;
+  private readonly onBudgetDelete?: () => void;
   /** The last run queued: runs never overlap, each waits for the one before. */
   private chain: Promise<void> = Promise.resolve();
   private busy = false;
@@ -238,6 +241,7 @@ export class Retention {
     this.db = opts.db;
     this.config = opts.config;
     this.log = opts.log ?? silentLogger;
+    this.onBudgetDelete = opts.onBudgetDelete;
   }
 
   start(): void {
@@ -272,7 +276,9 @@ export class Retention {
       this.conn ??= await this.db().connect();
       const conn = this.conn;
       await runAgeRetention(conn, this.config, nowMs);
-      this.stats.budgetDeletes += await runBudgetRetention(conn, this.config.maxBytes, this.budget);
+      const budgetDeleted = await runBudgetRetention(conn, this.config.maxBytes, this.budget);
+      this.stats.budgetDeletes += budgetDeleted;
+      if (budgetDeleted > 0) this.onBudgetDelete?.();
       this.stats.usedBytes = await usedBytes(conn);
       if (this.config.maxBytes > 0 && this.stats.usedBytes > this.config.maxBytes) {
         this.log.limited("store:budget", "warn", "store still over its disk budget after retention", {

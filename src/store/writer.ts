@@ -127,6 +127,12 @@ export class StoreWriter implements FlowConsumer {
   private newestCommitted = 0;
   /** Closed-until watermark (epoch ms) of each rollup table; absent: nothing closed yet. */
   private readonly closed = new Map<string, number>();
+  /**
+   * Told when rows change below a rollup table's watermark: late rows of its
+   * buckets from `fromMs` on, or (table "*") rows deleted by the disk budget.
+   * Caches of closed buckets (src/query/seconds.ts) reload what changed.
+   */
+  readonly rollupChanged: ((table: string, fromMs: number) => void)[] = [];
   /** Rollup buckets written (closes that wrote at least one table). */
   rollupCloses = 0;
   rollupErrors = 0;
@@ -190,7 +196,12 @@ export class StoreWriter implements FlowConsumer {
     this.flushTimer = setInterval(() => this.tick(), commitPeriodMs(this.config.intervalMs));
     this.flushTimer.unref();
     // Retention (age and disk budget) runs on its own timer: src/store/retention.ts.
-    this.retention = new Retention({ db: () => this.database, config: this.config.retention, log: this.log });
+    this.retention = new Retention({
+      db: () => this.database,
+      config: this.config.retention,
+      log: this.log,
+      onBudgetDelete: () => this.notifyRollupChanged("*", 0),
+    });
     this.retention.start();
   }
 
@@ -486,13 +497,19 @@ export class StoreWriter implements FlowConsumer {
   private async closeBuckets(conn: DuckDBConnection): Promise<void> {
     const moves = new Map<string, number>();
     const late: RollupSet[] = [];
+    /** Oldest late bucket of each set's finest table. */
+    const lateFrom = new Map<string, number>();
     for (const set of ROLLUP_SETS) {
       const finest = this.closed.get(rollupTable(set, set.res[0]!));
       if (finest !== undefined) {
         const r = await conn.runAndReadAll(
-          `SELECT count(*) FROM ${pendingName(set)} WHERE bucket < epoch_ms(${finest}::BIGINT)`,
+          `SELECT count(*), epoch_ms(min(bucket)) FROM ${pendingName(set)} WHERE bucket < epoch_ms(${finest}::BIGINT)`,
         );
-        if (Number(r.getRowsJS()[0]?.[0] ?? 0) > 0) late.push(set);
+        const row = r.getRowsJS()[0];
+        if (Number(row?.[0] ?? 0) > 0) {
+          late.push(set);
+          lateFrom.set(rollupTable(set, set.res[0]!), Number(row?.[1]));
+        }
       }
       for (const res of set.res) {
         const table = rollupTable(set, res);
@@ -552,6 +569,7 @@ export class StoreWriter implements FlowConsumer {
     }
     for (const [t, until] of moves) this.closed.set(t, until);
     this.rollupCloses++;
+    for (const [t, from] of lateFrom) this.notifyRollupChanged(t, from);
     for (const set of ROLLUP_SETS) {
       const w = this.closed.get(rollupTable(set, set.res[0]!));
       if (w !== undefined)
@@ -572,6 +590,16 @@ export class StoreWriter implements FlowConsumer {
       await conn.run(`INSERT INTO ${p} SELECT * FROM ${tmp}`);
       await conn.run("COMMIT");
       await conn.run(`DROP TABLE ${tmp}`);
+    }
+  }
+
+  private notifyRollupChanged(table: string, fromMs: number): void {
+    for (const f of this.rollupChanged) {
+      try {
+        f(table, fromMs);
+      } catch (err) {
+        this.log.limited("store:listener", "error", "rollup change listener failed", { error: String(err) });
+      }
     }
   }
 
