@@ -18,12 +18,18 @@
 //                              labelled anomaly set: our scores vs rolling mean ± 3σ (bench/anomaly.ts, results-anomaly.json)
 //   npm run bench -- detect [--runs N]
 //                              DDoS detection delay per vector over real UDP, counter memory, cost per flow (bench/detect.ts, results-detect.json)
+//   npm run bench -- rib [--v4 N] [--v6 N] [--peers P] [--lookups N] [--seed S] [--via bgp]
+//                              routing RIB: memory per route for a generated full table, ns per lookup (bench/enrich-rib.ts, results-rib.json)
+//   npm run bench -- kafka [--flows N] [--partitions P]
+//                              Kafka producer: encode and encode+produce flows/s to a real broker (bench/kafka.ts, results-kafka.json)
 import { writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runAnomalyPart } from "./anomaly.js";
 import { runDetectPart } from "./detect.js";
+import { runRibPart } from "./enrich-rib.js";
+import { runKafkaPart } from "./kafka.js";
 import { runDashboardPart } from "./dashboard.js";
 import { decodeCases, runDecodeCase, type DecodeResult } from "./decode.js";
 import { LOSS_LIMIT, RECEIVE_RATES, runReceive, type ReceiveResult } from "./receive.js";
@@ -64,6 +70,8 @@ async function main(): Promise<void> {
     "dashboard",
     "anomaly",
     "detect",
+    "rib",
+    "kafka",
   ];
   if (!parts.includes(part)) {
     console.error(`usage: npm run bench [-- ${parts.slice(1).join("|")}]   (got "${part}")`);
@@ -87,6 +95,14 @@ async function main(): Promise<void> {
       "Store ingest (ipfixcol2 example_flows replayed into a file DB; 5 s each; see bench/store.ts)",
     );
     await runStorePart();
+    return;
+  }
+  if (part === "rib") {
+    await runRibPart(machine, process.argv.slice(3));
+    return;
+  }
+  if (part === "kafka") {
+    await runKafkaPart(machine, process.argv.slice(3));
     return;
   }
   if (part === "detect") {

@@ -19,8 +19,12 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { FlowQueryRunner } from "./api/query.js";
+import { TrinoFlowQueryRunner } from "./query/engine/trino.js";
+import { EngineRoutes } from "./query/engine/routes.js";
+import { writeTrinoTables } from "./bus/trino-tables.js";
 import { HttpApi } from "./api/server.js";
 import { HttpAuth } from "./api/auth-http.js";
+import { TrinoServer } from "./api/trino.js";
 import { UserStore, ensureAdmin, type AdminBootstrap } from "./api/auth.js";
 import { findWebDir } from "./api/static.js";
 import { LiveAggregator } from "./live/aggregator.js";
@@ -38,6 +42,7 @@ import { DemoTraffic } from "./demo/traffic.js";
 import { createLogger, type Logger } from "./log.js";
 import { JsonlWriter, Pipeline, RateMeter, type FlowConsumer } from "./pipeline/index.js";
 import { SqlService } from "./query/sql/index.js";
+import { SecondTotals } from "./query/seconds.js";
 import { StoreWriter } from "./store/index.js";
 import { ParquetExport } from "./store/export.js";
 import { ContentStore } from "./content/store.js";
@@ -51,6 +56,15 @@ import { DetectService } from "./detect/service.js";
 import { DetectRoutes } from "./detect/routes.js";
 import { AnomalyService } from "./detect/anomaly-service.js";
 import { AnomalyRoutes } from "./detect/anomaly-routes.js";
+import { EnrichmentService } from "./enrich/service.js";
+import { createInterfaceSource, type InterfaceSource } from "./enrich/interfaces/index.js";
+import { createRoutingSource, type RoutingSource } from "./enrich/routing/index.js";
+import { KafkaProducer, connectionOptions } from "./bus/producer.js";
+import { KafkaFlowSource } from "./bus/consumer.js";
+import { KafkaRoutes } from "./bus/consumer-routes.js";
+import { modeParts, type ModeParts } from "./bus/modes.js";
+import { NagareBinaryDecoder } from "./bus/binary.js";
+import { PmacctJsonDecoder } from "./bus/pmacct.js";
 
 let cachedVersion: string | undefined;
 /** The package version (package.json sits two levels above dist/src/, one above src/). */
@@ -113,6 +127,20 @@ export class App {
   readonly detect: DetectService;
   /** Anomaly scores on per-minute traffic series (detect.anomaly); writes anomaly_scores into the store. */
   readonly anomaly: AnomalyService;
+  /** What this process runs (mode: all | collector | store; src/bus/modes.ts, docs/kafka.md). */
+  readonly parts: ModeParts;
+  /** Publishes the pipeline's flows to Kafka (bus.enabled, modes all/collector); null otherwise. */
+  readonly producer: KafkaProducer | null;
+  /** Feeds the pipeline from Kafka (mode store); null otherwise. */
+  readonly kafka: KafkaFlowSource | null;
+  /** Flow enrichment (enrich.*): the first pipeline consumer when enrich.enabled; states for /api/v1/enrichment. */
+  readonly enrich: EnrichmentService;
+  /** Interface names / descriptions / speeds (options data, SNMP, static); null with enrich.enabled false. */
+  readonly interfaces: InterfaceSource | null;
+  /** BMP / BGP routing data (enrich.bmp, enrich.bgp); null when neither is enabled or enrich.enabled is false. */
+  readonly routing: RoutingSource | null;
+  /** Trino/Presto client-protocol endpoint (trino.enabled, needs the store); docs/trino.md. */
+  readonly trino: TrinoServer | null;
   demo: DemoTraffic | null = null;
   token: ApiToken | null = null;
   private readonly tokenSlot: { token: string };
@@ -140,26 +168,59 @@ export class App {
     this.counters = new CounterStore(cfg.collector.counters);
 
     this.pipeline = new Pipeline({ log: this.log });
+    // Enrichment first: every later consumer (store, detection, live view, bus) sees enriched rows.
+    this.interfaces = cfg.enrich.enabled
+      ? createInterfaceSource(
+          cfg.enrich.interfaces,
+          { snmpCacheFile: join(cfg.dataDir, "enrich", "snmp-interfaces.json") },
+          this.log,
+        )
+      : null;
+    const rt = cfg.enrich.routing;
+    this.routing =
+      cfg.enrich.enabled && (rt.bmp.enabled || rt.bgp.enabled) ? createRoutingSource(rt, this.log) : null;
+    this.enrich = new EnrichmentService({
+      config: cfg.enrich,
+      interfaces: this.interfaces,
+      routing: this.routing,
+      log: this.log,
+    });
+    if (cfg.enrich.enabled) this.pipeline.add(this.enrich);
     this.rate = new RateMeter();
     this.pipeline.add(this.rate);
     this.live = new LiveAggregator();
     this.pipeline.add(this.live);
     this.jsonl = cfg.output.jsonl ? new JsonlWriter(cfg.output.jsonl) : null;
     if (this.jsonl) this.pipeline.add(this.jsonl);
-    if (cfg.store.enabled) {
+    const parts = (this.parts = modeParts(cfg.mode, cfg.bus.enabled, cfg.store.enabled));
+    this.producer = parts.producer ? new KafkaProducer(cfg.bus, { log: this.log }) : null;
+    if (this.producer) this.pipeline.add(this.producer);
+    if (parts.store) {
       const { enabled: _enabled, ...storeCfg } = cfg.store;
       const store = new StoreWriter({ config: { ...storeCfg, path: storePath(cfg) }, log: this.log });
       this.store = store;
       this.pipeline.add(store);
       this.sql = new SqlService(() => store.database, cfg.query.sql);
+      // Per-second totals in memory (src/query/seconds.ts), kept right by the writer's change reports.
+      const seconds = new SecondTotals({ db: () => store.database, rawDays: storeCfg.retention.rawDays });
+      store.rollupChanged.push((table, fromMs) => {
+        if (table === "*") seconds.invalidateAll();
+        else if (table === "flows_1s") seconds.invalidateFrom(fromMs);
+      });
       // The writer's own watermarks: no SQL read of rollup_state per flow query.
-      this.flows = new FlowQueryRunner(
-        () => store.database,
-        cfg.query.sql.timeoutMs,
-        storeCfg.retention,
-        undefined,
-        () => store.rollupWatermarks(),
-      );
+      // query.engine.kind "trino": flow queries run on a Trino server over the export's Hive table (docs/trino.md).
+      const engine = cfg.query.engine;
+      this.flows =
+        engine.kind === "trino"
+          ? new TrinoFlowQueryRunner(() => store.database, cfg.query.sql.timeoutMs, engine.trino)
+          : new FlowQueryRunner(
+              () => store.database,
+              cfg.query.sql.timeoutMs,
+              storeCfg.retention,
+              undefined,
+              () => store.rollupWatermarks(),
+              seconds,
+            );
       // Parquet export of closed hours (store.export); dir "" = <dataDir>/export.
       this.export = storeCfg.export.enabled
         ? new ParquetExport({
@@ -175,6 +236,35 @@ export class App {
       this.sql = null;
       this.flows = null;
     }
+    // Store mode: Kafka instead of UDP. Offsets are committed behind a store
+    // flush that committed without error (at-least-once, docs/kafka.md).
+    const kstore = this.store;
+    this.kafka =
+      parts.consumer && kstore
+        ? new KafkaFlowSource({
+            brokers: cfg.bus.brokers,
+            topic: cfg.bus.consumer.topic || cfg.bus.topic,
+            groupId: cfg.bus.consumer.groupId,
+            clientId: cfg.bus.consumer.clientId,
+            format: cfg.bus.consumer.format,
+            decoders: { "nagare-binary": new NagareBinaryDecoder(), "pmacct-json": new PmacctJsonDecoder() },
+            startFrom: cfg.bus.consumer.startFrom,
+            commitIntervalMs: cfg.bus.consumer.commitIntervalMs,
+            lagIntervalMs: cfg.bus.consumer.lagIntervalMs,
+            batchRows: cfg.bus.consumer.batchRows,
+            maxWaitMs: cfg.bus.consumer.maxWaitMs,
+            sessionTimeoutMs: cfg.bus.consumer.sessionTimeoutMs,
+            heartbeatIntervalMs: cfg.bus.consumer.heartbeatIntervalMs,
+            connection: connectionOptions(cfg.bus),
+            push: (b) => this.pipeline.push(b),
+            barrier: async () => {
+              const errors = kstore.flushErrors;
+              await kstore.flush();
+              return kstore.flushErrors === errors;
+            },
+            log: this.log,
+          })
+        : null;
     this.events = new DetectEvents();
     this.detect = new DetectService({
       config: cfg.detect,
@@ -227,6 +317,8 @@ export class App {
       // Receive thread on unless NAGARE_RECEIVE_THREAD=0 (docs/operations.md, "Receive path").
       receiveThread: process.env.NAGARE_RECEIVE_THREAD !== "0",
       onCounters: this.counters.add,
+      // IPFIX / NetFlow v9 options data (ifName, ifDescription) feeds the interface source.
+      onOptions: this.interfaces ? (rec) => this.interfaces?.options(rec) : undefined,
     });
 
     // The token is known only at start (it may be generated then); the HTTP
@@ -238,7 +330,20 @@ export class App {
       sessionTtlMs: cfg.http.sessionHours * 3600_000,
       secureCookies: cfg.http.secureCookies,
     });
-    this.webDir = findWebDir();
+    // Collector mode serves no UI (the HTTP server keeps /metrics, /healthz and the API).
+    this.webDir = parts.ui ? findWebDir() : null;
+    this.trino =
+      cfg.trino.enabled && this.sql
+        ? new TrinoServer({
+            config: cfg.trino,
+            sql: this.sql,
+            users: this.auth.users,
+            token: () => slot.token,
+            dataDir: cfg.dataDir,
+            version: nagareVersion(),
+            log: this.log,
+          })
+        : null;
     this.http = new HttpApi({
       listen: parseListen(cfg.http.listen) as ListenAddress,
       get token() {
@@ -261,7 +366,13 @@ export class App {
         scheduler: this.scheduler ?? undefined,
         live: (dim, res) => liveStream(this.live, dim, res),
       }),
-      modules: [new DetectRoutes(this.detect), new AnomalyRoutes(this.anomaly), new AlertRoutes(this.alerts)],
+      modules: [
+        new DetectRoutes(this.detect),
+        new AnomalyRoutes(this.anomaly),
+        new AlertRoutes(this.alerts),
+        new KafkaRoutes(cfg.mode, this.kafka, this.producer ? () => this.producer!.metrics() : null),
+        new EngineRoutes(cfg.query.engine, cfg.query.sql.timeoutMs),
+      ],
       extra: () => ({
         version: nagareVersion(),
         pipelineFlows: this.pipeline.flows,
@@ -269,6 +380,9 @@ export class App {
         handlerErrors: this.collector.handlerErrors,
         ...(this.demo ? { demoActive: this.demo.active ? 1 : 0 } : {}),
         ...(this.store ? { storeFreshness: this.store.freshness() } : {}),
+        ...(this.config.enrich.enabled
+          ? { enrich: { metrics: this.enrich.metrics(), sources: this.enrich.states() } }
+          : {}),
       }),
     });
   }
@@ -290,6 +404,12 @@ export class App {
       // stops after the collector, so the last batches are flushed to disk.
       await this.pipeline.start();
       this.started.push(() => this.pipeline.stop());
+      // Trino Kafka-connector descriptions of the topic (trinoTables.dir; docs/trino.md).
+      if (cfg.trinoTables.dir) {
+        const w = writeTrinoTables(cfg.trinoTables.dir, cfg.bus, cfg.trinoTables.schema);
+        if (w.skipped) this.log.warn(`trinoTables: nothing written: ${w.skipped}`);
+        else this.log.info(`trinoTables: wrote ${w.files.join(", ")} (kafka.table-names=${w.tableNames})`);
+      }
       // Before the SQL service: the export adds its directory to DuckDB's
       // allowed_directories, which the sandbox's lock_configuration then freezes.
       if (this.export) {
@@ -317,10 +437,23 @@ export class App {
       // After the SQL service and the saved queries (query rules run them), before detection delivers events.
       this.alerts.start();
       this.started.push(() => this.alerts.stop());
-      await this.collector.start();
-      this.started.push(() => this.collector.stop());
+      // Store mode receives no UDP: Kafka feeds the pipeline (stopped before it, so the last offsets are committed).
+      if (this.parts.collector) {
+        await this.collector.start();
+        this.started.push(() => this.collector.stop());
+      }
+      if (this.kafka) {
+        const kafka = this.kafka;
+        await kafka.start();
+        this.started.push(() => kafka.stop());
+      }
       await this.http.start();
       this.started.push(() => this.http.stop());
+      if (this.trino) {
+        const trino = this.trino;
+        await trino.start();
+        this.started.push(() => trino.stop());
+      }
 
       const first = this.collector.bound[0];
       if (cfg.demo.enabled && first) {
@@ -370,6 +503,10 @@ export class App {
         ? `web ui: http://${this.http.address}/ (sign in as admin; users in ${resolve(this.auth.users.path)})`
         : "web ui: not built (run npm run build); the API works without it",
     );
+    if (this.trino)
+      lines.push(
+        `trino: Trino/Presto clients on https://${this.trino.address}${this.trino.httpAddress ? ` and http://${this.trino.httpAddress}` : ""} (catalog nagare, schema default; certificate ${resolve(this.trino.certPath)})`,
+      );
     if (this.admin?.generated) lines.push(`admin password (shown once, user admin): ${this.admin.generated}`);
     else if (this.admin?.source === "config")
       lines.push("admin password: from configuration (http.adminPassword)");
@@ -381,6 +518,16 @@ export class App {
       lines.push("api token: from configuration (http.token)");
     }
     lines.push(`templates: ${resolve(this.config.dataDir, "templates.json")}`);
+    if (this.config.mode !== "all")
+      lines.push(`mode: ${this.config.mode} (docs/kafka.md, "Deployment modes")`);
+    if (this.producer)
+      lines.push(
+        `kafka: publishing flows (${this.config.bus.producer.format}) to ${this.config.bus.topic} on ${this.config.bus.brokers.join(",")}`,
+      );
+    if (this.kafka)
+      lines.push(
+        `kafka: consuming ${this.kafka.opts.topic} (group ${this.kafka.opts.groupId}, ${this.kafka.opts.format}) from ${this.config.bus.brokers.join(",")}; lag on /api/v1/kafka`,
+      );
     if (this.store)
       lines.push(`store: ${resolve(this.store.config.path)} (SQL API /api/v1/sql; disable with --no-store)`);
     if (this.export) lines.push(`export: closed hours as Parquet to ${this.export.dir}/date=…/hour=…/`);

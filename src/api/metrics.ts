@@ -6,6 +6,7 @@
 // what happened rather than exporters × reasons).
 import { DECODE_REASONS } from "../collector/errors.js";
 import type { CollectorStats, ExporterStats } from "../collector/stats.js";
+import type { SourceState } from "../enrich/types.js";
 import type { FreshnessSnapshot } from "../store/freshness.js";
 
 /** Escape a label value: backslash, double quote and newline (exposition format rules). */
@@ -43,6 +44,8 @@ export interface ExtraMetrics {
   demoActive?: number;
   /** StoreWriter.freshness(): receipt → COMMIT delay over its sliding window. */
   storeFreshness?: FreshnessSnapshot;
+  /** EnrichmentService.metrics() and .states() (src/enrich/service.ts). */
+  enrich?: { metrics: Record<string, number>; sources: readonly SourceState[] };
 }
 
 export function renderMetrics(stats: CollectorStats, extra: ExtraMetrics = {}): string {
@@ -213,6 +216,39 @@ export function renderMetrics(stats: CollectorStats, extra: ExtraMetrics = {}): 
       "gauge",
       `Rows committed to the store in the freshness window (${f.windowS} s).`,
       [[{}, f.rows]],
+    );
+  }
+  if (extra.enrich !== undefined) {
+    const m = extra.enrich.metrics;
+    for (const [k, v] of Object.entries(m)) {
+      const counter = !/_entries$|_exporters$|_per_flow$/.test(k);
+      w.metric(
+        `nagare_${k}${counter ? "_total" : ""}`,
+        counter ? "counter" : "gauge",
+        `Enrichment: ${k.replace(/_/g, " ")}.`,
+        [[{}, v]],
+      );
+    }
+    const src = extra.enrich.sources;
+    const per = (f: (s: SourceState) => number): [Record<string, string>, number][] =>
+      src.map((s) => [{ source: s.name, kind: s.kind }, f(s)]);
+    w.metric(
+      "nagare_enrich_source_up",
+      "gauge",
+      "1 while an enrichment source serves data (status loaded).",
+      per((s) => (s.status === "loaded" ? 1 : 0)),
+    );
+    w.metric(
+      "nagare_enrich_source_entries",
+      "gauge",
+      "Entries an enrichment source serves (routes, prefixes, interfaces …).",
+      per((s) => s.entries),
+    );
+    w.metric(
+      "nagare_enrich_source_errors_total",
+      "counter",
+      "Errors of an enrichment source since start.",
+      per((s) => s.errors),
     );
   }
   if (extra.version !== undefined) {

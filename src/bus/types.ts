@@ -25,6 +25,8 @@ export interface BusMessage {
   /** Partitioning key (null = the producer's round robin). */
   key: Buffer | null;
   value: Buffer;
+  /** Flow rows encoded in this message (the producer's flow counters); absent = 1. */
+  flows?: number;
 }
 
 export interface FlowEncoder {

@@ -32,6 +32,7 @@ Usage:
       --output jsonl:PATH     also write every flow as a JSON line to PATH ("-" = stdout)
       --no-demo | --demo      disable / enable built-in demo traffic
       --no-store              run without the flow store (no DuckDB file, no SQL API)
+      --mode all|collector|store  all-in-one (default); UDP collector → Kafka only; Kafka → store + UI
       --log-level LEVEL       debug, info, warn, error
   nagare decode FILE...       decode capture files (pcap or raw export datagrams) to JSON lines
   nagare stats [--url URL] [--token T] [--data-dir DIR] [--json]
@@ -40,6 +41,8 @@ Usage:
                               run read-only SQL on a running server (views: flows, flows_1m, flows_1h)
   nagare top -s DIM [-n N] [--last 1h | --from T --to T] [--metric bytes|packets|flows] ['filter']
                               TopN like nfdump -s; DIM: dstip srcip dstport srcport dstas srcas proto exporter
+  nagare trino-tables --out DIR [--config FILE] [--topic T] [--schema S]
+                              write Trino/Presto Kafka-connector table descriptions of the topic (docs/trino.md)
 ${GEN_HELP}  nagare version              print the version
   nagare help                 this text
 
@@ -103,6 +106,9 @@ export function parseStartArgs(args: string[], env: NodeJS.ProcessEnv): StartArg
         break;
       case "--demo":
         flags.push({ key: "demo.enabled", value: true, origin: "--demo" });
+        break;
+      case "--mode":
+        flags.push({ key: "mode", value: value(), origin: "--mode" });
         break;
       case "--log-level":
         flags.push({ key: "log.level", value: value(), origin: "--log-level" });
@@ -270,6 +276,15 @@ export async function main(args: string[], ioIn: Partial<MainIo> = {}): Promise<
           return cmd === "query" ? await q.runQuery(rest, io) : await q.runTop(rest, io);
         } catch (err) {
           if (err instanceof q.QueryUsageError) throw new UsageError(err.message);
+          throw err;
+        }
+      }
+      case "trino-tables": {
+        const t = await import("../bus/trino-tables.js");
+        try {
+          return await t.runTrinoTables(rest, io);
+        } catch (err) {
+          if (err instanceof t.TrinoTablesUsageError) throw new UsageError(err.message);
           throw err;
         }
       }

@@ -3,10 +3,16 @@
 // default), and every error names the key path and the reason, e.g.
 //   config: collector.listen[1]: "1.2.3.4:99999" — port must be 1-65535
 import { defaultAlertsConfig, validateAlertsConfig, type AlertsConfig } from "../alerts/config.js";
+import { defaultTrinoConfig, validateTrinoConfig, type TrinoConfig } from "../api/trino-config.js";
+import { defaultBusConfig, validateBusConfig, type BusConfig } from "../bus/config.js";
+import { defaultTrinoTablesConfig, validateTrinoTablesConfig, type TrinoTablesConfig } from "../bus/trino-tables.js";
+import { validateDeployMode, type DeployMode } from "../bus/consumer-config.js";
 import { defaultDetectConfig, validateDetectConfig, type DetectConfig } from "../detect/config.js";
+import { defaultEnrichConfig, validateEnrichConfig, type EnrichConfig } from "../enrich/config.js";
 import { defaultAnomalyConfig, validateAnomalyConfig, type AnomalyConfig } from "../detect/anomaly-config.js";
 import type { LogLevel } from "../log.js";
 import { defaultSqlConfig, validateSqlConfig, type SqlConfig } from "../query/sql/config.js";
+import { defaultEngineConfig, validateEngineConfig, type EngineConfig } from "../query/engine/config.js";
 import { defaultStoreConfig, validateStoreConfig, type StoreConfig } from "../store/config.js";
 import { parseListen, parsePrefix, type ListenAddress } from "./address.js";
 
@@ -86,11 +92,21 @@ export interface NagareConfig {
   demo: DemoConfig;
   output: OutputConfig;
   store: StoreSection;
-  query: { sql: SqlConfig };
+  query: { sql: SqlConfig; engine: EngineConfig };
   /** DDoS detection (src/detect/config.ts, docs/detection.md); detect.anomaly: anomaly scores (src/detect/anomaly-config.ts). */
   detect: DetectSection;
   /** Alert rules' delivery: SMTP relay, syslog default, retries (src/alerts/config.ts, docs/alerts.md). */
   alerts: AlertsConfig;
+  /** Trino/Presto client-protocol endpoint (src/api/trino-config.ts, docs/trino.md). */
+  trino: TrinoConfig;
+  /** Flow enrichment: networks/AS-names files, GeoIP, classifiers, routing, interfaces (src/enrich/config.ts, docs/enrichment.md). */
+  enrich: EnrichConfig;
+  /** What this process runs: all (default), collector (→ Kafka), store (Kafka →); docs/kafka.md "Deployment modes". */
+  mode: DeployMode;
+  /** Kafka: brokers, topic, TLS/SASL, producer and consumer (src/bus/config.ts, docs/kafka.md). */
+  bus: BusConfig;
+  /** Trino Kafka-connector table descriptions of the topic, written at start (src/bus/trino-tables.ts, docs/trino.md). */
+  trinoTables: TrinoTablesConfig;
 }
 
 export const MIB = 1024 * 1024;
@@ -126,9 +142,14 @@ export function defaultConfig(): NagareConfig {
     output: { jsonl: "" },
     // path "" = <dataDir>/nagare.duckdb, resolved after validation (dataDir may be overridden).
     store: { enabled: true, ...defaultStoreConfig(), path: "" },
-    query: { sql: defaultSqlConfig() },
+    query: { sql: defaultSqlConfig(), engine: defaultEngineConfig() },
     detect: { ...defaultDetectConfig(), anomaly: defaultAnomalyConfig() },
     alerts: defaultAlertsConfig(),
+    trino: defaultTrinoConfig(),
+    enrich: defaultEnrichConfig(),
+    mode: "all",
+    bus: defaultBusConfig(),
+    trinoTables: defaultTrinoTablesConfig(),
   };
 }
 
@@ -301,12 +322,23 @@ const SPEC: Spec = {
   output: { jsonl: str() },
   // The store and SQL sections validate themselves (src/store/config.ts, src/query/sql/config.ts).
   store: storeSection,
-  query: { sql: sqlSection },
+  // src/query/engine/config.ts validates query.engine (duckdb | trino).
+  query: { sql: sqlSection, engine: (v, key, base) => validateEngineConfig(v, base as EngineConfig, key) },
   // src/detect/config.ts validates its own section (keys named "detect.…").
   // detect.anomaly is split off and validated by src/detect/anomaly-config.ts (keys named "detect.anomaly.…").
   detect: detectSection,
   // src/alerts/config.ts validates its own section (keys named "alerts.…").
   alerts: (v, key, base) => validateAlertsConfig(v, base as AlertsConfig, key),
+  // src/api/trino-config.ts validates its own section (keys named "trino.…").
+  trino: (v, key, base) => validateTrinoConfig(v, base as TrinoConfig, key),
+  // src/enrich/config.ts validates its own section (keys named "enrich.…").
+  enrich: (v, key, base) => validateEnrichConfig(v, base as EnrichConfig, key),
+  // src/bus/consumer-config.ts: all | collector | store.
+  mode: (v, key) => validateDeployMode(v, key),
+  // src/bus/config.ts validates its own section (keys named "bus.…").
+  bus: (v, key, base) => validateBusConfig(v, base as BusConfig, key),
+  // src/bus/trino-tables.ts validates its own section (keys named "trinoTables.…").
+  trinoTables: (v, key, base) => validateTrinoTablesConfig(v, base as TrinoTablesConfig, key),
 };
 
 function walk(spec: Spec, value: unknown, base: Record<string, unknown>, prefix: string): void {

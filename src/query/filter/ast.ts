@@ -44,6 +44,17 @@ export type FilterNode =
       readonly all?: boolean;
       readonly ranges: readonly IpRange[];
     }
+  /**
+   * Any (with `all`: every) of `columns` (text columns of the enrichment,
+   * e.g. dst_as_name) equals one of `values`, case-insensitively; a value
+   * with `*` is a wildcard pattern. `values` are already lower-cased.
+   */
+  | {
+      readonly type: "str";
+      readonly columns: readonly string[];
+      readonly all?: boolean;
+      readonly values: readonly string[];
+    }
   /** All bits of `mask` set in tcp_flags. */
   | { readonly type: "flags"; readonly mask: number }
   /** Extra guard for ICMP fields: protocol is ICMP or ICMPv6. */

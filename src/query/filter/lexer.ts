@@ -2,17 +2,23 @@
 // characters that occur inside addresses, nets and keywords (`.` `:` `/` `-`
 // `_`), so `10.0.0.0/8`, `2001:db8::/32` and `icmp-type` are single words.
 // Punctuation is the boolean operators, parentheses, list brackets and
-// comparison operators. Any other character (quotes, `;`, `--` comments are
-// words, …) is a lexer error: nothing of the user's text ever reaches SQL.
+// comparison operators. A double-quoted string ("Transit: NTT", with \" and
+// \\ escapes) is one "str" token, for the text values of the enrichment
+// primitives (`dst as name "GOOGLE"`); only those accept it, and its text
+// becomes a bound parameter. Any other character (single quotes, `;`, `--`
+// comments are words, …) is a lexer error: nothing of the user's text ever
+// reaches SQL.
 
 import { FilterError } from "./errors.js";
 
-export type TokenKind = "word" | "(" | ")" | "[" | "]" | "," | "!" | "&&" | "||" | "op" | "end";
+export type TokenKind = "word" | "str" | "(" | ")" | "[" | "]" | "," | "!" | "&&" | "||" | "op" | "end";
 
 export interface Token {
   readonly kind: TokenKind;
-  /** Source text (for "word" and "op"), "" for "end". */
+  /** Source text (for "word", "op" and "str", quotes included), "" for "end". */
   readonly text: string;
+  /** A "str" token's contents, unescaped. */
+  readonly value?: string;
   /** 0-based character offset in the filter. */
   readonly pos: number;
 }
@@ -47,6 +53,26 @@ export function tokenize(src: string): Token[] {
     if (c === "(" || c === ")" || c === "[" || c === "]" || c === "," || c === "!") {
       out.push({ kind: c, text: c, pos: i });
       i++;
+      continue;
+    }
+    if (c === '"') {
+      const start = i;
+      let text = "";
+      i++;
+      for (;;) {
+        if (i >= src.length) throw new FilterError(start, '"', "a closing quote for the string");
+        const d = src[i]!;
+        if (d === '"') break;
+        if (d === "\\" && (src[i + 1] === '"' || src[i + 1] === "\\")) {
+          text += src[i + 1];
+          i += 2;
+          continue;
+        }
+        text += d;
+        i++;
+      }
+      i++;
+      out.push({ kind: "str", text: src.slice(start, i), value: text, pos: start });
       continue;
     }
     if (WORD.test(c)) {

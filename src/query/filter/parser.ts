@@ -76,6 +76,18 @@ const pick = <T>(dir: Dir, src: T, dst: T): T[] =>
   dir === "src" ? [src] : dir === "dst" ? [dst] : [src, dst];
 const pair = (dir: Dir, src: string, dst: string): NumTarget[] => pick(dir, col(src), col(dst));
 
+/**
+ * Enrichment text attributes (src/enrich, docs/enrichment.md) by the word
+ * after `in if` / `out if` / `if`, `src net` / `dst net` / `net` and
+ * `exporter`; the value is a word or a "quoted string", compared
+ * case-insensitively, `*` a wildcard.
+ */
+const IF_TEXT = ["name", "description", "connectivity", "provider", "boundary"];
+const NET_TEXT = ["name", "role", "site", "tenant"];
+const EXPORTER_TEXT = ["name", "role", "site", "region", "tenant"];
+const BOUNDARY_VALUES = ["external", "internal", ""];
+const MAX_TEXT = 256;
+
 /** Nesting limit of parentheses and `not`. */
 const MAX_DEPTH = 100;
 
@@ -183,7 +195,18 @@ class Parser {
       case "out": {
         this.next();
         this.expectWord("if");
+        const attr = this.ifAttr([w]);
+        if (attr) return attr;
         return this.numeric([col(w === "in" ? "in_if" : "out_if")], U32, "an interface index");
+      }
+      case "exporter": {
+        this.next();
+        const a = this.peek;
+        const aw = a.kind === "word" ? a.text.toLowerCase() : "";
+        if (!EXPORTER_TEXT.includes(aw))
+          return this.fail(a, `${EXPORTER_TEXT.map((x) => `"${x}"`).join(", ")} after "exporter"`);
+        this.next();
+        return this.text([`exporter_${aw}`], `an exporter ${aw}`);
       }
       case "any":
         this.next();
@@ -244,19 +267,41 @@ class Parser {
       case "host":
         this.next();
         return { ...this.host(ipCols), all };
-      case "net":
+      case "net": {
         this.next();
+        const a = this.peek;
+        const aw = a.kind === "word" ? a.text.toLowerCase() : "";
+        if (NET_TEXT.includes(aw)) {
+          this.next();
+          return this.text(pick(dir, `src_net_${aw}`, `dst_net_${aw}`), `a network ${aw}`, all);
+        }
         return { ...this.net(ipCols), all };
+      }
       case "port":
         this.next();
         return this.numeric(pair(dir, "src_port", "dst_port"), U16, "a port number", false, all);
       case "as":
         this.next();
+        if (this.isWord("name")) {
+          this.next();
+          return this.text(pick(dir, "src_as_name", "dst_as_name"), "an AS name", all);
+        }
         return this.numeric(pair(dir, "src_as", "dst_as"), U32, "an AS number", false, all);
-      case "if":
+      case "country":
+        this.next();
+        return this.text(
+          pick(dir, "src_country", "dst_country"),
+          "a country code (ISO 3166, 2 letters)",
+          all,
+          (v) => /^[a-z]{2}$/.test(v) || (v.includes("*") && v.length <= 2),
+        );
+      case "if": {
         if (qualified) break;
         this.next();
+        const attr = this.ifAttr(["in", "out"]);
+        if (attr) return attr;
         return this.numeric([col("in_if"), col("out_if")], U32, "an interface index");
+      }
       case "vlan":
         this.next();
         return this.numeric(pair(dir, "src_vlan", "dst_vlan"), 4095, "a VLAN id", false, all);
@@ -278,9 +323,76 @@ class Parser {
     return this.fail(
       t,
       qualified
-        ? `"ip", "host", "net", "port", "as", "vlan", "tos" or "mask" after the direction`
+        ? `"ip", "host", "net", "port", "as", "country", "vlan", "tos" or "mask" after the direction`
         : "a filter primitive",
     );
+  }
+
+  /** `name X`, `speed > N`, `boundary external` … after `in if` / `out if` / `if`; null when no attribute word follows. */
+  private ifAttr(sides: string[]): FilterNode | null {
+    const a = this.peek;
+    const aw = a.kind === "word" ? a.text.toLowerCase() : "";
+    if (aw === "speed") {
+      this.next();
+      return this.numeric(
+        sides.map((s) => col(`${s}_if_speed`)),
+        U53,
+        "an interface speed in bits per second (k/M/G)",
+        true,
+      );
+    }
+    if (!IF_TEXT.includes(aw)) return null;
+    this.next();
+    return this.text(
+      sides.map((s) => `${s}_if_${aw}`),
+      aw === "boundary" ? `an interface boundary (external, internal or "")` : `an interface ${aw}`,
+      false,
+      aw === "boundary" ? (v) => BOUNDARY_VALUES.includes(v) : undefined,
+    );
+  }
+
+  /**
+   * A text value (word or "quoted string"), optionally after `=` / `==` /
+   * `eq` or `!=` / `ne`, or `in [ v … ]`; lower-cased (comparisons are
+   * case-insensitive). `check` validates each value (e.g. country codes).
+   */
+  private text(columns: string[], what: string, all = false, check?: (v: string) => boolean): FilterNode {
+    const one = (): string => {
+      const t = this.peek;
+      if (t.kind !== "word" && t.kind !== "str") return this.fail(t, what);
+      const v = (t.kind === "str" ? t.value! : t.text).toLowerCase();
+      if (v.length > MAX_TEXT) return this.fail(t, `${what} (at most ${MAX_TEXT} characters)`);
+      if (check && !check(v)) return this.fail(t, what);
+      this.next();
+      return v;
+    };
+    if (this.isWord("in")) {
+      this.next();
+      if (this.peek.kind !== "[") this.fail(this.peek, `"[" to open a list of values`);
+      this.next();
+      const values: string[] = [];
+      const kind = (): string => this.peek.kind;
+      while (kind() !== "]") {
+        if (kind() === ",") {
+          this.next();
+          continue;
+        }
+        values.push(one());
+      }
+      if (values.length === 0) this.fail(this.peek, what);
+      this.next();
+      return { type: "str", columns, all, values };
+    }
+    const t = this.peek;
+    const opText = t.kind === "op" ? t.text : t.kind === "word" ? t.text.toLowerCase() : "";
+    let negate = false;
+    if (opText === "=" || opText === "==" || opText === "eq") this.next();
+    else if (opText === "!=" || opText === "ne") {
+      this.next();
+      negate = true;
+    } else if (t.kind === "op") this.fail(t, `"=" or "!=" (text values have no order)`);
+    const node: FilterNode = { type: "str", columns, all, values: [one()] };
+    return negate ? { type: "not", expr: node } : node;
   }
 
   /**

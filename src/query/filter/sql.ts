@@ -15,7 +15,7 @@ import { BLOB, UHUGEINT, blobValue, type DuckDBType, type DuckDBValue } from "@d
 import type { FilterNode, NumTarget } from "./ast.js";
 import { parseFilter } from "./parser.js";
 
-export type FilterParam = number | Uint8Array | bigint;
+export type FilterParam = number | Uint8Array | bigint | string;
 
 export interface CompiledFilter {
   /** A boolean SQL expression with `?` placeholders. */
@@ -148,6 +148,20 @@ export function filterToSql(node: FilterNode, opts: SqlOptions = {}): CompiledFi
           ),
           n.all,
         );
+      case "str":
+        // Case-insensitive: the parser lower-cases values; `*` becomes LIKE's % (with % _ \ escaped).
+        return join(
+          n.columns.map((col) =>
+            join(
+              n.values.map((v) =>
+                v.includes("*")
+                  ? `lower(${c(col)}) LIKE ${p(likePattern(v))} ESCAPE '\\'`
+                  : `lower(${c(col)}) = ${p(v)}`,
+              ),
+            ),
+          ),
+          n.all,
+        );
       case "flags":
         return `(${c("tcp_flags")} & ${p(n.mask)}) = ${p(n.mask)}`;
       case "icmp":
@@ -155,6 +169,11 @@ export function filterToSql(node: FilterNode, opts: SqlOptions = {}): CompiledFi
     }
   };
   return { sql: walk(node), params };
+}
+
+/** A `*` wildcard value as a LIKE pattern: `%`, `_` and `\` are literal, `*` matches any run. */
+function likePattern(v: string): string {
+  return v.replace(/[\\%_]/g, (ch) => `\\${ch}`).replace(/\*/g, "%");
 }
 
 /** Parse and render an nfdump filter; an empty filter matches everything. Throws FilterError. */

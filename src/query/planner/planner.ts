@@ -298,6 +298,7 @@ export function filterColumns(node: FilterNode): Set<string> {
       case "in":
         return n.targets.forEach(target);
       case "ip":
+      case "str":
         n.columns.forEach((c) => out.add(c));
         return;
       case "flags":

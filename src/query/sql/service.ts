@@ -22,6 +22,8 @@ import {
   type DuckDBConnection,
   type DuckDBInstance,
   type DuckDBResult,
+  type DuckDBType,
+  type DuckDBValue,
   type Json,
 } from "@duckdb/node-api";
 import { defaultSqlConfig, type SqlConfig } from "./config.js";
@@ -61,6 +63,35 @@ export interface SqlQueryOptions {
   id?: string;
   /** Time limit for this query, at most config.timeoutMs. */
   timeoutMs?: number;
+}
+
+export interface SqlCursorOptions {
+  /** Values for the statement's ? / $n parameters, bound by DuckDB (never spliced into the text). */
+  params?: DuckDBValue[];
+  /** DuckDB types of `params` (undefined entries: inferred from the value). */
+  paramTypes?: (DuckDBType | undefined)[];
+  /** Caller-chosen id for cancel(); a random one otherwise. */
+  id?: string;
+  /** Time limit from open() to close(), at most config.timeoutMs. */
+  timeoutMs?: number;
+}
+
+/**
+ * A query kept open and read forward chunk by chunk (the Trino protocol's
+ * nextUri paging): one sandbox connection and its read-only transaction are
+ * held until close(), which the caller must call (also on errors).
+ */
+export interface SqlCursor {
+  readonly id: string;
+  readonly columns: SqlColumn[];
+  /** DuckDB's column types, for typed encodings. */
+  readonly types: DuckDBType[];
+  /** Up to maxRows further rows as DuckDB values; [] once the result is exhausted. */
+  next(maxRows: number): Promise<DuckDBValue[][]>;
+  /** True once next() has returned the last row. */
+  readonly done: boolean;
+  /** Ends the query (interrupting it if it runs) and returns the connection. Idempotent. */
+  close(): Promise<void>;
 }
 
 interface Running {
@@ -236,6 +267,100 @@ export class SqlService {
       if (inTx) await conn.run("ROLLBACK").catch(() => {});
       this.release(conn);
     }
+  }
+
+  /**
+   * Open one read-only statement as a cursor, with optional bound parameters.
+   * The same sandbox as query() (one statement, SELECT only, read-only
+   * transaction, time limit); the time limit runs from open to close, so a
+   * client that stops reading cannot hold a connection past it.
+   */
+  async open(sql: string, opts: SqlCursorOptions = {}): Promise<SqlCursor> {
+    const id = opts.id ?? randomUUID();
+    if (this.running.has(id)) throw new SqlInvalidError(`a query with id ${id} is already running`);
+    const timeoutMs = Math.min(opts.timeoutMs ?? this.config.timeoutMs, this.config.timeoutMs);
+    const conn = await this.acquire();
+    const run: Running = { conn, cancelled: false };
+    this.running.set(id, run);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      stopRunning(run);
+    }, timeoutMs);
+    let inTx = false;
+    let closed = false;
+    const close = async (): Promise<void> => {
+      if (closed) return;
+      closed = true;
+      clearTimeout(timer);
+      // Interrupt a result still being produced before the ROLLBACK.
+      if (!done) conn.interrupt();
+      clearInterval(run.repeat);
+      this.running.delete(id);
+      if (inTx) await conn.run("ROLLBACK").catch(() => {});
+      this.release(conn);
+    };
+    const fail = (err: unknown): SqlError => {
+      if (run.cancelled) return new SqlCancelledError(id);
+      if (timedOut) return new SqlTimeoutError(timeoutMs);
+      return classify(err);
+    };
+    let done = false;
+    let result: DuckDBResult;
+    try {
+      const prepared = await this.prepareOne(conn, sql);
+      if (opts.params?.length) {
+        try {
+          prepared.bind(opts.params, opts.paramTypes as DuckDBType[] | undefined);
+        } catch (err) {
+          throw new SqlInvalidError(`parameters: ${errorText(err)}`);
+        }
+      }
+      await conn.run("BEGIN TRANSACTION READ ONLY");
+      inTx = true;
+      result = await prepared.stream();
+    } catch (err) {
+      const e = fail(err);
+      await close();
+      throw e;
+    }
+    const names = result.columnNames();
+    const types = result.columnTypes();
+    let buffered: DuckDBValue[][] = [];
+    const stopped = (): boolean => run.cancelled || timedOut || closed;
+    return {
+      id,
+      columns: names.map((name, i) => ({ name, type: types[i]!.toString() })),
+      types,
+      get done() {
+        return done;
+      },
+      next: async (maxRows: number): Promise<DuckDBValue[][]> => {
+        const out: DuckDBValue[][] = [];
+        try {
+          while (out.length < maxRows && !done) {
+            if (buffered.length === 0) {
+              if (stopped()) throw new Error("interrupted");
+              const chunk = await result.fetchChunk();
+              if (stopped()) throw new Error("interrupted");
+              if (!chunk || chunk.rowCount === 0) {
+                done = true;
+                break;
+              }
+              buffered = chunk.getRows();
+            }
+            const take = buffered.splice(0, maxRows - out.length);
+            for (const r of take) out.push(r);
+          }
+        } catch (err) {
+          const e = closed && !run.cancelled && !timedOut ? new SqlCancelledError(id) : fail(err);
+          await close();
+          throw e;
+        }
+        return out;
+      },
+      close,
+    };
   }
 
   /** Parse with DuckDB and accept exactly one statement that prepares as a SELECT. */

@@ -1,0 +1,2 @@
+import { runRibPart } from "./enrich-rib.js";
+await runRibPart({}, process.argv.slice(2));

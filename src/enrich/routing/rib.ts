@@ -1,0 +1,626 @@
+// The RIB: routes of one router (all its BMP peers, or one BGP neighbor) with
+// longest-prefix match, in typed arrays.
+//
+// A full table is ~1M IPv4 + ~200k IPv6 routes per peer but only some tens or
+// hundreds of thousands of distinct attribute sets (AS path + communities +
+// next hop + local pref): attributes are interned once in an AttrTable shared
+// by every RIB, and each route is a small fixed-size slot pointing to one.
+//
+// Prefixes live in a path-compressed binary trie (one for IPv4 with 1 key
+// word per node, one for IPv6 with 4): a node holds a prefix (key bits +
+// length), its two children by the bit after that length, and the head of its
+// route list (several peers, or ADD-PATH paths, may announce one prefix).
+// Lookup walks at most one node per distinct prefix length on the way down,
+// comparing whole 32-bit words, so a lookup is a handful of array reads.
+import type { RouteInfo } from "../types.js";
+import type { PathAttrs } from "./bgp.js";
+import { formatIp } from "../../collector/ip.js";
+
+// ---------------------------------------------------------------- attributes
+
+interface AttrEntry {
+  /** "asPath|communities|largeCommunities|nextHop|localPref|med": the identity, and the storage of the texts. */
+  key: string;
+  refs: number;
+  asPathLen: number;
+  originAs: number;
+  localPref: number;
+  med: number;
+  /** Shared by every set with this next hop (few distinct ones per router). */
+  nextHop: Uint8Array;
+  /** One RouteInfo per matched prefix length, made on first use: lookups allocate nothing after. */
+  byLen: (RouteInfo | undefined)[] | null;
+}
+
+/**
+ * Interned attribute sets, reference-counted so churn does not leak them.
+ * Each set keeps one flat key string; the RouteInfo texts are slices of it
+ * (V8 shares the characters of slices), made when a lookup first needs them.
+ */
+export class AttrTable {
+  private readonly entries: (AttrEntry | null)[] = [];
+  private readonly ids = new Map<string, number>();
+  private readonly nextHops = new Map<string, Uint8Array>();
+  private readonly free: number[] = [];
+  private keyChars = 0;
+
+  /** Take a reference on the set equal to `a` (interning it if new); returns its id. */
+  retain(a: PathAttrs): number {
+    const nh = formatIp(a.nextHop, 0);
+    const key = `${a.asPath}|${a.communities}|${a.largeCommunities}|${nh}|${a.localPref}|${a.med}`;
+    let id = this.ids.get(key);
+    if (id !== undefined) {
+      this.entries[id]!.refs++;
+      return id;
+    }
+    // Reading a character flattens V8's concatenation tree into one string:
+    // kept as a tree, the key held its parts too (measured 277 → 131 bytes
+    // per 60-character key).
+    key.charCodeAt(0);
+    let nextHop = this.nextHops.get(nh);
+    if (!nextHop) {
+      nextHop = a.nextHop.slice();
+      if (this.nextHops.size < 100_000) this.nextHops.set(nh, nextHop);
+    }
+    id = this.free.pop() ?? this.entries.length;
+    this.entries[id] = {
+      key,
+      refs: 1,
+      asPathLen: a.asPathLen,
+      originAs: a.originAs,
+      localPref: a.localPref,
+      med: a.med,
+      nextHop,
+      byLen: null,
+    };
+    this.ids.set(key, id);
+    this.keyChars += key.length;
+    return id;
+  }
+
+  /** Take one more reference on an existing id. */
+  ref(id: number): void {
+    this.entries[id]!.refs++;
+  }
+
+  release(id: number): void {
+    const e = this.entries[id];
+    if (!e) return;
+    if (--e.refs > 0) return;
+    this.ids.delete(e.key);
+    this.keyChars -= e.key.length;
+    this.entries[id] = null;
+    this.free.push(id);
+  }
+
+  info(id: number, prefixLen: number): RouteInfo {
+    const e = this.entries[id]!;
+    const byLen = (e.byLen ??= []);
+    let ri = byLen[prefixLen];
+    if (!ri) {
+      const k = e.key;
+      const i1 = k.indexOf("|");
+      const i2 = k.indexOf("|", i1 + 1);
+      const i3 = k.indexOf("|", i2 + 1);
+      ri = {
+        prefixLen,
+        originAs: e.originAs,
+        asPath: k.slice(0, i1),
+        communities: k.slice(i1 + 1, i2),
+        largeCommunities: k.slice(i2 + 1, i3),
+        nextHop: e.nextHop,
+        localPref: e.localPref,
+      };
+      byLen[prefixLen] = ri;
+    }
+    return ri;
+  }
+
+  localPref(id: number): number {
+    return this.entries[id]!.localPref;
+  }
+  asPathLen(id: number): number {
+    return this.entries[id]!.asPathLen;
+  }
+  med(id: number): number {
+    return this.entries[id]!.med;
+  }
+
+  get size(): number {
+    return this.ids.size;
+  }
+
+  /**
+   * Approximate heap bytes, for the state page: the key (1 byte per char for
+   * one-byte strings, + header), the entry object and its map slot. The bench
+   * measures the real heap (bench/enrich-rib.ts).
+   */
+  approxBytes(): number {
+    return this.keyChars + this.ids.size * 150;
+  }
+}
+
+// ---------------------------------------------------------------- trie
+
+// Node layout, interleaved in one Int32Array so that one step of a lookup
+// touches one cache line (separate arrays per field measured ~4× slower on
+// random lookups: each step missed in four arrays):
+//   [key word 0 .. W-1, prefix length, child 0, child 1, route list head, parent]
+const F_LEN = 0;
+const F_C0 = 1;
+const F_C1 = 2;
+const F_VAL = 3;
+const F_PARENT = 4;
+const FIELDS = 5;
+
+/** Path-compressed binary trie over W-word keys (W=1: IPv4, W=4: IPv6). Node ids are record offsets. */
+export class PrefixTrie {
+  readonly W: number;
+  private readonly S: number;
+  nd: Int32Array;
+  root = -1;
+  private freeHead = -1;
+  private hwm = 0;
+  private used = 0;
+  /** Scratch query key. */
+  private readonly q: Int32Array;
+  /**
+   * IPv4 only, once the trie is big: for each value of the top 16 bits, the
+   * node where a search continues (the first with length ≥ 16 on the path)
+   * and the best route node above it. A lookup starts there instead of at the
+   * root, skipping the ~10 upper levels (most of its cache misses). Changes
+   * mark the ranges they touch; the next lookup recomputes those entries.
+   */
+  private jump: Int32Array | null = null;
+  private dirty: number[] = [];
+  private dirtyAll = false;
+
+  constructor(W: number, cap = 1024) {
+    this.W = W;
+    this.S = W + FIELDS;
+    this.nd = new Int32Array(cap * this.S);
+    this.q = new Int32Array(W);
+  }
+
+  get nodes(): number {
+    return this.used;
+  }
+
+  bytes(): number {
+    return this.nd.byteLength;
+  }
+
+  /** Head slot of node n's route list (-1: a glue node). */
+  val(n: number): number {
+    return this.nd[n + this.W + F_VAL]!;
+  }
+  setVal(n: number, v: number): void {
+    const old = this.nd[n + this.W + F_VAL]!;
+    this.nd[n + this.W + F_VAL] = v;
+    if ((old < 0) !== (v < 0)) this.touch(n);
+  }
+
+  /** Note that node n (its prefix's range of /16s) changed: the jump table entries are stale. */
+  private touch(n: number): void {
+    if (this.W !== 1 || this.dirtyAll) return;
+    if (this.dirty.length >= 8192) {
+      this.dirtyAll = true;
+      this.dirty.length = 0;
+      return;
+    }
+    this.dirty.push(this.nd[n]!, this.nd[n + 1 + F_LEN]!);
+  }
+
+  private flushJump(): void {
+    let j = this.jump;
+    if (!j) {
+      if (this.used < 4096) return;
+      j = this.jump = new Int32Array(65536 * 2);
+      this.dirtyAll = true;
+    }
+    if (this.dirtyAll) {
+      for (let x = 0; x < 65536; x++) this.jumpEntry(j, x);
+    } else {
+      const d = this.dirty;
+      for (let k = 0; k < d.length; k += 2) {
+        const len = d[k + 1]!;
+        const lo = d[k]! >>> 16;
+        const span = len >= 16 ? 1 : 1 << (16 - len);
+        const from = len >= 16 ? lo : lo & ~(span - 1);
+        for (let x = from; x < from + span; x++) this.jumpEntry(j, x);
+      }
+    }
+    this.dirty.length = 0;
+    this.dirtyAll = false;
+  }
+
+  private jumpEntry(j: Int32Array, x: number): void {
+    const nd = this.nd;
+    const a = x << 16;
+    let n = this.root;
+    let best = -1;
+    while (n >= 0) {
+      const l = nd[n + 1]!;
+      if (l >= 16) break;
+      if (l !== 0 && (nd[n]! ^ a) >>> (32 - l) !== 0) {
+        n = -1;
+        break;
+      }
+      if (nd[n + 4]! >= 0) best = n;
+      n = nd[n + 2 + ((a >>> (31 - l)) & 1)]!;
+    }
+    j[2 * x] = n;
+    j[2 * x + 1] = best;
+  }
+  plen(n: number): number {
+    return this.nd[n + this.W + F_LEN]!;
+  }
+
+  /** Load a 16-byte address into the scratch key (IPv4: bytes 12-15). */
+  private load(addr: Uint8Array, off: number): Int32Array {
+    const q = this.q;
+    if (this.W === 1) {
+      q[0] = (addr[off + 12]! << 24) | (addr[off + 13]! << 16) | (addr[off + 14]! << 8) | addr[off + 15]!;
+    } else {
+      for (let w = 0; w < 4; w++) {
+        const o = off + 4 * w;
+        q[w] = (addr[o]! << 24) | (addr[o + 1]! << 16) | (addr[o + 2]! << 8) | addr[o + 3]!;
+      }
+    }
+    return q;
+  }
+
+  private static bitOf(words: Int32Array, base: number, i: number): number {
+    return (words[base + (i >>> 5)]! >>> (31 - (i & 31))) & 1;
+  }
+
+  /** Common leading bits of node n's key and q, at most `max`. */
+  private common(n: number, q: Int32Array, max: number): number {
+    const nd = this.nd;
+    for (let w = 0; w < this.W; w++) {
+      const x = nd[n + w]! ^ q[w]!;
+      if (x !== 0) return Math.min(w * 32 + Math.clz32(x), max);
+    }
+    return max;
+  }
+
+  private alloc(q: Int32Array, len: number, parent: number): number {
+    let n = this.freeHead;
+    const W = this.W;
+    if (n >= 0) this.freeHead = this.nd[n + W + F_C0]!;
+    else {
+      n = this.hwm;
+      this.hwm += this.S;
+      if (this.hwm > this.nd.length) {
+        const b = new Int32Array(this.nd.length * 2);
+        b.set(this.nd);
+        this.nd = b;
+      }
+    }
+    this.used++;
+    const nd = this.nd;
+    for (let w = 0; w < W; w++) {
+      // Clear the bits past the length: the key is the prefix, not the address.
+      const rem = len - w * 32;
+      const mask = rem >= 32 ? -1 : rem <= 0 ? 0 : -1 << (32 - rem);
+      nd[n + w] = q[w]! & mask;
+    }
+    nd[n + W + F_LEN] = len;
+    nd[n + W + F_C0] = -1;
+    nd[n + W + F_C1] = -1;
+    nd[n + W + F_VAL] = -1;
+    nd[n + W + F_PARENT] = parent;
+    this.touch(n);
+    return n;
+  }
+
+  private release(n: number): void {
+    this.touch(n);
+    this.nd[n + this.W + F_C0] = this.freeHead;
+    this.nd[n + this.W + F_VAL] = -1;
+    this.freeHead = n;
+    this.used--;
+  }
+
+  private replace(parent: number, old: number, nw: number): void {
+    const W = this.W;
+    const nd = this.nd;
+    if (parent < 0) this.root = nw;
+    else if (nd[parent + W + F_C0] === old) nd[parent + W + F_C0] = nw;
+    else nd[parent + W + F_C1] = nw;
+    if (nw >= 0) nd[nw + W + F_PARENT] = parent;
+  }
+
+  /** The node for exactly (addr, len), created (with glue as needed) when absent. */
+  insert(addr: Uint8Array, off: number, len: number): number {
+    const q = this.load(addr, off);
+    const W = this.W;
+    if (this.root < 0) return (this.root = this.alloc(q, len, -1));
+    let n = this.root;
+    for (;;) {
+      const nl = this.nd[n + W + F_LEN]!;
+      const c = this.common(n, q, Math.min(nl, len));
+      if (c === nl && c === len) return n;
+      if (c === nl) {
+        const f = PrefixTrie.bitOf(q, 0, nl) ? F_C1 : F_C0;
+        const ch = this.nd[n + W + f]!;
+        if (ch < 0) {
+          const m = this.alloc(q, len, n);
+          this.nd[n + W + f] = m;
+          return m;
+        }
+        n = ch;
+        continue;
+      }
+      const p = this.nd[n + W + F_PARENT]!;
+      if (c === len) {
+        // The new prefix covers node n: it becomes n's parent.
+        const m = this.alloc(q, len, p);
+        this.replace(p, n, m);
+        this.nd[m + W + (PrefixTrie.bitOf(this.nd, n, len) ? F_C1 : F_C0)] = n;
+        this.nd[n + W + F_PARENT] = m;
+        return m;
+      }
+      // They diverge at bit c: a glue node of length c holds both.
+      const g = this.alloc(q, c, p);
+      this.replace(p, n, g);
+      const m = this.alloc(q, len, g);
+      const nd = this.nd;
+      if (PrefixTrie.bitOf(q, 0, c)) {
+        nd[g + W + F_C1] = m;
+        nd[g + W + F_C0] = n;
+      } else {
+        nd[g + W + F_C0] = m;
+        nd[g + W + F_C1] = n;
+      }
+      nd[n + W + F_PARENT] = g;
+      return m;
+    }
+  }
+
+  /** The node for exactly (addr, len), or -1. */
+  find(addr: Uint8Array, off: number, len: number): number {
+    const q = this.load(addr, off);
+    const W = this.W;
+    const nd = this.nd;
+    let n = this.root;
+    while (n >= 0) {
+      const nl = nd[n + W + F_LEN]!;
+      if (nl > len) return -1;
+      if (this.common(n, q, nl) < nl) return -1;
+      if (nl === len) return n;
+      n = nd[n + W + (PrefixTrie.bitOf(q, 0, nl) ? F_C1 : F_C0)]!;
+    }
+    return -1;
+  }
+
+  /** Longest prefix with a route containing the address: its node, or -1. */
+  lookup(addr: Uint8Array, off: number): number {
+    const nd = this.nd;
+    let best = -1;
+    let n = this.root;
+    if (this.W === 1) {
+      const a = (addr[off + 12]! << 24) | (addr[off + 13]! << 16) | (addr[off + 14]! << 8) | addr[off + 15]!;
+      if (this.dirtyAll || this.dirty.length > 0 || (!this.jump && this.used >= 4096)) this.flushJump();
+      const j = this.jump;
+      if (j) {
+        const x = a >>> 16;
+        n = j[2 * x]!;
+        best = j[2 * x + 1]!;
+      }
+      while (n >= 0) {
+        const l = nd[n + 1]!;
+        if (l !== 0 && (nd[n]! ^ a) >>> (32 - l) !== 0) break;
+        if (nd[n + 4]! >= 0) best = n;
+        if (l === 32) break;
+        n = nd[n + 2 + ((a >>> (31 - l)) & 1)]!;
+      }
+      return best;
+    }
+    const q = this.load(addr, off);
+    while (n >= 0) {
+      const l = nd[n + 4]!;
+      if (this.common(n, q, l) < l) break;
+      if (nd[n + 7]! >= 0) best = n;
+      if (l === 128) break;
+      n = nd[n + 5 + ((q[l >>> 5]! >>> (31 - (l & 31))) & 1)]!;
+    }
+    return best;
+  }
+
+  /** After a node's route list emptied: drop it and any glue left with one child. */
+  prune(n: number): void {
+    const W = this.W;
+    while (n >= 0 && this.nd[n + W + F_VAL]! < 0) {
+      const a = this.nd[n + W + F_C0]!;
+      const b = this.nd[n + W + F_C1]!;
+      if (a >= 0 && b >= 0) return;
+      const p = this.nd[n + W + F_PARENT]!;
+      const child = a >= 0 ? a : b;
+      this.replace(p, n, child);
+      this.release(n);
+      if (child >= 0) return;
+      n = p;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- the RIB
+
+/** Routes of one router, from any number of peers (ids 0-65535). */
+export class Rib {
+  readonly attrs: AttrTable;
+  readonly v4 = new PrefixTrie(1);
+  readonly v6 = new PrefixTrie(4);
+  // Route slots: one per (prefix, peer, path id).
+  private cap = 1024;
+  private sAttr: Int32Array = new Int32Array(this.cap);
+  private sPeer: Uint16Array = new Uint16Array(this.cap);
+  private sPath: Uint32Array = new Uint32Array(this.cap);
+  private sNext: Int32Array = new Int32Array(this.cap);
+  /** Node of the slot's prefix; -1 when the slot is free. IPv6 routes have bit 30 set. */
+  private sNode: Int32Array = new Int32Array(this.cap).fill(-1);
+  private freeHead = -1;
+  private hwm = 0;
+  routesV4 = 0;
+  routesV6 = 0;
+  private readonly perPeer = new Map<number, number>();
+
+  constructor(attrs: AttrTable) {
+    this.attrs = attrs;
+  }
+
+  get routes(): number {
+    return this.routesV4 + this.routesV6;
+  }
+
+  peerRoutes(peer: number): number {
+    return this.perPeer.get(peer) ?? 0;
+  }
+
+  /** Typed-array bytes of this RIB (tries + slots); attributes are counted by the AttrTable. */
+  bytes(): number {
+    return this.v4.bytes() + this.v6.bytes() + this.cap * (4 + 2 + 4 + 4 + 4);
+  }
+
+  private allocSlot(): number {
+    let s = this.freeHead;
+    if (s >= 0) {
+      this.freeHead = this.sNext[s]!;
+      return s;
+    }
+    s = this.hwm++;
+    if (s >= this.cap) {
+      const cap = this.cap * 2;
+      const gi = (a: Int32Array, fill = 0): Int32Array => {
+        const b = new Int32Array(cap).fill(fill);
+        b.set(a);
+        return b;
+      };
+      this.sAttr = gi(this.sAttr);
+      this.sNext = gi(this.sNext);
+      this.sNode = gi(this.sNode, -1);
+      const p = new Uint16Array(cap);
+      p.set(this.sPeer);
+      this.sPeer = p;
+      const q = new Uint32Array(cap);
+      q.set(this.sPath);
+      this.sPath = q;
+      this.cap = cap;
+    }
+    return s;
+  }
+
+  /** Announce (or replace) the route of `peer`/`pathId` for the prefix; `attr` is a retained AttrTable id (consumed). */
+  announce(peer: number, pathId: number, v6: boolean, addr: Uint8Array, len: number, attr: number): void {
+    const trie = v6 ? this.v6 : this.v4;
+    const node = trie.insert(addr, 0, len);
+    for (let s = trie.val(node); s >= 0; s = this.sNext[s]!) {
+      if (this.sPeer[s] === peer && this.sPath[s] === pathId) {
+        this.attrs.release(this.sAttr[s]!);
+        this.sAttr[s] = attr;
+        return;
+      }
+    }
+    const s = this.allocSlot();
+    this.sAttr[s] = attr;
+    this.sPeer[s] = peer;
+    this.sPath[s] = pathId;
+    this.sNode[s] = v6 ? node | 0x40000000 : node;
+    this.sNext[s] = trie.val(node);
+    trie.setVal(node, s);
+    if (v6) this.routesV6++;
+    else this.routesV4++;
+    this.perPeer.set(peer, (this.perPeer.get(peer) ?? 0) + 1);
+  }
+
+  /** Withdraw the route of `peer`/`pathId`; false when it was not there. */
+  withdraw(peer: number, pathId: number, v6: boolean, addr: Uint8Array, len: number): boolean {
+    const trie = v6 ? this.v6 : this.v4;
+    const node = trie.find(addr, 0, len);
+    if (node < 0) return false;
+    let prev = -1;
+    for (let s = trie.val(node); s >= 0; prev = s, s = this.sNext[s]!) {
+      if (this.sPeer[s] !== peer || this.sPath[s] !== pathId) continue;
+      this.unlink(trie, node, prev, s, v6);
+      return true;
+    }
+    return false;
+  }
+
+  private unlink(trie: PrefixTrie, node: number, prev: number, s: number, v6: boolean): void {
+    const next = this.sNext[s]!;
+    if (prev < 0) trie.setVal(node, next);
+    else this.sNext[prev] = next;
+    this.attrs.release(this.sAttr[s]!);
+    this.sNode[s] = -1;
+    this.sNext[s] = this.freeHead;
+    this.freeHead = s;
+    if (v6) this.routesV6--;
+    else this.routesV4--;
+    const peer = this.sPeer[s]!;
+    const left = (this.perPeer.get(peer) ?? 1) - 1;
+    if (left > 0) this.perPeer.set(peer, left);
+    else this.perPeer.delete(peer);
+    if (trie.val(node) < 0) trie.prune(node);
+  }
+
+  /** Remove every route of one peer (Peer Down, session closed); returns how many. */
+  removePeer(peer: number): number {
+    if (!this.perPeer.has(peer)) return 0;
+    let removed = 0;
+    for (let s = 0; s < this.hwm; s++) {
+      const tagged = this.sNode[s]!;
+      if (tagged < 0 || this.sPeer[s] !== peer) continue;
+      const v6 = (tagged & 0x40000000) !== 0;
+      const node = tagged & 0x3fffffff;
+      const trie = v6 ? this.v6 : this.v4;
+      let prev = -1;
+      for (let t = trie.val(node); t >= 0 && t !== s; t = this.sNext[t]!) prev = t;
+      this.unlink(trie, node, prev, s, v6);
+      removed++;
+    }
+    return removed;
+  }
+
+  /** Remove everything (router gone). */
+  clear(): void {
+    for (const peer of [...this.perPeer.keys()]) this.removePeer(peer);
+  }
+
+  /**
+   * Longest-prefix match for the 16-byte address at addr[off]. When several
+   * routes share the prefix, the best is picked as a BGP speaker would for
+   * the fields we have (RFC 4271 §9.1.2.2): highest LOCAL_PREF, shortest AS
+   * path, lowest MED, then the lowest peer id (the first peer seen).
+   */
+  lookup(addr: Uint8Array, off: number): RouteInfo | null {
+    let v6 = false;
+    for (let k = 0; k < 10; k++)
+      if (addr[off + k] !== 0) {
+        v6 = true;
+        break;
+      }
+    if (!v6 && (addr[off + 10] !== 0xff || addr[off + 11] !== 0xff)) v6 = true;
+    const trie = v6 ? this.v6 : this.v4;
+    const node = trie.lookup(addr, off);
+    if (node < 0) return null;
+    let s = trie.val(node);
+    let best = s;
+    s = this.sNext[s]!;
+    if (s >= 0) {
+      const at = this.attrs;
+      for (; s >= 0; s = this.sNext[s]!) {
+        const a = this.sAttr[s]!;
+        const b = this.sAttr[best]!;
+        const d =
+          at.localPref(a) - at.localPref(b) ||
+          at.asPathLen(b) - at.asPathLen(a) ||
+          at.med(b) - at.med(a) ||
+          this.sPeer[best]! - this.sPeer[s]!;
+        if (d > 0) best = s;
+      }
+    }
+    return this.attrs.info(this.sAttr[best]!, trie.plen(node));
+  }
+}

@@ -1,0 +1,96 @@
+// The `query.engine` section: which engine answers the explorer's flow
+// queries — the embedded DuckDB store (default) or a Trino/Presto server over
+// the Parquet export's Hive table (./trino.ts, docs/trino.md). Defaults and
+// validation in the style of src/alerts/config.ts: unknown keys are errors
+// and every error names the key path ("query.engine.trino.server: …").
+import { ConfigError } from "../../config/schema.js";
+
+export interface TrinoEngineSection {
+  /** Coordinator URL, http:// or https:// (tls). */
+  server: string;
+  catalog: string;
+  schema: string;
+  /** The external table over the export (scripts/trino/compare.ts creates one; docs/trino.md). */
+  table: string;
+  user: string;
+  /** HTTP Basic password; Trino accepts one only over https. "" = none. */
+  password: string;
+}
+
+export interface EngineConfig {
+  kind: "duckdb" | "trino";
+  trino: TrinoEngineSection;
+}
+
+export function defaultEngineConfig(): EngineConfig {
+  return {
+    kind: "duckdb",
+    trino: { server: "", catalog: "hive", schema: "nagare", table: "flows", user: "nagare", password: "" },
+  };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function str(v: unknown, key: string, check?: (s: string) => string | null): string {
+  if (typeof v !== "string") throw new ConfigError(key, `${JSON.stringify(v)} — must be a string`);
+  const why = check?.(v);
+  if (why) throw new ConfigError(key, `${JSON.stringify(v)} — ${why}`);
+  return v;
+}
+
+const nonEmpty = (s: string): string | null => (s === "" ? "must not be empty" : null);
+
+/** Validate a raw `query.engine` section over the defaults; throws ConfigError naming the key. */
+export function validateEngineConfig(
+  raw: unknown,
+  defaults: EngineConfig = defaultEngineConfig(),
+  prefix = "query.engine",
+): EngineConfig {
+  if (raw === undefined || raw === null) return { ...defaults, trino: { ...defaults.trino } };
+  if (!isObject(raw)) throw new ConfigError(prefix, `${JSON.stringify(raw)} — must be a mapping`);
+  const out: EngineConfig = { ...defaults, trino: { ...defaults.trino } };
+  for (const [k, v] of Object.entries(raw)) {
+    const key = `${prefix}.${k}`;
+    switch (k) {
+      case "kind":
+        if (v !== "duckdb" && v !== "trino") throw new ConfigError(key, `${JSON.stringify(v)} — must be duckdb or trino`);
+        out.kind = v;
+        break;
+      case "trino": {
+        if (!isObject(v)) throw new ConfigError(key, `${JSON.stringify(v)} — must be a mapping`);
+        for (const [tk, tv] of Object.entries(v)) {
+          const tkey = `${key}.${tk}`;
+          switch (tk) {
+            case "server":
+              out.trino.server = str(tv, tkey, (s) =>
+                s === "" || /^https?:\/\/[^/\s]+\/?$/.test(s) ? null : "must be http(s)://host:port",
+              );
+              break;
+            case "catalog":
+            case "schema":
+            case "table":
+            case "user":
+              out.trino[tk] = str(tv, tkey, nonEmpty);
+              break;
+            case "password":
+              out.trino.password = str(tv, tkey);
+              break;
+            default:
+              throw new ConfigError(tkey, "unknown key");
+          }
+        }
+        break;
+      }
+      default:
+        throw new ConfigError(key, "unknown key");
+    }
+  }
+  if (out.kind === "trino") {
+    if (out.trino.server === "") throw new ConfigError(`${prefix}.trino.server`, "must be set when kind is trino");
+    if (out.trino.password !== "" && !out.trino.server.startsWith("https://"))
+      throw new ConfigError(`${prefix}.trino.password`, "needs an https:// server (Trino refuses passwords over http)");
+  }
+  return out;
+}

@@ -1,0 +1,186 @@
+// BMP station against a real BMP client: Debian's gobgpd (router A) streams
+// to our station what it learns from a second gobgpd (peer B), on loopback.
+//
+//   gobgpd B (AS 65002, 127.0.0.2) ──BGP, ADD-PATH──▶ gobgpd A (AS 65001) ──BMP──▶ our station
+//
+// Routes are announced and withdrawn on B with the gobgp CLI; we check our
+// lookups, Peer Down, the session close, and malformed messages. Fails (does
+// not skip) when gobgpd is missing.
+import assert from "node:assert/strict";
+import { connect } from "node:net";
+import { after, test } from "node:test";
+import { formatIp, parseIp } from "../src/collector/ip.js";
+import { silentLogger } from "../src/log.js";
+import { createRoutingSource, validateRoutingConfig, type RoutingSource } from "../src/enrich/routing/index.js";
+import {
+  freePort,
+  requireGobgp,
+  startGobgpd,
+  waitFor,
+  type Gobgpd,
+} from "../src/enrich/routing/testkit/gobgpd.js";
+
+requireGobgp();
+
+const cleanups: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+});
+
+const ip = (s: string): Uint8Array => parseIp(s)!;
+
+async function routing(bmp: Record<string, unknown>, routers?: Record<string, unknown>): Promise<RoutingSource> {
+  const src = createRoutingSource(
+    validateRoutingConfig({ bmp: { listen: "127.0.0.1:0", ...bmp }, routers }),
+    silentLogger,
+  );
+  await src.start();
+  cleanups.push(() => src.stop());
+  return src;
+}
+
+async function pair(bmpPort: number, policy: string): Promise<{ a: Gobgpd; b: Gobgpd }> {
+  const pb = await freePort("127.0.0.2");
+  const b = await startGobgpd({
+    as: 65002,
+    routerId: "10.255.0.2",
+    port: pb,
+    listenAddress: "127.0.0.2",
+    neighbors: [{ address: "127.0.0.1", peerAs: 65001, passive: true, addPaths: { sendMax: 8 } }],
+  });
+  cleanups.push(() => b.stop());
+  const a = await startGobgpd({
+    as: 65001,
+    routerId: "10.255.0.1",
+    neighbors: [
+      { address: "127.0.0.2", peerAs: 65002, remotePort: pb, localAddress: "127.0.0.1", addPaths: { receive: true } },
+    ],
+    bmp: [{ port: bmpPort, policy }],
+  });
+  cleanups.push(() => a.stop());
+  return { a, b };
+}
+
+function routerState(src: RoutingSource, router = "127.0.0.1") {
+  return src.state().find((s) => s.name === `bmp:${router}`);
+}
+
+test("gobgpd BMP (pre-policy): v4/v6 attributes, ADD-PATH, withdrawals, Peer Down, exporter map", async () => {
+  // Our station keeps only pre-policy views although gobgpd sends everything ("all").
+  const src = await routing({ keepMs: 0, policy: "pre" }, { map: { "192.0.2.50": "127.0.0.1" }, fallback: false });
+  const { b } = await pair(src.ports().bmp, "all");
+  await b.cli([
+    "global", "rib", "add", "10.1.0.0/16", "-a", "ipv4", "nexthop", "192.0.2.9",
+    "community", "65000:100,65000:200", "aspath", "65010,65020", "large-community", "65000:1:2,4200000000:3:4",
+  ]); // prettier-ignore
+  await b.cli(["global", "rib", "add", "10.1.2.0/24", "-a", "ipv4", "nexthop", "192.0.2.9", "aspath", "4200000001"]);
+  await b.cli(["global", "rib", "add", "2001:db8:1::/48", "-a", "ipv6", "nexthop", "2001:db8::9", "aspath", "65030"]);
+  // Two paths for one prefix (RFC 7911): only parseable if the Peer Up OPENs are honoured.
+  await b.cli(["global", "rib", "add", "10.2.0.0/24", "-a", "ipv4", "nexthop", "192.0.2.9", "aspath", "65100", "identifier", "1"]);
+  await b.cli(["global", "rib", "add", "10.2.0.0/24", "-a", "ipv4", "nexthop", "192.0.2.9", "aspath", "65200,65201", "identifier", "2"]);
+  await waitFor("5 routes over BMP", () => src.routes() === 5);
+
+  const hit = src.lookup("127.0.0.1", ip("10.1.9.9"), 0);
+  assert.ok(hit);
+  assert.equal(hit.prefixLen, 16);
+  // A is eBGP to B, so B's AS leads the path A received.
+  assert.equal(hit.asPath, "65002 65010 65020");
+  assert.equal(hit.originAs, 65020);
+  assert.equal(hit.communities, "65000:100 65000:200");
+  assert.equal(hit.largeCommunities, "65000:1:2 4200000000:3:4");
+  assert.equal(formatIp(hit.nextHop, 0), "192.0.2.9");
+  const more = src.lookup("127.0.0.1", ip("10.1.2.3"), 0);
+  assert.equal(more?.prefixLen, 24);
+  assert.equal(more?.originAs, 4200000001, "4-byte AS (RFC 6793)");
+  const v6 = src.lookup("127.0.0.1", ip("2001:db8:1:ffff::1"), 0);
+  assert.equal(v6?.prefixLen, 48);
+  assert.equal(v6?.asPath, "65002 65030");
+  assert.equal(formatIp(v6!.nextHop, 0), "2001:db8::9");
+  assert.equal(src.lookup("127.0.0.1", ip("2001:db8:2::1"), 0), null);
+  assert.equal(src.lookup("127.0.0.1", ip("10.3.0.1"), 0), null);
+  // Both paths kept; the shorter AS path wins.
+  assert.equal(src.lookup("127.0.0.1", ip("10.2.0.1"), 0)?.asPath, "65002 65100");
+
+  // The exporter map: a flow exporter that is not the BMP router itself.
+  assert.equal(src.lookup("192.0.2.50", ip("10.1.9.9"), 0)?.prefixLen, 16);
+  assert.equal(src.lookup("198.51.100.1", ip("10.1.9.9"), 0), null, "no fallback configured");
+
+  const st = routerState(src)!;
+  assert.equal(st.status, "loaded");
+  assert.equal(st.errors, 0, String(st.lastError));
+  assert.equal(st.detail?.routesV4, 4);
+  assert.equal(st.detail?.routesV6, 1);
+  assert.equal(st.detail?.peersUp, 1);
+  assert.equal(st.detail?.sysName, "GoBGP");
+
+  // Withdrawals.
+  await b.cli(["global", "rib", "del", "10.1.2.0/24", "-a", "ipv4"]);
+  await b.cli(["global", "rib", "del", "10.2.0.0/24", "-a", "ipv4", "identifier", "1"]);
+  await waitFor("withdrawals", () => src.routes() === 3);
+  assert.equal(src.lookup("127.0.0.1", ip("10.1.2.3"), 0)?.prefixLen, 16);
+  assert.equal(src.lookup("127.0.0.1", ip("10.2.0.1"), 0)?.asPath, "65002 65200 65201");
+
+  // Peer B goes away: A sends Peer Down, its routes go.
+  await b.stop();
+  await waitFor("peer down", () => src.routes() === 0);
+  assert.equal(src.lookup("127.0.0.1", ip("10.1.9.9"), 0), null);
+  assert.equal(routerState(src)?.detail?.peersUp, 0);
+  assert.equal(routerState(src)?.detail?.connected, 1);
+});
+
+test("gobgpd BMP (Loc-RIB, RFC 9069): router close keeps routes for keepMs, then drops them", async () => {
+  const src = await routing({ keepMs: 1500 }, { fallback: true });
+  const a = await startGobgpd({ as: 65001, routerId: "10.255.0.1", bmp: [{ port: src.ports().bmp, policy: "local-rib" }] });
+  cleanups.push(() => a.stop());
+  await a.cli(["global", "rib", "add", "198.51.100.0/24", "-a", "ipv4", "nexthop", "192.0.2.1", "community", "65001:7"]);
+  await a.cli(["global", "rib", "add", "2001:db8:ab::/48", "-a", "ipv6", "nexthop", "2001:db8::1"]);
+  await waitFor("Loc-RIB routes", () => src.routes() === 2);
+  const r = src.lookup("203.0.113.9", ip("198.51.100.20"), 0);
+  assert.equal(r?.communities, "65001:7", "fallback: an unknown exporter uses the router with routes");
+  assert.equal(r?.originAs, 0, "a local route has an empty AS path");
+  assert.equal(r?.asPath, "");
+
+  await a.stop();
+  await waitFor("session closed", () => routerState(src)?.detail?.connected === 0);
+  assert.equal(src.routes(), 2, "kept during the grace period");
+  assert.equal(routerState(src)?.status, "error");
+  await waitFor("grace period over", () => src.routes() === 0, 5000);
+  assert.equal(routerState(src), undefined);
+});
+
+/** A BMP message: common header (RFC 7854 §4.1) around `body`. */
+function bmp(type: number, body: number[]): Buffer {
+  const len = 6 + body.length;
+  return Buffer.from([3, len >>> 24, (len >>> 16) & 0xff, (len >>> 8) & 0xff, len & 0xff, type, ...body]);
+}
+
+const peerHeader = [0, 0, ...new Array(8).fill(0), ...new Array(12).fill(0), 192, 0, 2, 1, 0, 0, 0xfd, 0xe8, 192, 0, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0];
+
+test("malformed BMP: a bad UPDATE is counted and skipped, a bad version closes the session", async () => {
+  const src = await routing({ keepMs: 0 });
+  const sock = connect({ port: src.ports().bmp, host: "127.0.0.1" });
+  await new Promise<void>((r) => sock.once("connect", () => r()));
+  const closed = new Promise<void>((r) => sock.once("close", () => r()));
+  // Initiation with sysName "raw".
+  sock.write(bmp(4, [0, 2, 0, 3, 0x72, 0x61, 0x77]));
+  // Route Monitoring whose UPDATE claims 50 bytes of attributes but has 2.
+  const update = [0, 0, 0, 50, 0x40, 1];
+  const bgp = [...new Array(16).fill(0xff), 0, 19 + update.length, 2, ...update];
+  sock.write(bmp(0, [...peerHeader, ...bgp]));
+  // Route Monitoring with a good UPDATE after it: 192.0.2.0/24 from AS 65000.
+  const attrs = [0x40, 1, 1, 0, 0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xe8, 0x40, 3, 4, 192, 0, 2, 1];
+  const good = [0, 0, 0, attrs.length, ...attrs, 24, 192, 0, 2];
+  sock.write(bmp(0, [...peerHeader, ...new Array(16).fill(0xff), 0, 19 + good.length, 2, ...good]));
+  await waitFor("good route after the bad one", () => src.routes() === 1);
+  assert.equal(src.lookup("127.0.0.1", ip("192.0.2.77"), 0)?.originAs, 65000);
+  let st = routerState(src)!;
+  assert.equal(st.errors, 1);
+  assert.match(String(st.lastError), /malformed/);
+  assert.equal(st.detail?.sysName, "raw");
+  // Version 2: the stream cannot be trusted any more.
+  sock.write(Buffer.from([2, 0, 0, 0, 6, 4]));
+  await closed;
+  await waitFor("router dropped", () => routerState(src) === undefined);
+  st = src.state().find((s) => s.name === "bmp")!;
+  assert.equal(st.entries, 0);
+});
