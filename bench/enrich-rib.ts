@@ -14,17 +14,13 @@
 //     them inside announced prefixes → ns per lookup and lookups/s, and the
 //     flows/s that is at 2 lookups per flow.
 // Writes bench/results-rib.json. See docs/enrichment-routing.md.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import type { PathAttrs, Prefix } from "../src/enrich/routing/bgp.js";
-import { createRoutingSource, validateRoutingConfig } from "../src/enrich/routing/index.js";
 import { RoutingTables } from "../src/enrich/routing/tables.js";
-import { startGobgpd, waitFor } from "../src/enrich/routing/testkit/gobgpd.js";
-import { silentLogger } from "../src/log.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -78,21 +74,15 @@ interface Args {
   peers: number;
   lookups: number;
   seed: number;
-  /** "direct": fed to the RIB in process; "bgp": through a real gobgpd (MRT inject) and our BGP listener. */
-  via: "direct" | "bgp";
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { v4: 1_000_000, v6: 200_000, peers: 1, lookups: 4_000_000, seed: 7, via: "direct" };
+  const a: Args = { v4: 1_000_000, v6: 200_000, peers: 1, lookups: 4_000_000, seed: 7 };
   for (let i = 0; i < argv.length; i += 2) {
-    const k = argv[i]!.replace(/^--/, "") as Exclude<keyof Args, "via"> | "via";
-    if (k === "via") {
-      if (argv[i + 1] !== "bgp" && argv[i + 1] !== "direct") throw new Error("rib bench: --via bgp|direct");
-      a.via = argv[i + 1] as Args["via"];
-      continue;
-    }
+    const k = argv[i]!.replace(/^--/, "") as keyof Args;
     const v = Number(argv[i + 1]);
-    if (!(k in a) || !Number.isFinite(v)) throw new Error(`rib bench: bad argument ${argv[i]} ${argv[i + 1]}`);
+    if (!(k in a) || !Number.isFinite(v))
+      throw new Error(`rib bench: bad argument ${argv[i]} ${argv[i + 1]}`);
     a[k] = v;
   }
   return a;
@@ -121,7 +111,7 @@ function generate(a: Args, r: Rng): Table {
   };
   const seen = new Set<number>();
   const l4 = picker(V4_LENS);
-  for (let i = 0; i < a.v4; ) {
+  for (let i = 0; i < a.v4;) {
     const len = l4(r);
     // Unicast space 1.0.0.0-223.255.255.255.
     const addr = ((1 + r.int(223)) * 16777216 + r.int(16777216)) >>> 0;
@@ -136,7 +126,7 @@ function generate(a: Args, r: Rng): Table {
   seen.clear();
   const l6 = picker(V6_LENS);
   const seen6 = new Set<string>();
-  for (let i = 0; i < a.v6; ) {
+  for (let i = 0; i < a.v6;) {
     const len = l6(r);
     // 2000::/3, the first 64 bits random then masked (every length here is ≤ 48).
     const w0 = ((0x2000 + r.int(0x2000)) * 65536 + r.int(65536)) >>> 0;
@@ -176,7 +166,8 @@ function attrsOf(t: Table, i: number, peer: number): PathAttrs {
   const originAs = 131_072 + origin;
   path.push(originAs);
   const transit = path[1] ?? path[0]!;
-  const comms = nextH() % 3 === 0 ? "" : `${transit & 0xffff}:${100 + (nextH() % 20)} ${64_500 + peer}:${nextH() % 50}`;
+  const comms =
+    nextH() % 3 === 0 ? "" : `${transit & 0xffff}:${100 + (nextH() % 20)} ${64_500 + peer}:${nextH() % 50}`;
   const nextHop = new Uint8Array(16);
   nextHop[10] = 0xff;
   nextHop[11] = 0xff;
@@ -214,119 +205,6 @@ function prefixOf(t: Table, i: number, nV4: number): Prefix {
     addr[w * 4 + 3] = v & 0xff;
   }
   return { v6: true, addr, len: t.v6len[j]!, pathId: 0 };
-}
-
-
-// ---------------------------------------------------------------- through gobgpd
-
-/**
- * The table as an MRT TABLE_DUMP_V2 file (RFC 6396 §4.3) for `gobgp mrt
- * inject global`: a PEER_INDEX_TABLE with one peer, then one RIB_IPV4_UNICAST
- * / RIB_IPV6_UNICAST record per prefix with one RIB entry. RIB entry
- * attributes are BGP path attributes with 4-byte AS_PATH; for IPv6 the
- * MP_REACH_NLRI is the abbreviated form (§4.3.4: next hop length + next hop).
- */
-function writeMrt(t: Table, a: Args, path: string): void {
-  const chunks: Buffer[] = [];
-  const record = (subtype: number, body: Buffer): void => {
-    const h = Buffer.alloc(12);
-    h.writeUInt16BE(13, 4); // TABLE_DUMP_V2
-    h.writeUInt16BE(subtype, 6);
-    h.writeUInt32BE(body.length, 8);
-    chunks.push(h, body);
-  };
-  // PEER_INDEX_TABLE: collector id, view name "", 1 peer (type 0x02: IPv4 address, 4-byte AS).
-  record(1, Buffer.from([192, 0, 2, 254, 0, 0, 0, 1, 0x02, 192, 0, 2, 1, 192, 0, 2, 1, 0, 0, 0xfb, 0xf4]));
-  const attr = (flags: number, type: number, v: Buffer): Buffer =>
-    v.length > 255
-      ? Buffer.concat([Buffer.from([flags | 0x10, type, v.length >> 8, v.length & 0xff]), v])
-      : Buffer.concat([Buffer.from([flags, type, v.length]), v]);
-  const n = a.v4 + a.v6;
-  for (let i = 0; i < n; i++) {
-    const p = prefixOf(t, i, a.v4);
-    const at = attrsOf(t, i, 0);
-    const asns = at.asPath.split(" ").map(Number);
-    const asPath = Buffer.alloc(2 + 4 * asns.length);
-    asPath[0] = 2;
-    asPath[1] = asns.length;
-    asns.forEach((x, k) => asPath.writeUInt32BE(x, 2 + 4 * k));
-    const parts = [attr(0x40, 1, Buffer.from([0])), attr(0x40, 2, asPath)];
-    if (p.v6) parts.push(attr(0x80, 14, Buffer.from([16, 0x20, 0x01, 0x0d, 0xb8, ...new Array(11).fill(0), 1])));
-    else parts.push(attr(0x40, 3, Buffer.from(at.nextHop.subarray(12))));
-    if (at.communities) {
-      const cs = at.communities.split(" ").map((c) => c.split(":").map(Number));
-      const b = Buffer.alloc(4 * cs.length);
-      cs.forEach(([hi, lo], k) => {
-        b.writeUInt16BE(hi!, 4 * k);
-        b.writeUInt16BE(lo!, 4 * k + 2);
-      });
-      parts.push(attr(0xc0, 8, b));
-    }
-    if (at.largeCommunities) {
-      const [g, d1, d2] = at.largeCommunities.split(":").map(Number);
-      const b = Buffer.alloc(12);
-      b.writeUInt32BE(g!, 0);
-      b.writeUInt32BE(d1!, 4);
-      b.writeUInt32BE(d2!, 8);
-      parts.push(attr(0xc0, 32, b));
-    }
-    const attrs = Buffer.concat(parts);
-    const nb = (p.len + 7) >> 3;
-    const base = p.v6 ? 0 : 12;
-    const body = Buffer.alloc(4 + 1 + nb + 2 + 8 + attrs.length);
-    body.writeUInt32BE(i, 0);
-    body[4] = p.len;
-    body.set(p.addr.subarray(base, base + nb), 5);
-    let o = 5 + nb;
-    body.writeUInt16BE(1, o); // entry count
-    body.writeUInt16BE(0, o + 2); // peer index
-    body.writeUInt32BE(0, o + 4); // originated time
-    body.writeUInt16BE(attrs.length, o + 8);
-    o += 10;
-    body.set(attrs, o);
-    record(p.v6 ? 4 : 2, body);
-  }
-  writeFileSync(path, Buffer.concat(chunks));
-}
-
-/** The table through the real gobgpd: MRT inject, then BGP to our listener; memory of the whole source. */
-async function viaBgp(a: Args, t: Table): Promise<{ seconds: number; bytes: number; routes: number }> {
-  const dir = mkdtempSync(join(tmpdir(), "nagare-bench-rib-"));
-  try {
-    const file = join(dir, "table.mrt");
-    writeMrt(t, a, file);
-    gc();
-    gc();
-    const m0 = process.memoryUsage();
-    const src = createRoutingSource(
-      validateRoutingConfig({
-        bgp: { listen: "127.0.0.1:0", asn: 65001, routerId: "192.0.2.254", neighbors: [{ address: "127.0.0.1", asn: 65001 }] },
-      }),
-      silentLogger,
-    );
-    await src.start();
-    const g = await startGobgpd({
-      as: 65001,
-      routerId: "192.0.2.1",
-      neighbors: [{ address: "127.0.0.1", peerAs: 65001, remotePort: src.ports().bgp }],
-    });
-    try {
-      const t0 = Date.now();
-      await g.cli(["mrt", "inject", "global", file]);
-      const want = a.v4 + a.v6;
-      await waitFor(`${want} routes from gobgpd`, () => src.routes() >= want, 3_600_000);
-      const seconds = (Date.now() - t0) / 1000;
-      gc();
-      gc();
-      const m1 = process.memoryUsage();
-      return { seconds, bytes: m1.heapUsed + m1.arrayBuffers - (m0.heapUsed + m0.arrayBuffers), routes: src.routes() };
-    } finally {
-      await g.stop();
-      await src.stop();
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 export interface RibResult {
@@ -427,14 +305,6 @@ export async function runRibPart(machine: Record<string, unknown>, argv: string[
     `RIB: ${a.v4} IPv4 + ${a.v6} IPv6 generated prefixes × ${a.peers} peer(s) into one router's RIB; ${a.lookups} lookups`,
   );
   const t = generate(a, new Rng(a.seed));
-  let bgp: { seconds: number; bytes: number; routes: number } | undefined;
-  if (a.via === "bgp") {
-    bgp = await viaBgp(a, t);
-    console.log(
-      `  through gobgpd (MRT inject → BGP → our listener): ${bgp.routes} routes in ${bgp.seconds.toFixed(1)} s` +
-        ` (${(bgp.routes / bgp.seconds / 1e3).toFixed(0)} k routes/s); memory ${MiB(bgp.bytes)} MiB = ${(bgp.bytes / bgp.routes).toFixed(0)} bytes/route`,
-    );
-  }
   const res = runRib(a, t);
   console.log(
     [
@@ -447,7 +317,12 @@ export async function runRibPart(machine: Record<string, unknown>, argv: string[
     ].join("\n"),
   );
   const path = join(dirname(fileURLToPath(import.meta.url)), "results-rib.json");
-  const out = import.meta.url.endsWith(".ts") ? path : join(dirname(path), "..", "..", "bench", "results-rib.json");
-  writeFileSync(out, JSON.stringify({ finished: new Date().toISOString(), machine, args: a, result: res, viaBgp: bgp }, null, 2) + "\n");
+  const out = import.meta.url.endsWith(".ts")
+    ? path
+    : join(dirname(path), "..", "..", "bench", "results-rib.json");
+  writeFileSync(
+    out,
+    JSON.stringify({ finished: new Date().toISOString(), machine, args: a, result: res }, null, 2) + "\n",
+  );
   console.log(`\nwrote ${out}`);
 }

@@ -12,9 +12,10 @@
 // datagram → last flow committed and its offset committed); lag at the end.
 // Two apps and the broker share this machine's cores with the sender: the
 // figure is for the whole chain on one box, not per component.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { App } from "../src/app.js";
 import { validateConfig } from "../src/config/schema.js";
 import { silentLogger } from "../src/log.js";
@@ -127,8 +128,11 @@ function numFlag(args: string[], name: string, dflt: number): number {
   return v;
 }
 
-/** `npm run bench -- kafka-e2e [--rate F] [--seconds S] [--partitions P]`: prints the result as JSON. */
-export async function runKafkaE2EPart(args: string[]): Promise<KafkaE2EResult> {
+/** `npm run bench -- kafka-e2e [--rate F] [--seconds S] [--partitions P]`: prints it, writes bench/results-kafka-e2e.json. */
+export async function runKafkaE2EPart(
+  machine: Record<string, unknown>,
+  args: string[],
+): Promise<KafkaE2EResult> {
   const r = await runKafkaE2E({
     rate: numFlag(args, "--rate", 100_000),
     seconds: numFlag(args, "--seconds", 10),
@@ -141,6 +145,12 @@ export async function runKafkaE2EPart(args: string[]): Promise<KafkaE2EResult> {
       `final lag ${r.finalLag}\n` +
       `  end to end: ${(r.flowsPerSecond / 1000).toFixed(1)}k flows/s (first datagram → last flow committed, ${r.wallMs} ms)`,
   );
-  console.log(JSON.stringify(r));
+  // Beside this file under tsx; from dist/bench/, the repository's bench/.
+  const here = join(dirname(fileURLToPath(import.meta.url)), "results-kafka-e2e.json");
+  const path = import.meta.url.endsWith(".ts")
+    ? here
+    : join(dirname(here), "..", "..", "bench", "results-kafka-e2e.json");
+  writeFileSync(path, JSON.stringify({ date: new Date().toISOString(), machine, result: r }, null, 2) + "\n");
+  console.log(`  written to ${path}`);
   return r;
 }

@@ -72,12 +72,15 @@ export async function runKafkaPart(machine: Record<string, unknown>, argv: strin
   const a = parseArgs(argv);
   const batches = makeBatches(a.flows);
   const flows = batches.reduce((s, b) => s + b.length, 0);
-  console.log(`Kafka producer: ${flows} flows (synthetic NetFlow v9 decoded), ${a.partitions} partitions, acks all, lz4`);
+  console.log(
+    `Kafka producer: ${flows} flows (synthetic NetFlow v9 decoded), ${a.partitions} partitions, acks all, lz4`,
+  );
   const kafka = await startKafka();
   const results: KafkaProducerResult[] = [];
   try {
     for (const format of ["nagare-binary", "pmacct-json"] as const) {
-      const enc: FlowEncoder = format === "nagare-binary" ? new NagareBinaryEncoder() : new PmacctJsonEncoder();
+      const enc: FlowEncoder =
+        format === "nagare-binary" ? new NagareBinaryEncoder() : new PmacctJsonEncoder();
       let bytes = 0;
       const t0 = performance.now();
       for (const b of batches) for (const m of enc.encode(b)) bytes += m.value.length;
@@ -117,7 +120,12 @@ export async function runKafkaPart(machine: Record<string, unknown>, argv: strin
     await kafka.stop();
   }
   const path = join(dirname(fileURLToPath(import.meta.url)), "results-kafka.json");
-  const out = import.meta.url.endsWith(".ts") ? path : join(dirname(path), "..", "..", "bench", "results-kafka.json");
-  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), machine, args: a, results }, null, 2) + "\n");
+  const out = import.meta.url.endsWith(".ts")
+    ? path
+    : join(dirname(path), "..", "..", "bench", "results-kafka.json");
+  writeFileSync(
+    out,
+    JSON.stringify({ date: new Date().toISOString(), machine, args: a, results }, null, 2) + "\n",
+  );
   console.log(`\nwrote ${out}`);
 }

@@ -18,10 +18,14 @@
 //                              labelled anomaly set: our scores vs rolling mean ± 3σ (bench/anomaly.ts, results-anomaly.json)
 //   npm run bench -- detect [--runs N]
 //                              DDoS detection delay per vector over real UDP, counter memory, cost per flow (bench/detect.ts, results-detect.json)
-//   npm run bench -- rib [--v4 N] [--v6 N] [--peers P] [--lookups N] [--seed S] [--via bgp]
+//   npm run bench -- rib [--v4 N] [--v6 N] [--peers P] [--lookups N] [--seed S]
 //                              routing RIB: memory per route for a generated full table, ns per lookup (bench/enrich-rib.ts, results-rib.json)
+//   npm run bench -- enrich [--seconds S] [--networks N] [--geo N] [--runs R]
+//                              decode + enrichment (networks, GeoIP, AS names, classifiers) vs off; ns per flow (bench/enrich.ts, results-enrich.json)
 //   npm run bench -- kafka [--flows N] [--partitions P]
 //                              Kafka producer: encode and encode+produce flows/s to a real broker (bench/kafka.ts, results-kafka.json)
+//   npm run bench -- kafka-e2e [--rate F] [--seconds S] [--partitions P]
+//                              UDP → collector mode → Kafka → store mode → DuckDB, flows/s end to end (bench/kafka-e2e.ts, results-kafka-e2e.json)
 import { writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join } from "node:path";
@@ -29,7 +33,9 @@ import { fileURLToPath } from "node:url";
 import { runAnomalyPart } from "./anomaly.js";
 import { runDetectPart } from "./detect.js";
 import { runRibPart } from "./enrich-rib.js";
+import { runEnrichPart } from "./enrich.js";
 import { runKafkaPart } from "./kafka.js";
+import { runKafkaE2EPart } from "./kafka-e2e.js";
 import { runDashboardPart } from "./dashboard.js";
 import { decodeCases, runDecodeCase, type DecodeResult } from "./decode.js";
 import { LOSS_LIMIT, RECEIVE_RATES, runReceive, type ReceiveResult } from "./receive.js";
@@ -71,7 +77,9 @@ async function main(): Promise<void> {
     "anomaly",
     "detect",
     "rib",
+    "enrich",
     "kafka",
+    "kafka-e2e",
   ];
   if (!parts.includes(part)) {
     console.error(`usage: npm run bench [-- ${parts.slice(1).join("|")}]   (got "${part}")`);
@@ -97,8 +105,16 @@ async function main(): Promise<void> {
     await runStorePart();
     return;
   }
+  if (part === "enrich") {
+    await runEnrichPart(machine, process.argv.slice(3));
+    return;
+  }
   if (part === "rib") {
     await runRibPart(machine, process.argv.slice(3));
+    return;
+  }
+  if (part === "kafka-e2e") {
+    await runKafkaE2EPart(machine, process.argv.slice(3));
     return;
   }
   if (part === "kafka") {

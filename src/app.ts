@@ -383,6 +383,22 @@ export class App {
         ...(this.config.enrich.enabled
           ? { enrich: { metrics: this.enrich.metrics(), sources: this.enrich.states() } }
           : {}),
+        ...(this.kafka || this.producer
+          ? {
+              kafka: {
+                ...(this.kafka
+                  ? {
+                      consumer: {
+                        metrics: this.kafka.metrics(),
+                        malformed: Object.fromEntries(this.kafka.malformedBy),
+                        partitions: this.kafka.partitions(),
+                      },
+                    }
+                  : {}),
+                ...(this.producer ? { producer: this.producer.metrics() } : {}),
+              },
+            }
+          : {}),
       }),
     });
   }

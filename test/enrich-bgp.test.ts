@@ -9,7 +9,11 @@ import { after, test } from "node:test";
 import { formatIp, parseIp } from "../src/collector/ip.js";
 import { silentLogger } from "../src/log.js";
 import { encodeOpen } from "../src/enrich/routing/bgp.js";
-import { createRoutingSource, validateRoutingConfig, type RoutingSource } from "../src/enrich/routing/index.js";
+import {
+  createRoutingSource,
+  validateRoutingConfig,
+  type RoutingSource,
+} from "../src/enrich/routing/index.js";
 import { requireGobgp, startGobgpd, waitFor } from "../src/enrich/routing/testkit/gobgpd.js";
 
 requireGobgp();
@@ -54,8 +58,30 @@ test("gobgpd peers with the listener: routes in, withdrawals, session end drops 
     "global", "rib", "add", "10.1.0.0/16", "-a", "ipv4", "nexthop", "192.0.2.9", "local-pref", "250",
     "community", "65000:100", "aspath", "65010,65020", "large-community", "65000:1:2",
   ]); // prettier-ignore
-  await g.cli(["global", "rib", "add", "10.1.2.0/24", "-a", "ipv4", "nexthop", "192.0.2.10", "aspath", "65030,{65040,65041}"]);
-  await g.cli(["global", "rib", "add", "2001:db8:1::/48", "-a", "ipv6", "nexthop", "2001:db8::9", "aspath", "4200000000"]);
+  await g.cli([
+    "global",
+    "rib",
+    "add",
+    "10.1.2.0/24",
+    "-a",
+    "ipv4",
+    "nexthop",
+    "192.0.2.10",
+    "aspath",
+    "65030,{65040,65041}",
+  ]);
+  await g.cli([
+    "global",
+    "rib",
+    "add",
+    "2001:db8:1::/48",
+    "-a",
+    "ipv6",
+    "nexthop",
+    "2001:db8::9",
+    "aspath",
+    "4200000000",
+  ]);
   await g.cli(["global", "rib", "add", "0.0.0.0/0", "-a", "ipv4", "nexthop", "192.0.2.1"]);
   await waitFor("4 routes", () => src.routes() === 4);
 

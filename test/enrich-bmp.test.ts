@@ -11,7 +11,11 @@ import { connect } from "node:net";
 import { after, test } from "node:test";
 import { formatIp, parseIp } from "../src/collector/ip.js";
 import { silentLogger } from "../src/log.js";
-import { createRoutingSource, validateRoutingConfig, type RoutingSource } from "../src/enrich/routing/index.js";
+import {
+  createRoutingSource,
+  validateRoutingConfig,
+  type RoutingSource,
+} from "../src/enrich/routing/index.js";
 import {
   freePort,
   requireGobgp,
@@ -29,7 +33,10 @@ after(async () => {
 
 const ip = (s: string): Uint8Array => parseIp(s)!;
 
-async function routing(bmp: Record<string, unknown>, routers?: Record<string, unknown>): Promise<RoutingSource> {
+async function routing(
+  bmp: Record<string, unknown>,
+  routers?: Record<string, unknown>,
+): Promise<RoutingSource> {
   const src = createRoutingSource(
     validateRoutingConfig({ bmp: { listen: "127.0.0.1:0", ...bmp }, routers }),
     silentLogger,
@@ -53,7 +60,13 @@ async function pair(bmpPort: number, policy: string): Promise<{ a: Gobgpd; b: Go
     as: 65001,
     routerId: "10.255.0.1",
     neighbors: [
-      { address: "127.0.0.2", peerAs: 65002, remotePort: pb, localAddress: "127.0.0.1", addPaths: { receive: true } },
+      {
+        address: "127.0.0.2",
+        peerAs: 65002,
+        remotePort: pb,
+        localAddress: "127.0.0.1",
+        addPaths: { receive: true },
+      },
     ],
     bmp: [{ port: bmpPort, policy }],
   });
@@ -65,20 +78,73 @@ function routerState(src: RoutingSource, router = "127.0.0.1") {
   return src.state().find((s) => s.name === `bmp:${router}`);
 }
 
-test("gobgpd BMP (pre-policy): v4/v6 attributes, ADD-PATH, withdrawals, Peer Down, exporter map", async () => {
+test("gobgpd BMP (post-policy view of ADD-PATH routes): v4/v6 attributes, ADD-PATH, withdrawals, Peer Down, exporter map", async () => {
   // Our station keeps only pre-policy views although gobgpd sends everything ("all").
-  const src = await routing({ keepMs: 0, policy: "pre" }, { map: { "192.0.2.50": "127.0.0.1" }, fallback: false });
+  const src = await routing(
+    { keepMs: 0, policy: "pre" },
+    { map: { "192.0.2.50": "127.0.0.1" }, fallback: false },
+  );
   const { b } = await pair(src.ports().bmp, "all");
   await b.cli([
     "global", "rib", "add", "10.1.0.0/16", "-a", "ipv4", "nexthop", "192.0.2.9",
     "community", "65000:100,65000:200", "aspath", "65010,65020", "large-community", "65000:1:2,4200000000:3:4",
   ]); // prettier-ignore
-  await b.cli(["global", "rib", "add", "10.1.2.0/24", "-a", "ipv4", "nexthop", "192.0.2.9", "aspath", "4200000001"]);
-  await b.cli(["global", "rib", "add", "2001:db8:1::/48", "-a", "ipv6", "nexthop", "2001:db8::9", "aspath", "65030"]);
+  await b.cli([
+    "global",
+    "rib",
+    "add",
+    "10.1.2.0/24",
+    "-a",
+    "ipv4",
+    "nexthop",
+    "192.0.2.9",
+    "aspath",
+    "4200000001",
+  ]);
+  await b.cli([
+    "global",
+    "rib",
+    "add",
+    "2001:db8:1::/48",
+    "-a",
+    "ipv6",
+    "nexthop",
+    "2001:db8::9",
+    "aspath",
+    "65030",
+  ]);
   // Two paths for one prefix (RFC 7911): only parseable if the Peer Up OPENs are honoured.
-  await b.cli(["global", "rib", "add", "10.2.0.0/24", "-a", "ipv4", "nexthop", "192.0.2.9", "aspath", "65100", "identifier", "1"]);
-  await b.cli(["global", "rib", "add", "10.2.0.0/24", "-a", "ipv4", "nexthop", "192.0.2.9", "aspath", "65200,65201", "identifier", "2"]);
-  await waitFor("5 routes over BMP", () => src.routes() === 5);
+  await b.cli([
+    "global",
+    "rib",
+    "add",
+    "10.2.0.0/24",
+    "-a",
+    "ipv4",
+    "nexthop",
+    "192.0.2.9",
+    "aspath",
+    "65100",
+    "identifier",
+    "1",
+  ]);
+  await b.cli([
+    "global",
+    "rib",
+    "add",
+    "10.2.0.0/24",
+    "-a",
+    "ipv4",
+    "nexthop",
+    "192.0.2.9",
+    "aspath",
+    "65200,65201",
+    "identifier",
+    "2",
+  ]);
+  await waitFor("5 routes over BMP", () => src.routes() === 5).catch((e: Error) => {
+    throw new Error(`${e.message}: ${JSON.stringify(src.state())}`);
+  });
 
   const hit = src.lookup("127.0.0.1", ip("10.1.9.9"), 0);
   assert.ok(hit);
@@ -130,9 +196,24 @@ test("gobgpd BMP (pre-policy): v4/v6 attributes, ADD-PATH, withdrawals, Peer Dow
 
 test("gobgpd BMP (Loc-RIB, RFC 9069): router close keeps routes for keepMs, then drops them", async () => {
   const src = await routing({ keepMs: 1500 }, { fallback: true });
-  const a = await startGobgpd({ as: 65001, routerId: "10.255.0.1", bmp: [{ port: src.ports().bmp, policy: "local-rib" }] });
+  const a = await startGobgpd({
+    as: 65001,
+    routerId: "10.255.0.1",
+    bmp: [{ port: src.ports().bmp, policy: "local-rib" }],
+  });
   cleanups.push(() => a.stop());
-  await a.cli(["global", "rib", "add", "198.51.100.0/24", "-a", "ipv4", "nexthop", "192.0.2.1", "community", "65001:7"]);
+  await a.cli([
+    "global",
+    "rib",
+    "add",
+    "198.51.100.0/24",
+    "-a",
+    "ipv4",
+    "nexthop",
+    "192.0.2.1",
+    "community",
+    "65001:7",
+  ]);
   await a.cli(["global", "rib", "add", "2001:db8:ab::/48", "-a", "ipv6", "nexthop", "2001:db8::1"]);
   await waitFor("Loc-RIB routes", () => src.routes() === 2);
   const r = src.lookup("203.0.113.9", ip("198.51.100.20"), 0);
@@ -154,10 +235,35 @@ function bmp(type: number, body: number[]): Buffer {
   return Buffer.from([3, len >>> 24, (len >>> 16) & 0xff, (len >>> 8) & 0xff, len & 0xff, type, ...body]);
 }
 
-const peerHeader = [0, 0, ...new Array(8).fill(0), ...new Array(12).fill(0), 192, 0, 2, 1, 0, 0, 0xfd, 0xe8, 192, 0, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0];
+const peerHeader = [
+  0,
+  0,
+  ...new Array(8).fill(0),
+  ...new Array(12).fill(0),
+  192,
+  0,
+  2,
+  1,
+  0,
+  0,
+  0xfd,
+  0xe8,
+  192,
+  0,
+  2,
+  1,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+];
 
 test("malformed BMP: a bad UPDATE is counted and skipped, a bad version closes the session", async () => {
-  const src = await routing({ keepMs: 0 });
+  const src = await routing({ keepMs: 0, policy: "pre" });
   const sock = connect({ port: src.ports().bmp, host: "127.0.0.1" });
   await new Promise<void>((r) => sock.once("connect", () => r()));
   const closed = new Promise<void>((r) => sock.once("close", () => r()));
@@ -171,7 +277,15 @@ test("malformed BMP: a bad UPDATE is counted and skipped, a bad version closes t
   const attrs = [0x40, 1, 1, 0, 0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xe8, 0x40, 3, 4, 192, 0, 2, 1];
   const good = [0, 0, 0, attrs.length, ...attrs, 24, 192, 0, 2];
   sock.write(bmp(0, [...peerHeader, ...new Array(16).fill(0xff), 0, 19 + good.length, 2, ...good]));
+  // The same as a post-policy view (L flag): not kept with policy "pre".
+  const post = [...peerHeader];
+  post[1] = 0x40;
+  const good2 = [0, 0, 0, attrs.length, ...attrs, 24, 198, 51, 100];
+  sock.write(bmp(0, [...post, ...new Array(16).fill(0xff), 0, 19 + good2.length, 2, ...good2]));
   await waitFor("good route after the bad one", () => src.routes() === 1);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(src.routes(), 1, "post-policy view filtered out");
+  assert.equal(src.lookup("127.0.0.1", ip("198.51.100.1"), 0), null);
   assert.equal(src.lookup("127.0.0.1", ip("192.0.2.77"), 0)?.originAs, 65000);
   let st = routerState(src)!;
   assert.equal(st.errors, 1);

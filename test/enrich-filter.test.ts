@@ -110,6 +110,7 @@ const lc = (v: unknown): string => String(v).toLowerCase();
 const CASES: [string, (r: Row) => boolean][] = [
   ["src country JP", (r) => r.src_country === "JP"],
   ["dst country de", (r) => r.dst_country === "DE"],
+  ['src country ""', (r) => r.src_country === ""],
   ["country US", (r) => r.src_country === "US" || r.dst_country === "US"],
   [
     "src and dst country in [ US DE ]",

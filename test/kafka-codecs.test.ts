@@ -240,12 +240,16 @@ function nfacctdJson(pcap: string, aggregate: string, extra = ""): Record<string
         extra,
       ].join("\n") + "\n",
     );
-    const r = spawnSync("nfacctd", ["-f", join(dir, "nf.conf")], { encoding: "utf8", timeout: 60_000 });
+    const r = spawnSync("/usr/sbin/nfacctd", ["-f", join(dir, "nf.conf")], {
+      encoding: "utf8",
+      timeout: 60_000,
+    });
     assert.equal(
       r.error,
       undefined,
       `nfacctd (Debian package pmacct) must be installed: ${r.error?.message}`,
     );
+    assert.equal(r.status, 0, `nfacctd failed:\n${r.stdout}\n${r.stderr}`);
     const text = readFileSync(out, "utf8");
     return text
       .split("\n")

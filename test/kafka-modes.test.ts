@@ -5,6 +5,7 @@
 // and the collector runs no store and no UI. Also: mode validation and the
 // CLI flag.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,11 +19,18 @@ import { silentLogger } from "../src/log.js";
 import { CAPTURES_DIR } from "./helpers/captures.js";
 import { startKafka, type KafkaBroker } from "./helpers/kafka.js";
 import { readPcapUdp } from "./helpers/pcap.js";
+import { launchChromium, signIn, waitText } from "./helpers/nagare-proc.js";
+import { repoRoot } from "./helpers/repo.js";
 
 const CAPTURE = "graylog__nprobe-netflow9-3.pcap";
 
 let kafka: KafkaBroker;
 before(async () => {
+  // The web UI (web/dist) for the Kafka section check; the apps find it when built.
+  execFileSync(process.execPath, [join(repoRoot(), "web", "build.mjs")], {
+    cwd: repoRoot(),
+    stdio: "ignore",
+  });
   kafka = await startKafka();
 });
 after(async () => {
@@ -90,7 +98,7 @@ test("collector mode → Kafka → store mode: the store's SQL totals equal the 
     config: validateConfig({
       mode: "store",
       dataDir: join(dir, "store"),
-      http: { listen: "127.0.0.1:0" },
+      http: { listen: "127.0.0.1:0", adminPassword: "admin-password-k2" },
       demo: { enabled: false },
       store: { intervalMs: 100 },
       bus: { ...bus, consumer: { groupId: "nagare-modes", commitIntervalMs: 200, lagIntervalMs: 0 } },
@@ -154,6 +162,48 @@ test("collector mode → Kafka → store mode: the store's SQL totals equal the 
     assert.equal(body.consumer.partitions.length, 3);
     assert.ok(body.consumer.partitions.every((p) => p.lag === 0));
     assert.equal(body.consumer.metrics.flows, 892);
+
+    // Prometheus: per-partition lag on the store node, the producer's counters on the collector.
+    const sm = await (await fetch(`http://${store.http.address}/metrics`)).text();
+    for (let p = 0; p < 3; p++)
+      assert.match(
+        sm,
+        new RegExp(`^nagare_kafka_consumer_lag\\{topic="${topic}",partition="${p}"\\} 0$`, "m"),
+      );
+    assert.match(sm, /^nagare_kafka_consumer_flows_total 892$/m);
+    const cm = await (await fetch(`http://${collector.http.address}/metrics`)).text();
+    assert.match(cm, /^nagare_kafka_producer_produced_flows_total 892$/m);
+
+    // The web UI: the Exporters page's Kafka section, one row per partition, lag 0.
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const base = `http://${store.http.address}`;
+      await signIn(page, base, "admin", "admin-password-k2");
+      await page.goto(base + "/#/exporters");
+      await waitText(page, "#kafka", /consuming nagare\.flows \(group nagare-modes/);
+      const rows = await page.$$eval("#kafka-partitions tr", (trs) =>
+        trs.map((tr) =>
+          Array.from(
+            (
+              tr as unknown as { querySelectorAll(s: string): ArrayLike<{ textContent: string | null }> }
+            ).querySelectorAll("td"),
+          ).map((td) => td.textContent ?? ""),
+        ),
+      );
+      // partition, position, committed, log end, lag
+      assert.equal(rows.length, 3);
+      for (const r of rows) {
+        assert.equal(r[4], "0", JSON.stringify(r));
+        assert.equal(r[2], r[3], "committed = log end");
+      }
+      assert.deepEqual(
+        rows.map((r) => r[0]),
+        ["0", "1", "2"],
+      );
+    } finally {
+      await browser.close();
+    }
   } finally {
     await store.stop();
     await collector.stop();

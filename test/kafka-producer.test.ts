@@ -86,7 +86,7 @@ async function readTopic(
       await stream.close().catch(() => undefined);
     }
   } finally {
-    await consumer.close(true).catch(() => undefined);
+    await new Promise<void>((resolve) => consumer.close(true, () => resolve()));
   }
   return out;
 }
@@ -216,6 +216,69 @@ describe("KafkaProducer against a real broker", () => {
       [r.src_addr, r.dst_addr, r.src_port, r.dst_port, r.protocol, r.bytes, r.packets].join("|");
     const want = batches.flatMap((b) => Array.from({ length: b.length }, (_, i) => tuple(b.row(i)))).sort();
     assert.deepEqual(sink.rows().map(tuple).sort(), want);
+  });
+
+  it("pmacct time bins (kafka_history / kafka_refresh_time): aggregates published every refresh, pmacct's stamps", async () => {
+    await kafka.createTopic("pmacct.bins", 1);
+    const p = new KafkaProducer(
+      config("pmacct.bins", {
+        format: "pmacct-json",
+        pmacct: {
+          fields: ["peer_ip_src", "ip_proto"],
+          writerId: "nagare/test",
+          historySeconds: 300,
+          refreshSeconds: 1,
+          maxEntries: 1000,
+        },
+      }),
+    );
+    await p.start();
+    const t = Date.UTC(2026, 10, 27, 12, 7, 31);
+    for (const first of [0, 100]) {
+      const b = numbered(first, 100);
+      for (let i = 0; i < 100; i++) b.cols.time_flow_start[i] = t + (first === 100 && i >= 50 ? 300_000 : 0);
+      p.consume(b);
+    }
+    // Nothing is published before the refresh; then both bins at once.
+    assert.equal(p.metrics().produced_messages, 0);
+    assert.equal(p.metrics().history_entries, 2);
+    await waitFor("the refresh purge", () => p.metrics().produced_messages === 2, 15_000);
+    await p.stop();
+    const objs = (await readTopic("pmacct.bins", (n) => n >= 2)).map(
+      (m) => JSON.parse(m.value.toString()) as Record<string, unknown>,
+    );
+    objs.sort((a, b) => String(a.stamp_inserted).localeCompare(String(b.stamp_inserted)));
+    const sum = (from: number, to: number) => ((from + to - 1) * (to - from)) / 2; // packets = ids
+    assert.deepEqual(
+      objs.map(
+        ({ stamp_updated, ...o }) => (
+          assert.match(String(stamp_updated), /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/),
+          o
+        ),
+      ),
+      [
+        {
+          event_type: "purge",
+          peer_ip_src: "192.0.2.10",
+          ip_proto: "tcp",
+          stamp_inserted: "2026-11-27 12:05:00",
+          flows: 150,
+          packets: sum(0, 150),
+          bytes: 150_000,
+          writer_id: "nagare/test",
+        },
+        {
+          event_type: "purge",
+          peer_ip_src: "192.0.2.10",
+          ip_proto: "tcp",
+          stamp_inserted: "2026-11-27 12:10:00",
+          flows: 50,
+          packets: sum(150, 200),
+          bytes: 50_000,
+          writer_id: "nagare/test",
+        },
+      ],
+    );
   });
 
   it("broker killed (SIGKILL) mid-stream and restarted: consume() never blocks, buffer bounded, retries counted, no flow lost", async () => {

@@ -15,6 +15,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { FlowQueryRunner } from "../src/api/query.js";
+import { App } from "../src/app.js";
+import { validateConfig } from "../src/config/schema.js";
+import { silentLogger } from "../src/log.js";
 import type { FlowQuery } from "../src/query/planner/index.js";
 import { SqlService } from "../src/query/sql/index.js";
 import { TrinoClient } from "../src/query/engine/trino-client.js";
@@ -78,13 +81,17 @@ before(async () => {
     `CREATE SCHEMA IF NOT EXISTS ${lake.catalog}.${lake.schema} WITH (location = 'local://${dir}/schema')`,
   );
   await client.query(lakeTableDdl(lake, `local://${lakeDir}`));
-  await client.query(`CALL ${lake.catalog}.system.sync_partition_metadata('${lake.schema}', '${lake.table}', 'ADD')`);
+  await client.query(
+    `CALL ${lake.catalog}.system.sync_partition_metadata('${lake.schema}', '${lake.table}', 'ADD')`,
+  );
   trino = new TrinoQueryEngine({ server: SERVER, user: "nagare", timeoutMs: 120_000, ...lake });
 });
 
 after(async () => {
   if (!SERVER) return;
-  await client?.query(`DROP TABLE IF EXISTS ${lake.catalog}.${lake.schema}.${lake.table}`).catch(() => undefined);
+  await client
+    ?.query(`DROP TABLE IF EXISTS ${lake.catalog}.${lake.schema}.${lake.table}`)
+    .catch(() => undefined);
   await client?.query(`DROP SCHEMA IF EXISTS ${lake.catalog}.${lake.schema}`).catch(() => undefined);
   duck?.close();
   await sql?.stop();
@@ -92,7 +99,9 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const skip = SERVER ? false : "NAGARE_TRINO_SERVER not set (scripts/trino/run.sh demo runs this file against a real Trino)";
+const skip = SERVER
+  ? false
+  : "NAGARE_TRINO_SERVER not set (scripts/trino/run.sh demo runs this file against a real Trino)";
 
 /** The answer without the fields that name the engine's tables. */
 function comparable(a: { status: number; body: unknown }): unknown {
@@ -102,7 +111,9 @@ function comparable(a: { status: number; body: unknown }): unknown {
 }
 
 test("the lake in Trino holds every flow of the store", { skip }, async () => {
-  const t = await client.query(`SELECT count(*), sum(bytes) FROM ${lake.catalog}.${lake.schema}.${lake.table}`);
+  const t = await client.query(
+    `SELECT count(*), sum(bytes) FROM ${lake.catalog}.${lake.schema}.${lake.table}`,
+  );
   const d = await sql.query("SELECT count(*), sum(bytes) FROM flows_raw");
   assert.deepEqual(t.rows[0]!.map(String), d.rows[0]!.map(String));
   assert.ok(Number(t.rows[0]![0]) > 3000);
@@ -128,27 +139,76 @@ test("old pipeline: select * limit 10 and a TopN in plain SQL equal Nagare's", {
 const QUERIES: [string, (b: number) => FlowQuery][] = [
   [
     "table TopN dst_port by bytes with other",
-    (b) => ({ start: b, end: b + 3 * HOUR, resolution: "auto", dimensions: ["dst_port"], metric: "bytes", topN: 5, shape: "table" }),
+    (b) => ({
+      start: b,
+      end: b + 3 * HOUR,
+      resolution: "auto",
+      dimensions: ["dst_port"],
+      metric: "bytes",
+      topN: 5,
+      shape: "table",
+    }),
   ],
   [
     "table by src_addr, dst_addr (ip text), packets",
-    (b) => ({ start: b, end: b + 3 * HOUR, resolution: "auto", dimensions: ["src_addr", "protocol"], metric: "packets", topN: 20, shape: "table" }),
+    (b) => ({
+      start: b,
+      end: b + 3 * HOUR,
+      resolution: "auto",
+      dimensions: ["src_addr", "protocol"],
+      metric: "packets",
+      topN: 20,
+      shape: "table",
+    }),
   ],
   [
     "filtered table: proto tcp and an IPv4 net, flows",
-    (b) => ({ start: b, end: b + 3 * HOUR, resolution: "auto", dimensions: ["protocol", "dst_port"], metric: "flows", filter: "proto tcp or net 192.168.0.0/16", shape: "table" }),
+    (b) => ({
+      start: b,
+      end: b + 3 * HOUR,
+      resolution: "auto",
+      dimensions: ["protocol", "dst_port"],
+      metric: "flows",
+      filter: "proto tcp or net 192.168.0.0/16",
+      shape: "table",
+    }),
   ],
   [
     "timeseries per minute, no dimension, bps (zero-filled)",
-    (b) => ({ start: b + HOUR, end: b + 2 * HOUR, resolution: "minute", dimensions: [], metric: "bps", shape: "timeseries" }),
+    (b) => ({
+      start: b + HOUR,
+      end: b + 2 * HOUR,
+      resolution: "minute",
+      dimensions: [],
+      metric: "bps",
+      shape: "timeseries",
+    }),
   ],
   [
     "timeseries per hour by protocol top 3, compare previous",
-    (b) => ({ start: b + HOUR, end: b + 3 * HOUR, resolution: "hour", dimensions: ["protocol"], metric: "bytes", topN: 3, shape: "timeseries", comparePrevious: true }),
+    (b) => ({
+      start: b + HOUR,
+      end: b + 3 * HOUR,
+      resolution: "hour",
+      dimensions: ["protocol"],
+      metric: "bytes",
+      topN: 3,
+      shape: "timeseries",
+      comparePrevious: true,
+    }),
   ],
   [
     "table filtered on IPv6 and a port range",
-    (b) => ({ start: b, end: b + 3 * HOUR, resolution: "auto", dimensions: ["src_addr"], metric: "bytes", filter: "net ::/0 and not net 0.0.0.0/0 or dst port > 1024", topN: 10, shape: "table" }),
+    (b) => ({
+      start: b,
+      end: b + 3 * HOUR,
+      resolution: "auto",
+      dimensions: ["src_addr"],
+      metric: "bytes",
+      filter: "net ::/0 and not net 0.0.0.0/0 or dst port > 1024",
+      topN: 10,
+      shape: "table",
+    }),
   ],
 ];
 
@@ -163,3 +223,65 @@ for (const [name, make] of QUERIES) {
     assert.deepEqual(comparable(t), dc);
   });
 }
+
+test(
+  "Nagare's HTTP API with query.engine.kind trino: /api/v1/flows/query answers from Trino as the DuckDB engine does; /api/v1/engine/sql runs read-only SQL",
+  { skip },
+  async () => {
+    const appDir = join(dir, "app");
+    const config = validateConfig({
+      dataDir: appDir,
+      collector: { listen: ["127.0.0.1:0"], sflowListen: ["127.0.0.1:0"] },
+      http: { listen: "127.0.0.1:0" },
+      demo: { enabled: false },
+      query: { engine: { kind: "trino", trino: { server: SERVER, ...lake } } },
+    });
+    const app = new App({ config, log: silentLogger });
+    await app.start();
+    try {
+      const api = async (
+        method: string,
+        path: string,
+        body?: unknown,
+      ): Promise<{ status: number; json: Record<string, unknown> }> => {
+        const r = await fetch(`http://${app.http.address}${path}`, {
+          method,
+          headers: { Authorization: `Bearer ${app.token!.token}`, "Content-Type": "application/json" },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+        return { status: r.status, json: (await r.json()) as Record<string, unknown> };
+      };
+      const info = await api("GET", "/api/v1/engine");
+      assert.deepEqual(info.json, {
+        kind: "trino",
+        server: SERVER,
+        table: `${lake.catalog}.${lake.schema}.${lake.table}`,
+      });
+      // The app's own store is empty: these rows can only come from the lake in Trino.
+      const q = QUERIES[0]![1](base);
+      const viaHttp = await api("POST", "/api/v1/flows/query", q);
+      assert.equal(viaHttp.status, 200, JSON.stringify(viaHttp.json));
+      assert.equal(viaHttp.json.engine, "trino");
+      assert.deepEqual(comparable({ status: 200, body: viaHttp.json }), comparable(await duck.run(q)));
+
+      const show = await api("POST", "/api/v1/engine/sql", {
+        sql: `SHOW TABLES FROM ${lake.catalog}.${lake.schema}`,
+      });
+      assert.equal(show.status, 200, JSON.stringify(show.json));
+      assert.deepEqual(show.json.rows, [[lake.table]]);
+      const n = await api("POST", "/api/v1/engine/sql", { sql: `SELECT count(*) FROM ${lake.table}` });
+      const d = await sql.query("SELECT count(*) FROM flows_raw");
+      assert.deepEqual(
+        (n.json.rows as unknown[][]).map((r) => r.map(String)),
+        d.rows.map((r) => r.map(String)),
+      );
+      const drop = await api("POST", "/api/v1/engine/sql", { sql: `DROP TABLE ${lake.table}` });
+      assert.equal(drop.status, 400);
+      const bad = await api("POST", "/api/v1/engine/sql", { sql: "SELECT nope FROM nowhere" });
+      assert.equal(bad.status, 400);
+      assert.match(String(bad.json.error), /trino: .*nowhere/);
+    } finally {
+      await app.stop();
+    }
+  },
+);

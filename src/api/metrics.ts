@@ -46,6 +46,21 @@ export interface ExtraMetrics {
   storeFreshness?: FreshnessSnapshot;
   /** EnrichmentService.metrics() and .states() (src/enrich/service.ts). */
   enrich?: { metrics: Record<string, number>; sources: readonly SourceState[] };
+  /** Kafka (src/bus): the consumer's counters and per-partition lag, the producer's counters. */
+  kafka?: {
+    consumer?: {
+      metrics: Record<string, number>;
+      malformed: Record<string, number>;
+      partitions: readonly {
+        topic: string;
+        partition: number;
+        lag: number;
+        committed: number;
+        highWatermark: number;
+      }[];
+    };
+    producer?: Record<string, number>;
+  };
 }
 
 export function renderMetrics(stats: CollectorStats, extra: ExtraMetrics = {}): string {
@@ -250,6 +265,58 @@ export function renderMetrics(stats: CollectorStats, extra: ExtraMetrics = {}): 
       "Errors of an enrichment source since start.",
       per((s) => s.errors),
     );
+  }
+  const kc = extra.kafka?.consumer;
+  if (kc) {
+    // Counters; the gauges (lag, partitions) and the per-reason counts get labels below.
+    for (const [k, v] of Object.entries(kc.metrics)) {
+      if (k === "lag" || k === "partitions_assigned" || k.startsWith("malformed_")) continue;
+      w.metric(`nagare_kafka_consumer_${k}_total`, "counter", `Kafka consumer: ${k.replace(/_/g, " ")}.`, [
+        [{}, v],
+      ]);
+    }
+    w.metric(
+      "nagare_kafka_consumer_malformed_by_reason_total",
+      "counter",
+      "Kafka messages skipped as malformed, per reason.",
+      Object.entries(kc.malformed).map(([reason, n]) => [{ reason }, n]),
+    );
+    const list = kc.partitions;
+    const parts = (f: (p: (typeof list)[number]) => number): [Record<string, string>, number][] =>
+      list.map((p) => [{ topic: p.topic, partition: String(p.partition) }, f(p)]);
+    w.metric(
+      "nagare_kafka_consumer_lag",
+      "gauge",
+      "Messages not yet durably in this node's store: log end offset − the group's committed offset, per assigned partition.",
+      parts((p) => p.lag),
+    );
+    w.metric(
+      "nagare_kafka_consumer_committed_offset",
+      "gauge",
+      "The group's committed offset.",
+      parts((p) => p.committed),
+    );
+    w.metric(
+      "nagare_kafka_consumer_log_end_offset",
+      "gauge",
+      "The partition's log end offset (high watermark).",
+      parts((p) => p.highWatermark),
+    );
+    w.metric("nagare_kafka_consumer_partitions_assigned", "gauge", "Partitions assigned to this member.", [
+      [{}, kc.partitions.length],
+    ]);
+  }
+  const kp = extra.kafka?.producer;
+  if (kp) {
+    for (const [k, v] of Object.entries(kp)) {
+      const gauge = /^buffer_|_entries$/.test(k);
+      w.metric(
+        `nagare_kafka_producer_${k}${gauge ? "" : "_total"}`,
+        gauge ? "gauge" : "counter",
+        `Kafka producer: ${k.replace(/_/g, " ")}.`,
+        [[{}, v]],
+      );
+    }
   }
   if (extra.version !== undefined) {
     w.metric("nagare_build_info", "gauge", "Nagare version.", [[{ version: extra.version }, 1]]);

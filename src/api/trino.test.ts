@@ -257,6 +257,10 @@ test("Trino names: information_schema becomes the virtual tables, nagare.default
     "SELECT c.x FROM <tables> c",
   );
   assert.equal(
+    rewriteSql("SELECT TABLE_NAME FROM system.jdbc.tables WHERE TABLE_CAT = 'nagare'", ["flows"], info),
+    "SELECT TABLE_NAME FROM <jdbc.tables> AS tables WHERE TABLE_CAT = 'nagare'",
+  );
+  assert.equal(
     rewriteSql(
       'SELECT 1 FROM nagare."default".flows JOIN default.flows_1m USING (a)',
       ["flows", "flows_1m"],

@@ -21,7 +21,7 @@
 // docs/kafka.md ("Binary format") has the same grammar with an example.
 import type { FlowBatch } from "../collector/batch.js";
 import { FLOW_COLUMNS, type ColumnKind } from "../schema.js";
-import { keyText, type PartitionKey } from "./key.js";
+import { KEY_COLUMN, keyText, sameIp, type PartitionKey } from "./key.js";
 import type { BatchSink, BusMessage, DecodeOutcome, FlowEncoder, FlowMessageDecoder } from "./types.js";
 
 export const BINARY_MAGIC = "NGRB";
@@ -30,81 +30,107 @@ export const BINARY_HEADER = 12;
 /** Most rows in one message (the decoder refuses more: a lying row count must not allocate or loop for long). */
 export const BINARY_MAX_ROWS = 65_536;
 
-export const KIND_CODE: Record<ColumnKind, number> = { time: 1, u8: 2, u16: 3, u32: 4, u64: 5, ip: 6, mac: 7, string: 8 };
-const CODE_KIND = new Map<number, ColumnKind>(Object.entries(KIND_CODE).map(([k, v]) => [v, k as ColumnKind]));
-const FIXED_WIDTH: Partial<Record<ColumnKind, number>> = { time: 8, u64: 8, mac: 8, u8: 1, u16: 2, u32: 4, ip: 16 };
+export const KIND_CODE: Record<ColumnKind, number> = {
+  time: 1,
+  u8: 2,
+  u16: 3,
+  u32: 4,
+  u64: 5,
+  ip: 6,
+  mac: 7,
+  string: 8,
+};
+const CODE_KIND = new Map<number, ColumnKind>(
+  Object.entries(KIND_CODE).map(([k, v]) => [v, k as ColumnKind]),
+);
+const FIXED_WIDTH: Partial<Record<ColumnKind, number>> = {
+  time: 8,
+  u64: 8,
+  mac: 8,
+  u8: 1,
+  u16: 2,
+  u32: 4,
+  ip: 16,
+};
 
 type Col = Float64Array | Uint8Array | Uint16Array | Uint32Array | string[];
 
-function allZero(arr: Col, kind: ColumnKind, rows: number[]): boolean {
-  if (kind === "string") {
-    for (const r of rows) if ((arr as string[])[r] !== "") return false;
-    return true;
-  }
-  if (kind === "ip") {
-    const a = arr as Uint8Array;
-    for (const r of rows) for (let k = r * 16; k < r * 16 + 16; k++) if (a[k] !== 0) return false;
-    return true;
-  }
-  const a = arr as Float64Array;
-  for (const r of rows) if (a[r] !== 0) return false;
+/** Per column: its name+kind prefix of the column block, built once (the data length follows). */
+const COLUMN_HEADS = FLOW_COLUMNS.map((c) => {
+  const name = Buffer.from(c.name, "ascii");
+  const h = Buffer.alloc(1 + name.length + 1);
+  h[0] = name.length;
+  name.copy(h, 1);
+  h[1 + name.length] = KIND_CODE[c.kind];
+  return h;
+});
+
+function zeroBytes(b: Uint8Array): boolean {
+  for (let k = 0; k < b.length; k++) if (b[k] !== 0) return false;
   return true;
 }
 
-/** Encode the given rows (indices into batch) as one message value. */
+/**
+ * Encode the given rows (indices into batch, ascending) as one message value.
+ * Each column's bytes are gathered first (one copy when the rows are
+ * contiguous) and left out when all zero: the zero test is then one
+ * monomorphic byte loop whatever the column's typed array.
+ */
 export function encodeRows(batch: FlowBatch, rows: number[]): Buffer {
   const cols = batch.cols as unknown as Record<string, Col>;
   const parts: Buffer[] = [];
   let count = 0;
   const n = rows.length;
   const contiguous = n > 0 && rows[n - 1]! - rows[0]! === n - 1;
-  for (const c of FLOW_COLUMNS) {
+  FLOW_COLUMNS.forEach((c, ci) => {
     const arr = cols[c.name]!;
-    if (allZero(arr, c.kind, rows)) continue;
-    count++;
     let data: Buffer;
     if (c.kind === "string") {
+      const a = arr as string[];
+      let any = false;
+      for (let j = 0; j < n && !any; j++) any = a[rows[j]!] !== "";
+      if (!any) return;
       const dict = new Map<string, number>();
       const strings: Buffer[] = [];
       const idx = Buffer.allocUnsafe(4 * n);
-      rows.forEach((r, j) => {
-        const s = (arr as string[])[r]!;
-        let id = dict.get(s);
+      for (let j = 0; j < n; j++) {
+        const str = a[rows[j]!]!;
+        let id = dict.get(str);
         if (id === undefined) {
           id = dict.size;
-          dict.set(s, id);
-          const b = Buffer.from(s, "utf8");
+          dict.set(str, id);
+          const b = Buffer.from(str, "utf8");
           const len = Buffer.allocUnsafe(4);
           len.writeUInt32LE(b.length, 0);
           strings.push(len, b);
         }
         idx.writeUInt32LE(id, 4 * j);
-      });
+      }
       const head = Buffer.allocUnsafe(4);
       head.writeUInt32LE(dict.size, 0);
       data = Buffer.concat([head, ...strings, idx]);
     } else {
       const w = FIXED_WIDTH[c.kind]!;
       const a = arr as Float64Array | Uint8Array | Uint16Array | Uint32Array;
-      const elt = c.kind === "ip" ? 16 : 1; // ip: 16 array elements (bytes) per row
+      const src = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
       if (contiguous) {
-        const first = rows[0]! * elt;
-        data = Buffer.from(new Uint8Array(a.buffer, a.byteOffset + first * a.BYTES_PER_ELEMENT, n * w));
-        data = Buffer.from(data); // copy: the batch is recycled after encode
+        const first = rows[0]! * w;
+        if (zeroBytes(src.subarray(first, first + n * w))) return;
+        data = Buffer.from(src.subarray(first, first + n * w)); // a copy: the batch is recycled after encode
       } else {
         data = Buffer.allocUnsafe(n * w);
-        const src = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-        rows.forEach((r, j) => data.set(src.subarray(r * w, r * w + w), j * w));
+        for (let j = 0; j < n; j++) {
+          const r = rows[j]! * w;
+          for (let k = 0; k < w; k++) data[j * w + k] = src[r + k]!;
+        }
+        if (zeroBytes(data)) return;
       }
     }
-    const name = Buffer.from(c.name, "ascii");
-    const h = Buffer.allocUnsafe(1 + name.length + 1 + 4);
-    h.writeUInt8(name.length, 0);
-    name.copy(h, 1);
-    h.writeUInt8(KIND_CODE[c.kind], 1 + name.length);
-    h.writeUInt32LE(data.length, 2 + name.length);
-    parts.push(h, data);
-  }
+    count++;
+    const len = Buffer.allocUnsafe(4);
+    len.writeUInt32LE(data.length, 0);
+    parts.push(COLUMN_HEADS[ci]!, len, data);
+  });
   const header = Buffer.allocUnsafe(BINARY_HEADER);
   header.write(BINARY_MAGIC, 0, "ascii");
   header.writeUInt8(BINARY_VERSION, 4);
@@ -135,10 +161,15 @@ export class NagareBinaryEncoder implements FlowEncoder {
     if (batch.length === 0) return out;
     // Rows grouped by partition key (one group for "none"), in their order.
     const groups = new Map<string, number[]>();
+    const keyCol = this.partitionKey === "none" ? null : batch.cols[KEY_COLUMN[this.partitionKey]];
+    let g: number[] | undefined;
     for (let i = 0; i < batch.length; i++) {
-      const k = keyText(batch, i, this.partitionKey);
-      let g = groups.get(k);
-      if (!g) groups.set(k, (g = []));
+      // Consecutive rows mostly share the key (one exporter's packet): format it only when the address changes.
+      if (!g || (keyCol && !sameIp(keyCol, i, i - 1))) {
+        const k = keyText(batch, i, this.partitionKey);
+        g = groups.get(k);
+        if (!g) groups.set(k, (g = []));
+      }
       g.push(i);
     }
     for (const [k, rows] of groups) {
@@ -210,7 +241,8 @@ export class NagareBinaryDecoder implements FlowMessageDecoder {
           p += 4 + sl;
         }
         if (end - p !== 4 * rows) return { ok: false, reason: "bad_length" };
-        for (let r = 0; r < rows; r++) if (v.readUInt32LE(p + 4 * r) >= n) return { ok: false, reason: "bad_index" };
+        for (let r = 0; r < rows; r++)
+          if (v.readUInt32LE(p + 4 * r) >= n) return { ok: false, reason: "bad_index" };
         block.dict = dict;
         block.idxOff = p;
       } else if (len !== FIXED_WIDTH[kind]! * rows) {

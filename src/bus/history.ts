@@ -59,7 +59,14 @@ export class PmacctHistory {
       const id = `${inserted}${primitives}`;
       let a = this.entries.get(id);
       if (!a) {
-        a = { inserted, primitives, key: keyText(batch, i, this.partitionKey), flows: 0, packets: 0, bytes: 0 };
+        a = {
+          inserted,
+          primitives,
+          key: keyText(batch, i, this.partitionKey),
+          flows: 0,
+          packets: 0,
+          bytes: 0,
+        };
         this.entries.set(id, a);
       }
       a.flows += c.flows[i]!;
@@ -74,7 +81,14 @@ export class PmacctHistory {
     const updated = Math.floor(nowMs / 1000) * 1000;
     const out: BusMessage[] = [];
     for (const a of this.entries.values()) {
-      const json = pmacctObject(a.primitives, { inserted: a.inserted, updated }, a.flows, a.packets, a.bytes, this.writerId);
+      const json = pmacctObject(
+        a.primitives,
+        { inserted: a.inserted, updated },
+        a.flows,
+        a.packets,
+        a.bytes,
+        this.writerId,
+      );
       out.push({ key: this.partitionKey === "none" ? null : Buffer.from(a.key), value: Buffer.from(json) });
     }
     this.entries.clear();

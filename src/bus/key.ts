@@ -12,10 +12,22 @@ import { formatIp } from "../collector/ip.js";
 export type PartitionKey = "none" | "exporter" | "src_addr" | "dst_addr";
 export const PARTITION_KEYS: readonly PartitionKey[] = ["none", "exporter", "src_addr", "dst_addr"];
 
-const KEY_COLUMN = { exporter: "exporter_address", src_addr: "src_addr", dst_addr: "dst_addr" } as const;
+export const KEY_COLUMN = {
+  exporter: "exporter_address",
+  src_addr: "src_addr",
+  dst_addr: "dst_addr",
+} as const;
 
 /** The key text of row `i` ("" for "none"): the address as pmacct prints it. */
 export function keyText(batch: FlowBatch, i: number, mode: PartitionKey): string {
   if (mode === "none") return "";
   return formatIp(batch.cols[KEY_COLUMN[mode]], i * 16);
+}
+
+/** Rows i and j of a 16-byte address column hold the same address. */
+export function sameIp(col: Uint8Array, i: number, j: number): boolean {
+  const a = i * 16;
+  const b = j * 16;
+  for (let k = 0; k < 16; k++) if (col[a + k] !== col[b + k]) return false;
+  return true;
 }

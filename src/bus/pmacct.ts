@@ -24,7 +24,7 @@
 import type { FlowBatch } from "../collector/batch.js";
 import { formatIp, parseIp } from "../collector/ip.js";
 import type { ColumnName } from "../schema.js";
-import { keyText, type PartitionKey } from "./key.js";
+import { KEY_COLUMN, keyText, sameIp, type PartitionKey } from "./key.js";
 import type { BatchSink, BusMessage, DecodeOutcome, FlowEncoder, FlowMessageDecoder } from "./types.js";
 
 type FieldType =
@@ -101,25 +101,37 @@ const NAMED: Record<number, string> = {
   102: "pnni", 103: "pim", 108: "IPcomp", 111: "ipx-in-ip", 112: "vrrp", 115: "l2tp", 124: "isis",
   132: "sctp", 133: "fc",
 }; // prettier-ignore
-export const PMACCT_PROTOCOLS: readonly string[] = Array.from({ length: 256 }, (_, p) => NAMED[p] ?? String(p));
+export const PMACCT_PROTOCOLS: readonly string[] = Array.from(
+  { length: 256 },
+  (_, p) => NAMED[p] ?? String(p),
+);
 const PROTOCOL_BY_NAME = new Map<string, number>(PMACCT_PROTOCOLS.map((n, p) => [n.toLowerCase(), p]));
 
 const pad2 = (n: number) => (n < 10 ? "0" : "") + n;
 
+// Flows of one export share a few distinct seconds (received, start, end):
+// formatted seconds are cached, the cache emptied when it grows.
+const stamps = new Map<number, string>();
+
 /** "YYYY-MM-DD HH:MM:SS" (UTC) of epoch milliseconds. */
 export function pmacctStamp(ms: number): string {
-  const d = new Date(ms);
-  return (
+  const sec = Math.floor(ms / 1000);
+  let text = stamps.get(sec);
+  if (text !== undefined) return text;
+  const d = new Date(sec * 1000);
+  text =
     `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())} ` +
-    `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`
-  );
+    `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`;
+  if (stamps.size >= 4096) stamps.clear();
+  stamps.set(sec, text);
+  return text;
 }
 
 /** "YYYY-MM-DD HH:MM:SS.ffffff" (UTC) of epoch milliseconds (microseconds from the fraction). */
 export function pmacctTimestamp(ms: number): string {
   const whole = Math.floor(ms / 1000) * 1000;
   const micros = Math.round((ms - whole) * 1000);
-  return `${pmacctStamp(whole)}.${String(micros).padStart(6, "0")}`;
+  return `${pmacctStamp(whole)}.${micros < 100000 ? String(micros).padStart(6, "0") : micros}`;
 }
 
 const TIME_RE = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?$/;
@@ -142,7 +154,10 @@ function macText(v: number): string {
 }
 
 function parseMac(s: string): number {
-  const m = /^([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})$/.exec(s);
+  const m =
+    /^([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})[:-]([0-9a-fA-F]{2})$/.exec(
+      s,
+    );
   if (!m) return NaN;
   return parseInt(m.slice(1).join(""), 16);
 }
@@ -170,7 +185,7 @@ function fieldValue(cols: Cols, f: PmacctField, i: number): string {
   const arr = cols[f.column]!;
   switch (f.type) {
     case "ip":
-      return JSON.stringify(formatIp(arr as Uint8Array, i * 16));
+      return `"${formatIp(arr as Uint8Array, i * 16)}"`; // address text needs no JSON escaping
     case "mac":
       return `"${macText((arr as Float64Array)[i]!)}"`;
     case "num":
@@ -186,6 +201,9 @@ function fieldValue(cols: Cols, f: PmacctField, i: number): string {
   }
 }
 
+/** `, "key": ` of each field, built once. */
+const PREFIX = new Map(PMACCT_FIELDS.map((f) => [f, `, "${f.json}": `]));
+
 /**
  * The primitives part of row `i`'s JSON object (`, "k": v` for each field):
  * what pmacct writes between "event_type" and the time bin / counters.
@@ -193,7 +211,7 @@ function fieldValue(cols: Cols, f: PmacctField, i: number): string {
 export function pmacctPrimitives(batch: FlowBatch, i: number, fields: readonly PmacctField[]): string {
   const cols = batch.cols as unknown as Cols;
   let s = "";
-  for (const f of fields) s += `, "${f.json}": ${fieldValue(cols, f, i)}`;
+  for (const f of fields) s += PREFIX.get(f)! + fieldValue(cols, f, i);
   return s;
 }
 
@@ -213,7 +231,9 @@ export function pmacctObject(
   bytes: number,
   writerId: string,
 ): string {
-  const stamps = bin ? `, "stamp_inserted": "${pmacctStamp(bin.inserted)}", "stamp_updated": "${pmacctStamp(bin.updated)}"` : "";
+  const stamps = bin
+    ? `, "stamp_inserted": "${pmacctStamp(bin.inserted)}", "stamp_updated": "${pmacctStamp(bin.updated)}"`
+    : "";
   return `{"event_type": "purge"${primitives}${stamps}, "flows": ${flows}, "packets": ${packets}, "bytes": ${bytes}, "writer_id": ${JSON.stringify(writerId)}}`;
 }
 
@@ -233,10 +253,21 @@ export class PmacctJsonEncoder implements FlowEncoder {
   encode(batch: FlowBatch): BusMessage[] {
     const out: BusMessage[] = new Array<BusMessage>(batch.length);
     const c = batch.cols;
+    const keyCol = this.partitionKey === "none" ? null : c[KEY_COLUMN[this.partitionKey]];
+    let key: Buffer | null = null;
     for (let i = 0; i < batch.length; i++) {
-      const json = pmacctObject(pmacctPrimitives(batch, i, this.fields), null, c.flows[i]!, c.packets[i]!, c.bytes[i]!, this.writerId);
-      const k = this.partitionKey === "none" ? null : Buffer.from(keyText(batch, i, this.partitionKey));
-      out[i] = { key: k, value: Buffer.from(json) };
+      const json = pmacctObject(
+        pmacctPrimitives(batch, i, this.fields),
+        null,
+        c.flows[i]!,
+        c.packets[i]!,
+        c.bytes[i]!,
+        this.writerId,
+      );
+      // One exporter's flows come in runs: the key is rebuilt only when the address changes.
+      if (keyCol && (i === 0 || !sameIp(keyCol, i, i - 1)))
+        key = Buffer.from(keyText(batch, i, this.partitionKey));
+      out[i] = { key, value: Buffer.from(json) };
     }
     return out;
   }
@@ -328,7 +359,8 @@ export class PmacctJsonDecoder implements FlowMessageDecoder {
       const flows = counter(o.flows);
       const packets = counter(o.packets);
       const bytes = counter(o.bytes);
-      if (Number.isNaN(flows) || Number.isNaN(packets) || Number.isNaN(bytes)) return { ok: false, reason: "bad_field" };
+      if (Number.isNaN(flows) || Number.isNaN(packets) || Number.isNaN(bytes))
+        return { ok: false, reason: "bad_field" };
       records.push({ parsed, flows: flows ?? 1, packets: packets ?? 0, bytes: bytes ?? 0, version });
     }
     for (const r of records) {
@@ -340,7 +372,14 @@ export class PmacctJsonDecoder implements FlowMessageDecoder {
         if (p.value instanceof Uint8Array) (arr as Uint8Array).set(p.value, i * 16);
         else if (typeof p.value === "string") (arr as string[])[i] = p.value;
         else {
-          const max = arr instanceof Uint8Array ? MAX_BY_COLUMN_KIND.u8 : arr instanceof Uint16Array ? MAX_BY_COLUMN_KIND.u16 : arr instanceof Uint32Array ? MAX_BY_COLUMN_KIND.u32 : Number.MAX_SAFE_INTEGER;
+          const max =
+            arr instanceof Uint8Array
+              ? MAX_BY_COLUMN_KIND.u8
+              : arr instanceof Uint16Array
+                ? MAX_BY_COLUMN_KIND.u16
+                : arr instanceof Uint32Array
+                  ? MAX_BY_COLUMN_KIND.u32
+                  : Number.MAX_SAFE_INTEGER;
           (arr as Float64Array)[i] = Math.min(p.value, max);
         }
       }

@@ -53,7 +53,9 @@ export function connectionOptions(cfg: BusConfig): { tls?: TlsOptions; sasl?: SA
     out.tls = t;
   }
   if (cfg.sasl.mechanism !== "none") {
-    const mechanism = ({ plain: "PLAIN", "scram-sha-256": "SCRAM-SHA-256", "scram-sha-512": "SCRAM-SHA-512" } as const)[cfg.sasl.mechanism];
+    const mechanism = (
+      { plain: "PLAIN", "scram-sha-256": "SCRAM-SHA-256", "scram-sha-512": "SCRAM-SHA-512" } as const
+    )[cfg.sasl.mechanism];
     out.sasl = { mechanism, username: cfg.sasl.username, password: cfg.sasl.password };
   }
   return out;
@@ -186,7 +188,11 @@ export class KafkaProducer implements FlowConsumer {
     const p = this.cfg.producer;
     let n = 0;
     let bytes = 0;
-    while (n < this.queue.length && n < p.batchMessages && (n === 0 || bytes + this.queue[n]!.size <= p.batchBytes)) {
+    while (
+      n < this.queue.length &&
+      n < p.batchMessages &&
+      (n === 0 || bytes + this.queue[n]!.size <= p.batchBytes)
+    ) {
       bytes += this.queue[n]!.size;
       n++;
     }
@@ -241,7 +247,8 @@ export class KafkaProducer implements FlowConsumer {
       }
       if (!this.sending) await this.sendOnce();
       else await new Promise((r) => setTimeout(r, 20));
-      if (this.queue.length > 0 && this.backoffMs > 0) await new Promise((r) => setTimeout(r, Math.min(this.backoffMs, 500)));
+      if (this.queue.length > 0 && this.backoffMs > 0)
+        await new Promise((r) => setTimeout(r, Math.min(this.backoffMs, 500)));
     }
     this.draining = false;
     if (this.timer) clearTimeout(this.timer);

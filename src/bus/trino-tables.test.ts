@@ -47,7 +47,8 @@ function checkAgainst(d: KafkaTableDescription, rows: Record<string, unknown>[])
     for (const r of rows.slice(0, 500)) {
       assert.ok(Object.hasOwn(r, f.mapping), `mapping ${f.mapping} is not a key of the encoder's JSON`);
       const v = r[f.mapping];
-      if (f.type === "bigint") assert.ok(Number.isInteger(v), `${f.name}: ${JSON.stringify(v)} is not an integer`);
+      if (f.type === "bigint")
+        assert.ok(Number.isInteger(v), `${f.name}: ${JSON.stringify(v)} is not an integer`);
       if (f.type === "varchar") assert.equal(typeof v, "string", `${f.name}: ${JSON.stringify(v)}`);
       if (f.type === "timestamp") {
         assert.equal(f.dataFormat, "custom-date-time");
@@ -67,7 +68,17 @@ test("description of a pmacct-json topic: file schema, mappings and types match 
   assert.equal(d.topicName, "nagare.flows");
   const names = d.message.fields.map((f) => f.name);
   assert.equal(new Set(names).size, names.length, "field names are unique");
-  for (const n of ["ip_src", "ip_dst", "port_src", "port_dst", "ip_proto", "bytes", "packets", "timestamp_start", "peer_ip_src"])
+  for (const n of [
+    "ip_src",
+    "ip_dst",
+    "port_src",
+    "port_dst",
+    "ip_proto",
+    "bytes",
+    "packets",
+    "timestamp_start",
+    "peer_ip_src",
+  ])
     assert.ok(names.includes(n), n);
   assert.equal(d.message.fields.find((f) => f.name === "timestamp_start")!.formatHint, PMACCT_TIMESTAMP_HINT);
   assert.equal(d.message.fields.find((f) => f.name === "bytes")!.type, "bigint");
@@ -120,6 +131,37 @@ test("the binary format gets no description; config is validated with key paths"
   assert.deepEqual(w.files, []);
   assert.match(w.skipped, /nagare-binary/);
   assert.deepEqual(validateTrinoTablesConfig({ dir: "/x" }), { dir: "/x", schema: "nagare" });
-  assert.throws(() => validateTrinoTablesConfig({ schema: "Nagare.x" }), (e: unknown) => e instanceof ConfigError && /trinoTables\.schema/.test(e.message));
-  assert.throws(() => validateTrinoTablesConfig({ tables: 1 }), (e: unknown) => e instanceof ConfigError && /trinoTables\.tables/.test(e.message));
+  assert.throws(
+    () => validateTrinoTablesConfig({ schema: "Nagare.x" }),
+    (e: unknown) => e instanceof ConfigError && /trinoTables\.schema/.test(e.message),
+  );
+  assert.throws(
+    () => validateTrinoTablesConfig({ tables: 1 }),
+    (e: unknown) => e instanceof ConfigError && /trinoTables\.tables/.test(e.message),
+  );
+});
+
+test("nagare start writes the descriptions when trinoTables.dir is set", async () => {
+  const { App } = await import("../app.js");
+  const { validateConfig } = await import("../config/schema.js");
+  const { silentLogger } = await import("../log.js");
+  const out = join(dir, "at-start");
+  const config = validateConfig({
+    dataDir: join(dir, "app"),
+    collector: { listen: ["127.0.0.1:0"], sflowListen: ["127.0.0.1:0"] },
+    http: { listen: "127.0.0.1:0" },
+    demo: { enabled: false },
+    store: { enabled: false },
+    bus: { topic: "flows.v1", producer: { format: "pmacct-json" } },
+    trinoTables: { dir: out, schema: "lake" },
+  });
+  const app = new App({ config, log: silentLogger });
+  await app.start();
+  try {
+    assert.deepEqual(readdirSync(out).sort(), ["kafka.properties.example", "lake.flows_v1.json"]);
+    const d = JSON.parse(readFileSync(join(out, "lake.flows_v1.json"), "utf8")) as KafkaTableDescription;
+    assert.equal(d.topicName, "flows.v1");
+  } finally {
+    await app.stop();
+  }
 });

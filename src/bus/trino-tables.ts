@@ -58,7 +58,10 @@ export function validateTrinoTablesConfig(
     if (k !== "dir" && k !== "schema") throw new ConfigError(key, "unknown key (known here: dir, schema)");
     if (typeof v !== "string") throw new ConfigError(key, `${JSON.stringify(v)} — must be a string`);
     if (k === "schema" && !NAME_RE.test(v))
-      throw new ConfigError(key, `${JSON.stringify(v)} — must be lower-case [a-z][a-z0-9_]* (Trino lower-cases names)`);
+      throw new ConfigError(
+        key,
+        `${JSON.stringify(v)} — must be lower-case [a-z][a-z0-9_]* (Trino lower-cases names)`,
+      );
     out[k] = v;
   }
   return out;
@@ -121,7 +124,12 @@ export function pmacctTableDescription(
         out.push(time(f.json, PMACCT_TIMESTAMP_HINT, `UTC, microseconds (column ${f.column})`));
         break;
       case "flags":
-        out.push({ name: f.json, type: "varchar", mapping: f.json, comment: "decimal text: CAST(tcp_flags AS bigint)" });
+        out.push({
+          name: f.json,
+          type: "varchar",
+          mapping: f.json,
+          comment: "decimal text: CAST(tcp_flags AS bigint)",
+        });
         break;
       default:
         out.push({ name: f.json, type: "varchar", mapping: f.json });
@@ -137,7 +145,12 @@ export function pmacctTableDescription(
     { name: "bytes", type: "bigint", mapping: "bytes" },
     { name: "writer_id", type: "varchar", mapping: "writer_id" },
   );
-  return { tableName: kafkaTableName(topic), schemaName: schema, topicName: topic, message: { dataFormat: "json", fields: out } };
+  return {
+    tableName: kafkaTableName(topic),
+    schemaName: schema,
+    topicName: topic,
+    message: { dataFormat: "json", fields: out },
+  };
 }
 
 export interface WrittenTables {
@@ -161,7 +174,12 @@ export function writeTrinoTables(dir: string, bus: BusConfig, schema: string): W
       skipped: `bus.producer.format is ${bus.producer.format}: Trino's Kafka connector decodes pmacct-json only`,
     };
   }
-  const d = pmacctTableDescription(bus.topic, schema, bus.producer.pmacct.fields, bus.producer.pmacct.historySeconds > 0);
+  const d = pmacctTableDescription(
+    bus.topic,
+    schema,
+    bus.producer.pmacct.fields,
+    bus.producer.pmacct.historySeconds > 0,
+  );
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${d.schemaName}.${d.tableName}.json`);
   writeFileSync(file, JSON.stringify(d, null, 2) + "\n");
@@ -226,7 +244,11 @@ export async function runTrinoTables(
   }
   if (!out) throw new TrinoTablesUsageError("trino-tables needs --out DIR");
   const cfg = loadConfig({ ...(file !== undefined ? { file } : {}), env: io.env }).config;
-  const tables = validateTrinoTablesConfig(schema === undefined ? {} : { schema }, cfg.trinoTables, "--schema");
+  const tables = validateTrinoTablesConfig(
+    schema === undefined ? {} : { schema },
+    cfg.trinoTables,
+    "--schema",
+  );
   const bus = { ...cfg.bus, producer: { ...cfg.bus.producer } };
   if (topic !== undefined) {
     bus.topic = topic;

@@ -5,7 +5,11 @@
 import { defaultAlertsConfig, validateAlertsConfig, type AlertsConfig } from "../alerts/config.js";
 import { defaultTrinoConfig, validateTrinoConfig, type TrinoConfig } from "../api/trino-config.js";
 import { defaultBusConfig, validateBusConfig, type BusConfig } from "../bus/config.js";
-import { defaultTrinoTablesConfig, validateTrinoTablesConfig, type TrinoTablesConfig } from "../bus/trino-tables.js";
+import {
+  defaultTrinoTablesConfig,
+  validateTrinoTablesConfig,
+  type TrinoTablesConfig,
+} from "../bus/trino-tables.js";
 import { validateDeployMode, type DeployMode } from "../bus/consumer-config.js";
 import { defaultDetectConfig, validateDetectConfig, type DetectConfig } from "../detect/config.js";
 import { defaultEnrichConfig, validateEnrichConfig, type EnrichConfig } from "../enrich/config.js";

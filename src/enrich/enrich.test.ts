@@ -41,6 +41,10 @@ test("PrefixTable: longest match agrees with node's BlockList on random addresse
     "2001:db8:1:2::/64",
     "2001:db8:1:2:3::/80",
     "2001:db8:1:2:3:4:5:0/127",
+    // Prefixes that end at the last address of their family.
+    "255.255.255.0/24",
+    "255.255.255.255/32",
+    "ffff::/16",
   ];
   const t = new PrefixTable<string>();
   const lists = prefixes.map((p) => {
@@ -61,6 +65,12 @@ test("PrefixTable: longest match agrees with node's BlockList on random addresse
     "172.16.0.1",
     "2001:db8:1:2:3:4:5:1",
     "3000::1",
+    "255.255.255.255",
+    "255.255.255.254",
+    "0.0.0.0",
+    "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+    "fffe::1",
+    "::1",
   ];
   for (let k = 0; k < 2000; k++) {
     if (rnd() < 0.5) {

@@ -107,7 +107,7 @@ export function parseNetworksCsv(text: string): NetworksData {
     });
     add(table, row.prefix, attrs(row, `line ${n + 1}`), `line ${n + 1}`);
   }
-  return { table };
+  return { table: table.build() };
 }
 
 export function parseNetworksYaml(text: string): NetworksData {
@@ -133,7 +133,7 @@ export function parseNetworksYaml(text: string): NetworksData {
   } else {
     throw new Error("must be a map prefix → attributes or a list of networks");
   }
-  return { table };
+  return { table: table.build() };
 }
 
 export function parseNetworks(path: string, bytes: Buffer): NetworksData {

@@ -1,12 +1,15 @@
 // Longest-prefix match over the schema's 16-byte addresses (IPv4-mapped for
 // IPv4), for the networks file and the classifier's exporter prefixes.
 //
-// Why one hash map per prefix length instead of a bit trie: real networks
-// files use a handful of distinct lengths (/8, /16, /24, /32, /48, /64 …), so
-// a lookup is a few masked-integer Map probes, longest length first, with no
-// per-bit pointer chasing and no allocation for IPv4. IPv4 and IPv6 are kept
-// apart: an IPv4 flow matches only IPv4 prefixes (written a.b.c.d/len), an
-// IPv6 flow only IPv6 ones.
+// How: the prefixes of each family are flattened, once per load, into
+// disjoint address intervals, each labelled with its most specific covering
+// prefix (or none); a lookup is then a binary search over the interval starts
+// held in a Uint32Array (1 word per start for IPv4, 4 for IPv6): about
+// log2(2 × prefixes) typed-array reads, no allocation, whatever the prefix
+// lengths. (A Map per prefix length cost ~50 ns a probe and one probe per
+// distinct length, 750 ns a lookup on a 13-length file: 25 × slower.)
+// IPv4 and IPv6 are kept apart: an IPv4 flow matches only IPv4 prefixes
+// (written a.b.c.d/len), an IPv6 flow only IPv6 ones.
 import { parseIp } from "../collector/ip.js";
 
 export interface ParsedPrefix {
@@ -34,81 +37,174 @@ export function parsePrefixText(text: string): ParsedPrefix | string {
   return { v4, len, bytes };
 }
 
-function v4Key(word: number, len: number): number {
-  return len === 0 ? 0 : (word >>> (32 - len)) >>> 0;
-}
-
-/** Masked IPv6 key: the first ceil(len/32) 32-bit words, the last one masked, in hex. */
-function v6Key(a: Uint8Array, off: number, len: number): string {
-  let key = "";
-  for (let w = 0; w * 32 < len; w++) {
-    const o = off + w * 4;
-    let word = ((a[o]! << 24) | (a[o + 1]! << 16) | (a[o + 2]! << 8) | a[o + 3]!) >>> 0;
-    const bits = len - w * 32;
-    if (bits < 32) word = (word >>> (32 - bits)) >>> 0;
-    key += word.toString(16) + ":";
-  }
-  return key;
-}
-
 function isMapped(a: Uint8Array, off: number): boolean {
   for (let i = 0; i < 10; i++) if (a[off + i] !== 0) return false;
   return a[off + 10] === 0xff && a[off + 11] === 0xff;
 }
 
-export class PrefixTable<T> {
-  private readonly v4 = new Array<Map<number, T> | undefined>(33);
-  private readonly v6 = new Array<Map<string, T> | undefined>(129);
-  /** Lengths present, longest first. */
-  private v4Lens: number[] = [];
-  private v6Lens: number[] = [];
-  size = 0;
+function toBig(b: Uint8Array, from: number, to: number): bigint {
+  let v = 0n;
+  for (let i = from; i < to; i++) v = (v << 8n) | BigInt(b[i]!);
+  return v;
+}
 
-  /** Add (or replace) a prefix. */
-  set(p: ParsedPrefix, value: T): void {
-    if (p.v4) {
-      const word = ((p.bytes[12]! << 24) | (p.bytes[13]! << 16) | (p.bytes[14]! << 8) | p.bytes[15]!) >>> 0;
-      let m = this.v4[p.len];
-      if (!m) {
-        m = this.v4[p.len] = new Map();
-        this.v4Lens = lensOf(this.v4);
+/** One family's prefixes flattened into intervals (see the file comment). */
+class Flat<T> {
+  /** Interval starts, `words` 32-bit words each, ascending. */
+  starts = new Uint32Array(0);
+  /** Value index per interval (-1: no prefix covers it). */
+  vals = new Int32Array(0);
+  n = 0;
+
+  constructor(
+    private readonly words: 1 | 4,
+    readonly values: T[],
+  ) {}
+
+  /** `ranges`: [start, end] inclusive as bigints with a value index, any order. */
+  build(ranges: { lo: bigint; hi: bigint; len: number; v: number }[]): void {
+    // Outer prefixes first at equal starts, so a nested one is pushed above its parent.
+    ranges.sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : a.len - b.len));
+    const starts: bigint[] = [];
+    const vals: number[] = [];
+    const max = (1n << BigInt(32 * this.words)) - 1n;
+    const emit = (lo: bigint, v: number): void => {
+      if (lo > max) return; // past the end of the address space (a prefix ending at the last address)
+      if (vals.length > 0 && vals[vals.length - 1] === v) return; // merge equal neighbours
+      if (starts.length > 0 && starts[starts.length - 1] === lo) {
+        vals[vals.length - 1] = v;
+        return;
       }
-      const k = v4Key(word, p.len);
-      if (!m.has(k)) this.size++;
-      m.set(k, value);
-    } else {
-      let m = this.v6[p.len];
-      if (!m) {
-        m = this.v6[p.len] = new Map();
-        this.v6Lens = lensOf(this.v6);
+      starts.push(lo);
+      vals.push(v);
+    };
+    const stack: { hi: bigint; v: number }[] = [];
+    let cur = 0n;
+    const closeUntil = (pos: bigint | null): void => {
+      // Close every open prefix that ends before `pos` (all of them for null).
+      while (stack.length > 0 && (pos === null || stack[stack.length - 1]!.hi < pos)) {
+        const top = stack.pop()!;
+        if (cur <= top.hi) {
+          emit(cur, top.v);
+          cur = top.hi + 1n;
+        }
       }
-      const k = v6Key(p.bytes, 0, p.len);
-      if (!m.has(k)) this.size++;
-      m.set(k, value);
+    };
+    for (const r of ranges) {
+      closeUntil(r.lo);
+      if (cur < r.lo) {
+        emit(cur, stack.length > 0 ? stack[stack.length - 1]!.v : -1);
+        cur = r.lo;
+      }
+      stack.push({ hi: r.hi, v: r.v });
     }
+    closeUntil(null);
+    emit(cur, -1);
+    const w = this.words;
+    this.n = starts.length;
+    this.starts = new Uint32Array(this.n * w);
+    this.vals = Int32Array.from(vals);
+    for (let i = 0; i < this.n; i++) {
+      let s = starts[i]!;
+      for (let k = w - 1; k >= 0; k--) {
+        this.starts[i * w + k] = Number(s & 0xffffffffn);
+        s >>= 32n;
+      }
+    }
+  }
+
+  lookup4(word: number): T | null {
+    const st = this.starts;
+    let lo = 0;
+    let hi = this.n - 1;
+    // Last interval whose start ≤ word (interval 0 starts at 0, so there is one).
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (st[mid]! <= word) lo = mid;
+      else hi = mid - 1;
+    }
+    const v = this.vals[lo]!;
+    return v < 0 ? null : this.values[v]!;
+  }
+
+  lookup6(w0: number, w1: number, w2: number, w3: number): T | null {
+    const st = this.starts;
+    let lo = 0;
+    let hi = this.n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      const o = mid * 4;
+      const a = st[o]!;
+      let le: boolean;
+      if (a !== w0) le = a < w0;
+      else {
+        const b = st[o + 1]!;
+        if (b !== w1) le = b < w1;
+        else {
+          const c = st[o + 2]!;
+          if (c !== w2) le = c < w2;
+          else le = st[o + 3]! <= w3;
+        }
+      }
+      if (le) lo = mid;
+      else hi = mid - 1;
+    }
+    const v = this.vals[lo]!;
+    return v < 0 ? null : this.values[v]!;
+  }
+}
+
+export class PrefixTable<T> {
+  /** Latest value per prefix ("v4|len|masked start"), in insertion order. */
+  private readonly entries = new Map<string, { p: ParsedPrefix; lo: bigint; hi: bigint; value: T }>();
+  private v4: Flat<T> | null = null;
+  private v6: Flat<T> | null = null;
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Add (or replace) a prefix. Host bits of the address are ignored. */
+  set(p: ParsedPrefix, value: T): void {
+    const bits = p.v4 ? 32 : 128;
+    const addr = p.v4 ? toBig(p.bytes, 12, 16) : toBig(p.bytes, 0, 16);
+    const host = (1n << BigInt(bits - p.len)) - 1n;
+    const lo = addr & ~host & ((1n << BigInt(bits)) - 1n);
+    this.entries.set(`${p.v4 ? 4 : 6}|${p.len}|${lo}`, { p, lo, hi: lo | host, value });
+    this.v4 = this.v6 = null;
+  }
+
+  /**
+   * Flatten for lookups. Parsers call it when a file is loaded (beside the
+   * pipeline); a lookup on a table changed since builds it first.
+   */
+  build(): this {
+    const values: T[] = [];
+    const r4: { lo: bigint; hi: bigint; len: number; v: number }[] = [];
+    const r6: typeof r4 = [];
+    for (const e of this.entries.values()) {
+      (e.p.v4 ? r4 : r6).push({ lo: e.lo, hi: e.hi, len: e.p.len, v: values.length });
+      values.push(e.value);
+    }
+    const f4 = new Flat<T>(1, values);
+    f4.build(r4);
+    const f6 = new Flat<T>(4, values);
+    f6.build(r6);
+    this.v4 = f4;
+    this.v6 = f6;
+    return this;
   }
 
   /** Longest match for the 16-byte address at `addr[off…off+16]`; null when none. */
   lookup(addr: Uint8Array, off: number): T | null {
+    if (!this.v4 || !this.v6) this.build();
     if (isMapped(addr, off)) {
-      const word =
+      const w =
         ((addr[off + 12]! << 24) | (addr[off + 13]! << 16) | (addr[off + 14]! << 8) | addr[off + 15]!) >>> 0;
-      for (const len of this.v4Lens) {
-        const v = this.v4[len]!.get(v4Key(word, len));
-        if (v !== undefined) return v;
-      }
-      return null;
+      return this.v4!.lookup4(w);
     }
-    for (const len of this.v6Lens) {
-      const v = this.v6[len]!.get(v6Key(addr, off, len));
-      if (v !== undefined) return v;
-    }
-    return null;
+    const word = (o: number): number =>
+      ((addr[o]! << 24) | (addr[o + 1]! << 16) | (addr[o + 2]! << 8) | addr[o + 3]!) >>> 0;
+    return this.v6!.lookup6(word(off), word(off + 4), word(off + 8), word(off + 12));
   }
-}
-
-function lensOf(maps: readonly (Map<unknown, unknown> | undefined)[]): number[] {
-  const out: number[] = [];
-  for (let len = maps.length - 1; len >= 0; len--) if (maps[len]) out.push(len);
-  return out;
 }

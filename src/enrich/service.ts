@@ -401,7 +401,53 @@ export class EnrichmentService implements FlowConsumer {
   private enrich(batch: FlowBatch): void {
     const n = batch.length;
     if (n === 0) return;
-    const c = batch.cols;
+    // Column arrays in locals: one property load per batch, not per row.
+    const {
+      as_path,
+      bgp_communities,
+      bgp_large_communities,
+      bgp_next_hop,
+      dst_addr,
+      dst_as,
+      dst_as_name,
+      dst_country,
+      dst_net_name,
+      dst_net_role,
+      dst_net_site,
+      dst_net_tenant,
+      dst_prefix_len,
+      exporter_address,
+      exporter_name,
+      exporter_region,
+      exporter_role,
+      exporter_site,
+      exporter_tenant,
+      in_if,
+      in_if_boundary,
+      in_if_connectivity,
+      in_if_description,
+      in_if_name,
+      in_if_provider,
+      in_if_speed,
+      ip_version,
+      local_pref,
+      out_if,
+      out_if_boundary,
+      out_if_connectivity,
+      out_if_description,
+      out_if_name,
+      out_if_provider,
+      out_if_speed,
+      src_addr,
+      src_as,
+      src_as_name,
+      src_country,
+      src_net_name,
+      src_net_role,
+      src_net_site,
+      src_net_tenant,
+      src_prefix_len,
+    } = batch.cols;
     const now = this.now();
     const withExporter = this.classifier.empty === false || this.interfaces !== null || this.routing !== null;
     const withIfaces = this.interfaces !== null || this.classifier.hasInterfaceRules;
@@ -414,9 +460,9 @@ export class EnrichmentService implements FlowConsumer {
       this.geo6.clear();
       this.geoGen = this.geoip.generation;
     }
-    const exp = c.exporter_address;
-    const src = c.src_addr;
-    const dst = c.dst_addr;
+    const exp = exporter_address;
+    const src = src_addr;
+    const dst = dst_addr;
     let last: ExporterEntry | null = null;
     let lastOff = -1;
     for (let i = 0; i < n; i++) {
@@ -430,77 +476,77 @@ export class EnrichmentService implements FlowConsumer {
         lastOff = off;
         const t = e.tags;
         if (t !== EMPTY_EXPORTER) {
-          c.exporter_name[i] = t.name;
-          c.exporter_role[i] = t.role;
-          c.exporter_site[i] = t.site;
-          c.exporter_region[i] = t.region;
-          c.exporter_tenant[i] = t.tenant;
+          exporter_name[i] = t.name;
+          exporter_role[i] = t.role;
+          exporter_site[i] = t.site;
+          exporter_region[i] = t.region;
+          exporter_tenant[i] = t.tenant;
         }
         // ---- interfaces
         if (withIfaces) {
-          const fi = this.ifaceOf(e, c.in_if[i]!, now);
+          const fi = this.ifaceOf(e, in_if[i]!, now);
           if (fi !== NO_IF_ENTRY) {
-            c.in_if_name[i] = fi.tags.name;
-            c.in_if_description[i] = fi.tags.description;
-            c.in_if_speed[i] = fi.speedBps;
-            c.in_if_connectivity[i] = fi.tags.connectivity;
-            c.in_if_provider[i] = fi.tags.provider;
-            c.in_if_boundary[i] = fi.tags.boundary;
+            in_if_name[i] = fi.tags.name;
+            in_if_description[i] = fi.tags.description;
+            in_if_speed[i] = fi.speedBps;
+            in_if_connectivity[i] = fi.tags.connectivity;
+            in_if_provider[i] = fi.tags.provider;
+            in_if_boundary[i] = fi.tags.boundary;
           }
-          const fo = this.ifaceOf(e, c.out_if[i]!, now);
+          const fo = this.ifaceOf(e, out_if[i]!, now);
           if (fo !== NO_IF_ENTRY) {
-            c.out_if_name[i] = fo.tags.name;
-            c.out_if_description[i] = fo.tags.description;
-            c.out_if_speed[i] = fo.speedBps;
-            c.out_if_connectivity[i] = fo.tags.connectivity;
-            c.out_if_provider[i] = fo.tags.provider;
-            c.out_if_boundary[i] = fo.tags.boundary;
+            out_if_name[i] = fo.tags.name;
+            out_if_description[i] = fo.tags.description;
+            out_if_speed[i] = fo.speedBps;
+            out_if_connectivity[i] = fo.tags.connectivity;
+            out_if_provider[i] = fo.tags.provider;
+            out_if_boundary[i] = fo.tags.boundary;
           }
         }
       }
       if (!withAddrs) continue;
-      const ver = c.ip_version[i]!;
+      const ver = ip_version[i]!;
       if (ver !== 4 && ver !== 6) continue;
       const v4 = ver === 4;
       // ---- source address
       const rs = this.routing && e ? this.route(e.text, src, off) : null;
       const ns = this.networks ? this.network(src, off) : null;
       const gs = this.geoip ? this.geoOf(src, off, v4) : NO_GEO;
-      const srcAs = this.pickAs(c.src_as[i]!, rs, gs, ns);
-      c.src_as[i] = srcAs;
-      if (rs && (this.routingFirst || c.src_prefix_len[i] === 0)) c.src_prefix_len[i] = rs.prefixLen;
+      const srcAs = this.pickAs(src_as[i]!, rs, gs, ns);
+      src_as[i] = srcAs;
+      if (rs && (this.routingFirst || src_prefix_len[i] === 0)) src_prefix_len[i] = rs.prefixLen;
       if (ns) {
-        c.src_net_name[i] = ns.name;
-        c.src_net_role[i] = ns.role;
-        c.src_net_site[i] = ns.site;
-        c.src_net_tenant[i] = ns.tenant;
+        src_net_name[i] = ns.name;
+        src_net_role[i] = ns.role;
+        src_net_site[i] = ns.site;
+        src_net_tenant[i] = ns.tenant;
       }
-      c.src_country[i] = gs.country;
-      c.src_as_name[i] = this.asName(srcAs, gs);
+      src_country[i] = gs.country;
+      src_as_name[i] = this.asName(srcAs, gs);
       // ---- destination address (and the destination route's BGP attributes)
       const rd = this.routing && e ? this.route(e.text, dst, off) : null;
       const nd = this.networks ? this.network(dst, off) : null;
       const gd = this.geoip ? this.geoOf(dst, off, v4) : NO_GEO;
-      const dstAs = this.pickAs(c.dst_as[i]!, rd, gd, nd);
-      c.dst_as[i] = dstAs;
+      const dstAs = this.pickAs(dst_as[i]!, rd, gd, nd);
+      dst_as[i] = dstAs;
       if (rd) {
         const over = this.routingFirst;
-        if (over || c.dst_prefix_len[i] === 0) c.dst_prefix_len[i] = rd.prefixLen;
-        if (over || c.as_path[i] === "") c.as_path[i] = rd.asPath;
-        if (over || c.bgp_communities[i] === "") c.bgp_communities[i] = rd.communities;
-        if (over || c.bgp_large_communities[i] === "") c.bgp_large_communities[i] = rd.largeCommunities;
-        if (over || c.local_pref[i] === 0) c.local_pref[i] = rd.localPref;
-        if (rd.nextHop.length === 16 && (over || isZero(c.bgp_next_hop, off)))
-          c.bgp_next_hop.set(rd.nextHop, off);
+        if (over || dst_prefix_len[i] === 0) dst_prefix_len[i] = rd.prefixLen;
+        if (over || as_path[i] === "") as_path[i] = rd.asPath;
+        if (over || bgp_communities[i] === "") bgp_communities[i] = rd.communities;
+        if (over || bgp_large_communities[i] === "") bgp_large_communities[i] = rd.largeCommunities;
+        if (over || local_pref[i] === 0) local_pref[i] = rd.localPref;
+        if (rd.nextHop.length === 16 && (over || isZero(bgp_next_hop, off)))
+          bgp_next_hop.set(rd.nextHop, off);
       }
       if (nd) {
-        c.dst_net_name[i] = nd.name;
-        c.dst_net_role[i] = nd.role;
-        c.dst_net_site[i] = nd.site;
-        c.dst_net_tenant[i] = nd.tenant;
+        dst_net_name[i] = nd.name;
+        dst_net_role[i] = nd.role;
+        dst_net_site[i] = nd.site;
+        dst_net_tenant[i] = nd.tenant;
       }
-      c.dst_country[i] = gd.country;
-      c.dst_as_name[i] = this.asName(dstAs, gd);
+      dst_country[i] = gd.country;
+      dst_as_name[i] = this.asName(dstAs, gd);
     }
   }
 }

@@ -193,11 +193,21 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> 
   const clusterId = randomBytes(16).toString("base64url");
   const fmt = spawnSync(
     javaBin(),
-    [...jvmArgs(dir, "256m"), "kafka.tools.StorageTool", "format", "-t", clusterId, "-c", join(dir, "server.properties")],
+    [
+      ...jvmArgs(dir, "256m"),
+      "kafka.tools.StorageTool",
+      "format",
+      "-t",
+      clusterId,
+      "-c",
+      join(dir, "server.properties"),
+    ],
     { encoding: "utf8", timeout: 60_000 },
   );
   if (fmt.status !== 0) {
-    throw new Error(`kafka StorageTool format failed (status ${fmt.status}): ${fmt.error?.message ?? ""}\n${fmt.stdout}\n${fmt.stderr}`);
+    throw new Error(
+      `kafka StorageTool format failed (status ${fmt.status}): ${fmt.error?.message ?? ""}\n${fmt.stdout}\n${fmt.stderr}`,
+    );
   }
 
   let proc: ChildProcess | undefined;
@@ -222,15 +232,23 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> 
     const deadline = Date.now() + START_TIMEOUT_MS;
     // First the port, then a real metadata round trip with a broker listed.
     while (!(await tcpOpen(port))) {
-      if (gone) throw new Error(`kafka broker exited during start (exit ${p.exitCode}); ${log}:\n${tail(log)}`);
+      if (gone)
+        throw new Error(`kafka broker exited during start (exit ${p.exitCode}); ${log}:\n${tail(log)}`);
       if (Date.now() > deadline) {
         p.kill("SIGKILL");
-        throw new Error(`kafka broker did not open ${bootstrap} within ${START_TIMEOUT_MS} ms; ${log}:\n${tail(log)}`);
+        throw new Error(
+          `kafka broker did not open ${bootstrap} within ${START_TIMEOUT_MS} ms; ${log}:\n${tail(log)}`,
+        );
       }
       await sleep(200);
     }
     for (;;) {
-      const admin = new Admin({ clientId: "nagare-test-harness", bootstrapBrokers: [bootstrap], retries: 0, timeout: 5000 });
+      const admin = new Admin({
+        clientId: "nagare-test-harness",
+        bootstrapBrokers: [bootstrap],
+        retries: 0,
+        timeout: 5000,
+      });
       try {
         const md = await admin.metadata({ topics: [] });
         if (md.brokers.size > 0) return;
@@ -239,10 +257,13 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> 
       } finally {
         await admin.close().catch(() => undefined);
       }
-      if (gone) throw new Error(`kafka broker exited during start (exit ${p.exitCode}); ${log}:\n${tail(log)}`);
+      if (gone)
+        throw new Error(`kafka broker exited during start (exit ${p.exitCode}); ${log}:\n${tail(log)}`);
       if (Date.now() > deadline) {
         p.kill("SIGKILL");
-        throw new Error(`kafka broker on ${bootstrap} did not answer metadata within ${START_TIMEOUT_MS} ms; ${log}:\n${tail(log)}`);
+        throw new Error(
+          `kafka broker on ${bootstrap} did not answer metadata within ${START_TIMEOUT_MS} ms; ${log}:\n${tail(log)}`,
+        );
       }
       await sleep(300);
     }
@@ -274,7 +295,11 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> 
       await launch();
     },
     async createTopic(name: string, partitions: number) {
-      const admin = new Admin({ clientId: "nagare-test-harness", bootstrapBrokers: [bootstrap], timeout: 10_000 });
+      const admin = new Admin({
+        clientId: "nagare-test-harness",
+        bootstrapBrokers: [bootstrap],
+        timeout: 10_000,
+      });
       try {
         await admin.createTopics({ topics: [name], partitions, replicas: 1 });
         const deadline = Date.now() + 30_000;

@@ -28,7 +28,32 @@ const DIMS: Record<string, { label: string; filter: (v: string) => string }> = {
   src_vlan: { label: "Source VLAN", filter: (v) => `src vlan ${v}` },
   dst_vlan: { label: "Destination VLAN", filter: (v) => `dst vlan ${v}` },
   tos: { label: "ToS", filter: (v) => `tos ${v}` },
+  // Enrichment (docs/enrichment.md): text values, quoted for the filter.
+  exporter_name: { label: "Exporter name", filter: (v) => `exporter name ${quoted(v)}` },
+  exporter_site: { label: "Exporter site", filter: (v) => `exporter site ${quoted(v)}` },
+  exporter_role: { label: "Exporter role", filter: (v) => `exporter role ${quoted(v)}` },
+  in_if_name: { label: "Input interface name", filter: (v) => `in if name ${quoted(v)}` },
+  out_if_name: { label: "Output interface name", filter: (v) => `out if name ${quoted(v)}` },
+  in_if_connectivity: { label: "Input connectivity", filter: (v) => `in if connectivity ${quoted(v)}` },
+  out_if_connectivity: { label: "Output connectivity", filter: (v) => `out if connectivity ${quoted(v)}` },
+  in_if_provider: { label: "Input provider", filter: (v) => `in if provider ${quoted(v)}` },
+  out_if_provider: { label: "Output provider", filter: (v) => `out if provider ${quoted(v)}` },
+  in_if_boundary: { label: "Input boundary", filter: (v) => `in if boundary ${quoted(v)}` },
+  out_if_boundary: { label: "Output boundary", filter: (v) => `out if boundary ${quoted(v)}` },
+  src_net_name: { label: "Source network", filter: (v) => `src net name ${quoted(v)}` },
+  dst_net_name: { label: "Destination network", filter: (v) => `dst net name ${quoted(v)}` },
+  src_net_role: { label: "Source network role", filter: (v) => `src net role ${quoted(v)}` },
+  dst_net_role: { label: "Destination network role", filter: (v) => `dst net role ${quoted(v)}` },
+  src_country: { label: "Source country", filter: (v) => `src country ${quoted(v)}` },
+  dst_country: { label: "Destination country", filter: (v) => `dst country ${quoted(v)}` },
+  src_as_name: { label: "Source AS name", filter: (v) => `src as name ${quoted(v)}` },
+  dst_as_name: { label: "Destination AS name", filter: (v) => `dst as name ${quoted(v)}` },
 };
+
+/** A text value as a filter string literal (src/query/filter/lexer.ts: \" and \\ escapes). */
+function quoted(v: string): string {
+  return `"${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+}
 const RANGES: Record<string, number> = {
   "5m": 300,
   "15m": 900,

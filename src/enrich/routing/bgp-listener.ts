@@ -135,7 +135,9 @@ export class BgpListener {
       // RFC 4486 Cease subcode 5: Connection Rejected.
       this.errors++;
       this.lastError = `connection from ${address} rejected: not a configured neighbor`;
-      this.log.limited("bgp-rejected", "warn", "bgp: connection from an unknown neighbor rejected", { address });
+      this.log.limited("bgp-rejected", "warn", "bgp: connection from an unknown neighbor rejected", {
+        address,
+      });
       sock.end(encodeNotification(6, 5));
       return;
     }
@@ -219,7 +221,8 @@ export class BgpListener {
         if (o.version !== 4) throw new BgpError(2, 1, `unsupported version ${o.version}`);
         if (n.cfg.asn !== 0 && o.asn !== n.cfg.asn)
           throw new BgpError(2, 2, `peer AS ${o.asn}, configured ${n.cfg.asn}`);
-        if (o.as4 === false && o.asn === AS_TRANS) throw new BgpError(2, 2, "AS_TRANS without 4-byte capability");
+        if (o.as4 === false && o.asn === AS_TRANS)
+          throw new BgpError(2, 2, "AS_TRANS without 4-byte capability");
         if (o.holdTime === 1 || o.holdTime === 2) throw new BgpError(2, 6, `hold time ${o.holdTime}`);
         if (o.bgpId === "0.0.0.0") throw new BgpError(2, 3, "BGP identifier 0.0.0.0");
         s.as4 = o.as4; // we always send the capability, so their saying so makes it both
@@ -244,7 +247,8 @@ export class BgpListener {
         this.armHold(n, s);
         return;
       case MSG_UPDATE: {
-        if (s.state !== "Established") throw new BgpError(5, s.state === "OpenSent" ? 1 : 2, `UPDATE in ${s.state}`);
+        if (s.state !== "Established")
+          throw new BgpError(5, s.state === "OpenSent" ? 1 : 2, `UPDATE in ${s.state}`);
         this.armHold(n, s);
         const r = this.tables.get("bgp", n.address)!;
         let u;
@@ -297,7 +301,10 @@ export class BgpListener {
   private fail(n: NeighborState, s: Session, why: string, notify: [number, number] | null): void {
     n.errors++;
     n.lastError = why;
-    this.log.limited(`bgp-fail-${n.address}`, "warn", "bgp: session error", { neighbor: n.address, error: why });
+    this.log.limited(`bgp-fail-${n.address}`, "warn", "bgp: session error", {
+      neighbor: n.address,
+      error: why,
+    });
     this.close(n, s, why, notify);
   }
 

@@ -59,7 +59,12 @@ export interface BgpMessage {
  * Returns the total length of the message at `off`, or 0 when fewer than 19
  * bytes are there yet (stream framing). Throws for a bad marker or length.
  */
-export function bgpMessageLength(buf: Uint8Array, off: number, end: number, maxLen = BGP_EXT_MAX_LEN): number {
+export function bgpMessageLength(
+  buf: Uint8Array,
+  off: number,
+  end: number,
+  maxLen = BGP_EXT_MAX_LEN,
+): number {
   if (end - off < BGP_HEADER_LEN) return 0;
   for (let k = 0; k < 16; k++)
     if (buf[off + k] !== 0xff) throw new BgpError(1, 1, "connection not synchronized (bad marker)");
@@ -304,7 +309,13 @@ export interface UpdateContext {
  */
 export function parseUpdate(body: Uint8Array, ctx: UpdateContext): ParsedUpdate {
   const r = new Reader(body);
-  const out: ParsedUpdate = { withdrawn: [], announced: [], attrs: null, ignoredFamilies: 0, endOfRib: false };
+  const out: ParsedUpdate = {
+    withdrawn: [],
+    announced: [],
+    attrs: null,
+    ignoredFamilies: 0,
+    endOfRib: false,
+  };
   const v4AddPath = ctx.addPath.has("1/1");
   const wlen = r.u16("withdrawn length");
   readPrefixes(r.sub(wlen, "withdrawn routes"), false, v4AddPath, out.withdrawn);

@@ -33,7 +33,8 @@ export class BmpStation {
   private readonly log: Logger;
   private server: Server | null = null;
   private readonly sockets = new Map<string, Socket>();
-  private readonly sessions = new WeakMap<PeerEntry, PeerSession>();
+  /** Per router, per peer (group key): what its Peer Up said. */
+  private readonly sessions = new WeakMap<RouterEntry, Map<string, PeerSession>>();
   private listening = false;
   private listenError: string | null = null;
   /** Errors not tied to one router (refused connections). */
@@ -163,9 +164,21 @@ export class BmpStation {
     router.removalTimer.unref();
   }
 
-  private peerKey(h: PeerHeader): string {
-    // Pre- and post-policy views of one peer are separate route sets (both may be sent).
-    return `${h.type}|${h.distinguisher}|${h.address}|${h.postPolicy ? "post" : "pre"}`;
+  /** The peer (RFC 7854 §4.2: type, distinguisher, address identify it). */
+  private peerGroup(h: PeerHeader): string {
+    return `${h.type}|${h.distinguisher}|${h.address}`;
+  }
+
+  /** Pre- and post-policy views of one peer are separate route sets (both may be sent). */
+  private peerEntry(router: RouterEntry, h: PeerHeader, postPolicy = h.postPolicy): PeerEntry {
+    const group = this.peerGroup(h);
+    return router.peer(`${group}|${postPolicy ? "post" : "pre"}`, h.address, h.asn, group);
+  }
+
+  private session(router: RouterEntry): Map<string, PeerSession> {
+    let m = this.sessions.get(router);
+    if (!m) this.sessions.set(router, (m = new Map()));
+    return m;
   }
 
   private wanted(h: PeerHeader): boolean {
@@ -192,34 +205,37 @@ export class BmpStation {
         break;
       case BMP_PEER_UP: {
         if (!("sentOpen" in m)) break;
-        const p = router.peer(this.peerKey(m.peer), m.peer.address, m.peer.asn);
-        // The previous session's routes are resent in full after Peer Up.
-        if (p.stale) {
-          router.rib.removePeer(p.id);
-          p.stale = false;
+        // The previous session's routes (both views) are resent in full after Peer Up.
+        for (const post of [false, true]) {
+          const old = router.peers.get(`${this.peerGroup(m.peer)}|${post ? "post" : "pre"}`);
+          if (old?.stale) router.dropPeer(old);
         }
-        p.up = true;
+        this.peerEntry(router, m.peer, false).up = true;
         // Routes flow from the peer (it sent receivedOpen) to the router (sentOpen).
-        this.sessions.set(p, { addPath: addPathFamilies(m.receivedOpen, m.sentOpen) });
+        this.session(router).set(this.peerGroup(m.peer), {
+          addPath: addPathFamilies(m.receivedOpen, m.sentOpen),
+        });
         break;
       }
       case BMP_PEER_DOWN: {
         if (!("reason" in m) || !("peer" in m)) break;
+        const group = this.peerGroup(m.peer);
         for (const post of [false, true]) {
-          const p = router.peers.get(this.peerKey({ ...m.peer, postPolicy: post }));
+          const p = router.peers.get(`${group}|${post ? "post" : "pre"}`);
           if (p) router.dropPeer(p);
         }
+        this.session(router).delete(group);
         break;
       }
       case BMP_ROUTE_MONITORING: {
         if (!("update" in m) || !this.wanted(m.peer)) break;
-        const p = router.peer(this.peerKey(m.peer), m.peer.address, m.peer.asn);
+        const p = this.peerEntry(router, m.peer);
         if (p.stale) {
           router.rib.removePeer(p.id);
           p.stale = false;
         }
         p.up = true;
-        const sess = this.sessions.get(p);
+        const sess = this.session(router).get(this.peerGroup(m.peer));
         try {
           // RFC 7854 §4.2 A flag: AS_PATH as the peer sent it (2-byte) or re-encoded 4-byte.
           const u = parseUpdate(m.update, {
@@ -257,7 +273,10 @@ export class BmpStation {
         kind: "bmp",
         status: this.listening ? "loaded" : this.listenError ? "error" : "loading",
         entries: routers.reduce((n, r) => n + r.rib.routes, 0),
-        updatedMs: routers.reduce<number | null>((t, r) => (r.updatedMs && (!t || r.updatedMs > t) ? r.updatedMs : t), null),
+        updatedMs: routers.reduce<number | null>(
+          (t, r) => (r.updatedMs && (!t || r.updatedMs > t) ? r.updatedMs : t),
+          null,
+        ),
         errors: this.errors + routers.reduce((n, r) => n + r.errors, 0),
         lastError: this.lastError,
         detail: {

@@ -169,7 +169,13 @@ export function parseBmpMessage(msg: Uint8Array): BmpMessage {
       const received = readBgpMessage(r);
       if (sent.type !== MSG_OPEN || received.type !== MSG_OPEN)
         throw new DecodeError("other", "Peer Up without two OPEN messages");
-      return { type, peer, localAddress, sentOpen: parseOpen(sent.body), receivedOpen: parseOpen(received.body) };
+      return {
+        type,
+        peer,
+        localAddress,
+        sentOpen: parseOpen(sent.body),
+        receivedOpen: parseOpen(received.body),
+      };
     }
     case BMP_PEER_DOWN: {
       // §4.9: per-peer header | Reason (1) | Data (NOTIFICATION or FSM code)
@@ -180,7 +186,8 @@ export function parseBmpMessage(msg: Uint8Array): BmpMessage {
       // §4.6: per-peer header | BGP UPDATE PDU (with its 19-byte header)
       const peer = readPeerHeader(r);
       const m = readBgpMessage(r);
-      if (m.type !== MSG_UPDATE) throw new DecodeError("other", `Route Monitoring carries BGP type ${m.type}`);
+      if (m.type !== MSG_UPDATE)
+        throw new DecodeError("other", `Route Monitoring carries BGP type ${m.type}`);
       return { type, peer, update: m.body };
     }
     case BMP_STATISTICS: {

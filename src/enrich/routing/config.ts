@@ -186,7 +186,10 @@ export function validateRoutingConfig(
       });
     }
     if (out.bgp.enabled && out.bgp.neighbors.length === 0)
-      throw new ConfigError(`${k}.neighbors`, "at least one neighbor is needed (only configured neighbors may connect)");
+      throw new ConfigError(
+        `${k}.neighbors`,
+        "at least one neighbor is needed (only configured neighbors may connect)",
+      );
   }
   if (raw.routers !== undefined) {
     const k = `${key}.routers`;
@@ -196,7 +199,6 @@ export function validateRoutingConfig(
     if (s.map !== undefined) {
       const m = section(s.map, `${k}.map`);
       for (const [exp, router] of Object.entries(m)) {
-        ipCheck(exp);
         if (!isIP(exp)) throw new ConfigError(`${k}.map`, `${show(exp)} — keys must be exporter addresses`);
         out.routers.map[exp] = str(router, `${k}.map.${exp}`, ipCheck);
       }

@@ -197,7 +197,7 @@ export class PrefixTrie {
   setVal(n: number, v: number): void {
     const old = this.nd[n + this.W + F_VAL]!;
     this.nd[n + this.W + F_VAL] = v;
-    if ((old < 0) !== (v < 0)) this.touch(n);
+    if (old < 0 !== v < 0) this.touch(n);
   }
 
   /** Note that node n (its prefix's range of /16s) changed: the jump table entries are stale. */

@@ -19,6 +19,8 @@ export function canonicalAddress(text: string): string {
 export interface PeerEntry {
   id: number;
   key: string;
+  /** The BGP peer this route set belongs to (its pre- and post-policy views are two entries of one group). */
+  group: string;
   address: string;
   asn: number;
   up: boolean;
@@ -49,12 +51,12 @@ export class RouterEntry {
     this.rib = new Rib(attrs);
   }
 
-  peer(key: string, address: string, asn: number): PeerEntry {
+  peer(key: string, address: string, asn: number, group = key): PeerEntry {
     let p = this.peers.get(key);
     if (!p) {
       const id = this.freeIds.pop() ?? this.nextPeerId++;
       if (id > 0xffff) throw new Error("more than 65536 peers on one router");
-      p = { id, key, address, asn, up: false, stale: false };
+      p = { id, key, group, address, asn, up: false, stale: false };
       this.peers.set(key, p);
     }
     return p;
@@ -88,10 +90,11 @@ export class RouterEntry {
     this.lastError = msg;
   }
 
+  /** BGP peers up (a peer's pre- and post-policy views count once). */
   peersUp(): number {
-    let n = 0;
-    for (const p of this.peers.values()) if (p.up) n++;
-    return n;
+    const up = new Set<string>();
+    for (const p of this.peers.values()) if (p.up) up.add(p.group);
+    return up.size;
   }
 
   baseState(name: string, status: SourceState["status"]): SourceState {

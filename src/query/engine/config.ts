@@ -55,7 +55,8 @@ export function validateEngineConfig(
     const key = `${prefix}.${k}`;
     switch (k) {
       case "kind":
-        if (v !== "duckdb" && v !== "trino") throw new ConfigError(key, `${JSON.stringify(v)} — must be duckdb or trino`);
+        if (v !== "duckdb" && v !== "trino")
+          throw new ConfigError(key, `${JSON.stringify(v)} — must be duckdb or trino`);
         out.kind = v;
         break;
       case "trino": {
@@ -88,9 +89,13 @@ export function validateEngineConfig(
     }
   }
   if (out.kind === "trino") {
-    if (out.trino.server === "") throw new ConfigError(`${prefix}.trino.server`, "must be set when kind is trino");
+    if (out.trino.server === "")
+      throw new ConfigError(`${prefix}.trino.server`, "must be set when kind is trino");
     if (out.trino.password !== "" && !out.trino.server.startsWith("https://"))
-      throw new ConfigError(`${prefix}.trino.password`, "needs an https:// server (Trino refuses passwords over http)");
+      throw new ConfigError(
+        `${prefix}.trino.password`,
+        "needs an https:// server (Trino refuses passwords over http)",
+      );
   }
   return out;
 }

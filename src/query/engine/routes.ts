@@ -26,7 +26,8 @@ export function firstKeyword(sql: string): string {
 /** Why `sql` may not run through Nagare on Trino, or null when it may. */
 export function refuseStatement(sql: string): string | null {
   const k = firstKeyword(sql);
-  if (!READ_FIRST.has(k)) return `only reading statements run on the Trino engine (got ${k ? k.toUpperCase() : "nothing"})`;
+  if (!READ_FIRST.has(k))
+    return `only reading statements run on the Trino engine (got ${k ? k.toUpperCase() : "nothing"})`;
   if (/;\s*\S/.test(sql.replace(/'(?:[^']|'')*'/g, "''"))) return "one statement at a time";
   return null;
 }
@@ -40,7 +41,14 @@ export class EngineRoutes implements RouteModule {
     const t = config.trino;
     this.client =
       config.kind === "trino"
-        ? new TrinoClient({ server: t.server, user: t.user, password: t.password, catalog: t.catalog, schema: t.schema, timeoutMs })
+        ? new TrinoClient({
+            server: t.server,
+            user: t.user,
+            password: t.password,
+            catalog: t.catalog,
+            schema: t.schema,
+            timeoutMs,
+          })
         : null;
   }
 
@@ -62,7 +70,13 @@ export class EngineRoutes implements RouteModule {
     }
   }
 
-  async handle(_who: Principal, method: string, url: URL, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async handle(
+    _who: Principal,
+    method: string,
+    url: URL,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
     try {
       if (url.pathname === "/api/v1/engine") {
         if (method !== "GET") return sendJson(res, 405, { error: "GET only" });

@@ -67,7 +67,8 @@ const RETRY_STATUS = new Set([429, 502, 503, 504]);
 
 export class TrinoClient {
   constructor(private readonly cfg: TrinoServerConfig) {
-    if (!/^https?:\/\//.test(cfg.server)) throw new Error(`trino server ${JSON.stringify(cfg.server)} is not an http(s) URL`);
+    if (!/^https?:\/\//.test(cfg.server))
+      throw new Error(`trino server ${JSON.stringify(cfg.server)} is not an http(s) URL`);
   }
 
   private headers(): Record<string, string> {
@@ -84,14 +85,27 @@ export class TrinoClient {
     return h;
   }
 
-  private async call(method: "POST" | "GET" | "DELETE", url: string, body?: string, signal?: AbortSignal): Promise<QueryResults | null> {
+  private async call(
+    method: "POST" | "GET" | "DELETE",
+    url: string,
+    body?: string,
+    signal?: AbortSignal,
+  ): Promise<QueryResults | null> {
     for (let attempt = 0; ; attempt++) {
       let res: Response;
       try {
-        res = await fetch(url, { method, headers: this.headers(), ...(body !== undefined ? { body } : {}), ...(signal ? { signal } : {}) });
+        res = await fetch(url, {
+          method,
+          headers: this.headers(),
+          ...(body !== undefined ? { body } : {}),
+          ...(signal ? { signal } : {}),
+        });
       } catch (err) {
         if (signal?.aborted) throw new TrinoError(`trino query timed out`, "TIMEOUT");
-        throw new TrinoError(`trino server ${this.cfg.server} unreachable: ${(err as Error).message}`, "UNREACHABLE");
+        throw new TrinoError(
+          `trino server ${this.cfg.server} unreachable: ${(err as Error).message}`,
+          "UNREACHABLE",
+        );
       }
       if (method === "DELETE") return null;
       if (RETRY_STATUS.has(res.status) && attempt < 20) {
@@ -102,7 +116,10 @@ export class TrinoClient {
       }
       const text = await res.text();
       if (res.status !== 200) {
-        throw new TrinoError(`trino answered HTTP ${res.status}: ${text.slice(0, 300)}`, `HTTP_${res.status}`);
+        throw new TrinoError(
+          `trino answered HTTP ${res.status}: ${text.slice(0, 300)}`,
+          `HTTP_${res.status}`,
+        );
       }
       try {
         return JSON.parse(text) as QueryResults;

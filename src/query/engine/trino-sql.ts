@@ -53,7 +53,6 @@ export interface TrinoFlowPlan {
   fill?: { startMs: number; endMs: number; stepMs: number; period: boolean; rest: string[] };
 }
 
-const KIND = new Map<string, ColumnKind>(FLOW_COLUMNS.map((c) => [c.name, c.kind]));
 const SECOND = 1000;
 
 /** The lake keeps every hour the export wrote: no retention cut for the planner. */
@@ -262,5 +261,3 @@ export function lakeTableDdl(lake: LakeTable, location: string): string {
   cols.push(`  "date" VARCHAR`, `  "hour" VARCHAR`);
   return `CREATE TABLE IF NOT EXISTS ${trinoIdent(lake.catalog)}.${trinoIdent(lake.schema)}.${trinoIdent(lake.table)} (\n${cols.join(",\n")}\n)\nWITH (format = 'PARQUET', external_location = ${trinoString(location)}, partitioned_by = ARRAY['date', 'hour'])`;
 }
-
-

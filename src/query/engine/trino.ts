@@ -74,7 +74,11 @@ export function fillTrinoSeries(
   for (const row of rows) {
     const k = keyOf(row);
     const restKey = JSON.stringify(ri.map((i) => row[i]));
-    if (!series.has(restKey)) series.set(restKey, ri.map((i) => row[i]));
+    if (!series.has(restKey))
+      series.set(
+        restKey,
+        ri.map((i) => row[i]),
+      );
     let m = byKey.get(k);
     if (!m) byKey.set(k, (m = new Map()));
     m.set(Number(row[ti]), row as unknown[]);

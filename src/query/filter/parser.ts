@@ -293,7 +293,7 @@ class Parser {
           pick(dir, "src_country", "dst_country"),
           "a country code (ISO 3166, 2 letters)",
           all,
-          (v) => /^[a-z]{2}$/.test(v) || (v.includes("*") && v.length <= 2),
+          (v) => /^[a-z]{2}$/.test(v) || v === "" || (v.includes("*") && v.length <= 2),
         );
       case "if": {
         if (qualified) break;

@@ -283,9 +283,12 @@ export class SqlService {
     const run: Running = { conn, cancelled: false };
     this.running.set(id, run);
     let timedOut = false;
+    // Between pages the connection is idle: an interrupt then would be lost
+    // (and repeated for nothing); the next fetch sees timedOut instead.
+    let working = true;
     const timer = setTimeout(() => {
       timedOut = true;
-      stopRunning(run);
+      if (working) stopRunning(run);
     }, timeoutMs);
     let inTx = false;
     let closed = false;
@@ -324,6 +327,7 @@ export class SqlService {
       await close();
       throw e;
     }
+    working = false;
     const names = result.columnNames();
     const types = result.columnTypes();
     let buffered: DuckDBValue[][] = [];
@@ -337,6 +341,8 @@ export class SqlService {
       },
       next: async (maxRows: number): Promise<DuckDBValue[][]> => {
         const out: DuckDBValue[][] = [];
+        working = true;
+        if (timedOut) stopRunning(run);
         try {
           while (out.length < maxRows && !done) {
             if (buffered.length === 0) {
@@ -356,6 +362,8 @@ export class SqlService {
           const e = closed && !run.cancelled && !timedOut ? new SqlCancelledError(id) : fail(err);
           await close();
           throw e;
+        } finally {
+          working = false;
         }
         return out;
       },

@@ -84,7 +84,11 @@ function toml(o: GobgpdOptions): string {
       "    keepalive-interval = 3",
     );
     for (const fam of ["ipv4-unicast", "ipv6-unicast"]) {
-      lines.push("  [[neighbors.afi-safis]]", "    [neighbors.afi-safis.config]", `      afi-safi-name = "${fam}"`);
+      lines.push(
+        "  [[neighbors.afi-safis]]",
+        "    [neighbors.afi-safis.config]",
+        `      afi-safi-name = "${fam}"`,
+      );
       if (n.addPaths)
         lines.push(
           "    [neighbors.afi-safis.add-paths.config]",
@@ -119,8 +123,12 @@ export async function startGobgpd(o: GobgpdOptions): Promise<Gobgpd> {
   const exited = new Promise<void>((r) => proc.once("exit", () => r()));
   const cli = (args: string[]): Promise<string> =>
     new Promise((resolve, reject) =>
-      execFile(GOBGP, ["-u", "127.0.0.1", "-p", String(api), ...args], { timeout: 10_000 }, (err, stdout, stderr) =>
-        err ? reject(new Error(`gobgp ${args.join(" ")}: ${stderr || err.message}`)) : resolve(stdout),
+      execFile(
+        GOBGP,
+        ["-u", "127.0.0.1", "-p", String(api), ...args],
+        { timeout: 10_000 },
+        (err, stdout, stderr) =>
+          err ? reject(new Error(`gobgp ${args.join(" ")}: ${stderr || err.message}`)) : resolve(stdout),
       ),
     );
   const g: Gobgpd = {

@@ -1,2 +1,0 @@
-import { runRibPart } from "./enrich-rib.js";
-await runRibPart({}, process.argv.slice(2));

@@ -1,0 +1,334 @@
+// `npm run bench -- enrich [--seconds S] [--networks N] [--geo N] [--runs R]`
+// — what enrichment costs the collector (issue 8: "collector throughput with
+// all enrichment on, next to the figure with it off; at most 25 % slower").
+//
+//   1. decode + enrich: the synthetic IPFIX stream of the decode bench
+//      (bench/synth.ts, 20 fields, ~1400-byte packets, 512 packets so ~18 k
+//      distinct source addresses) decoded by one FlowDecoder on one core, the
+//      batches handed to the EnrichmentService (on) or dropped (off); runs
+//      alternate off/on so machine noise hits both. "All on" is: a networks
+//      file (--networks prefixes, IPv4 + IPv6), an AS-names file (70 k ASes),
+//      GeoLite2-layout Country and ASN databases (--geo prefixes each,
+//      written by test/tools/mmdbgen: needs NAGARE_MMDBGEN, see
+//      .ci/setup.d/45-mmdb.sh), exporter and interface classifier rules and
+//      static interfaces. Routing data (BMP/BGP) is measured by
+//      `npm run bench -- rib` (lookup ns per address; 2 per flow).
+//   2. lookup cost per flow: prebuilt 4096-row FlowBatches whose addresses
+//      are drawn from pools of 1 k / 100 k / 1 M distinct addresses, one
+//      source at a time and all together, and GeoIP with its per-address
+//      cache off (every lookup goes to the .mmdb) — ns per flow.
+// Prints tables and writes bench/results-enrich.json.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { FlowBatch } from "../src/collector/batch.js";
+import { FlowDecoder } from "../src/collector/decoder.js";
+import { putIpv4 } from "../src/collector/ip.js";
+import { CollectorStats } from "../src/collector/stats.js";
+import { RecordSink } from "../src/collector/types.js";
+import { validateEnrichConfig, type EnrichConfig } from "../src/enrich/config.js";
+import { createInterfaceSource } from "../src/enrich/interfaces/index.js";
+import { EnrichmentService } from "../src/enrich/service.js";
+import { writeMmdb } from "../test/helpers/mmdb.js";
+import { BENCH_SRC } from "./stream.js";
+import { ipfixPackets } from "./synth.js";
+
+interface Args {
+  seconds: number;
+  networks: number;
+  geo: number;
+  runs: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { seconds: 3, networks: 10_000, geo: 20_000, runs: 2 };
+  for (let i = 0; i < argv.length; i += 2) {
+    const k = argv[i]!.replace(/^--/, "") as keyof Args;
+    const v = Number(argv[i + 1]);
+    if (!(k in a) || !Number.isFinite(v) || v <= 0)
+      throw new Error(`bench enrich: bad argument ${argv[i]} ${argv[i + 1]}`);
+    a[k] = v;
+  }
+  return a;
+}
+
+class Rng {
+  constructor(private s: number) {}
+  next(): number {
+    this.s = (this.s * 1664525 + 1013904223) >>> 0;
+    return this.s;
+  }
+}
+
+const ip4 = (w: number): string => `${w >>> 24}.${(w >>> 16) & 255}.${(w >>> 8) & 255}.${w & 255}`;
+
+/** Data files in `dir`; returns the enrich section for them. */
+function writeSources(dir: string, a: Args): EnrichConfig {
+  const rng = new Rng(42);
+  // Networks: random /16../28 prefixes over 10/8 (where the synthetic sources live), 192.168/16 and 2001:db8::/32.
+  const lines = ["prefix,name,role,site,tenant,asn"];
+  for (let i = 0; i < a.networks; i++) {
+    if (i % 10 === 9) {
+      const len = 40 + (rng.next() % 25);
+      lines.push(
+        `2001:db8:${(rng.next() & 0xffff).toString(16)}::/${len},v6-${i},customer,s${i % 7},t${i % 3},${64512 + (i % 1000)}`,
+      );
+      continue;
+    }
+    const len = 16 + (rng.next() % 13);
+    const base = i % 3 === 0 ? (192 << 24) | (168 << 16) : (10 << 24) | ((rng.next() & 0xff) << 16);
+    const w = (base | (rng.next() & 0xffff)) & (len === 0 ? 0 : (~0 << (32 - len)) >>> 0);
+    lines.push(`${ip4(w >>> 0)}/${len},net-${i},customer,s${i % 7},t${i % 3},${64512 + (i % 1000)}`);
+  }
+  writeFileSync(join(dir, "networks.csv"), lines.join("\n") + "\n");
+  const names = Array.from({ length: 70_000 }, (_, i) => `AS${i + 1} NAME-${i + 1}, ZZ`);
+  writeFileSync(join(dir, "asnames.txt"), names.join("\n") + "\n");
+  const countries = ["JP", "US", "DE", "FR", "GB", "NL", "SG", "BR"];
+  const prefixes = (n: number): string[] => {
+    const out = new Set<string>();
+    while (out.size < n) {
+      const len = 12 + (rng.next() % 13);
+      const w = ((rng.next() >>> 0) & ((~0 << (32 - len)) >>> 0)) >>> 0;
+      out.add(`${ip4(w)}/${len}`);
+    }
+    // The synthetic traffic's ranges, so lookups hit.
+    out.add("10.0.0.0/12").add("192.168.0.0/16");
+    return [...out];
+  };
+  writeMmdb(join(dir, "country.mmdb"), {
+    databaseType: "GeoLite2-Country",
+    networks: prefixes(a.geo).map((prefix, i) => ({
+      prefix,
+      data: { country: { iso_code: countries[i % countries.length], geoname_id: i, names: { en: "x" } } },
+    })),
+  });
+  writeMmdb(join(dir, "asn.mmdb"), {
+    databaseType: "GeoLite2-ASN",
+    networks: prefixes(a.geo).map((prefix, i) => ({
+      prefix,
+      data: { autonomous_system_number: (i % 70_000) + 1, autonomous_system_organization: `ORG-${i}` },
+    })),
+  });
+  const ifs: Record<string, { name: string; description: string; speedBps: number }> = {};
+  for (let k = 0; k < 256; k++)
+    ifs[String(k)] = {
+      name: `xe-0/0/${k}`,
+      description: k % 4 === 0 ? `Transit: P${k % 5}` : k % 4 === 1 ? `Peer: IX${k % 3}` : `Cust: C${k}`,
+      speedBps: 10e9,
+    };
+  return validateEnrichConfig({
+    networksFile: join(dir, "networks.csv"),
+    asNamesFile: join(dir, "asnames.txt"),
+    geoipDatabases: [join(dir, "country.mmdb"), join(dir, "asn.mmdb")],
+    pollSeconds: 0,
+    exporterClassifiers: [
+      { match: { exporter: "10.0.0.0/8" }, set: { role: "core" } },
+      {
+        match: { exporter: "192.0.2.0/24" },
+        set: { name: "edge1", role: "edge", site: "osaka", region: "jp" },
+      },
+    ],
+    interfaceClassifiers: [
+      {
+        match: { interfaceDescription: "^Transit: (\\S+)" },
+        set: { connectivity: "transit", provider: "$1", boundary: "external" },
+      },
+      {
+        match: { interfaceDescription: "^Peer: (\\S+)" },
+        set: { connectivity: "peering", provider: "$1", boundary: "external" },
+      },
+      {
+        match: { interfaceDescription: "^Cust: (\\S+)" },
+        set: { connectivity: "customer", provider: "$1", boundary: "external" },
+      },
+      { set: { boundary: "internal" } },
+    ],
+    interfaces: { static: { [BENCH_SRC.exporter]: ifs } },
+  });
+}
+
+async function service(cfg: EnrichConfig): Promise<EnrichmentService> {
+  const svc = new EnrichmentService({ config: cfg, interfaces: createInterfaceSource(cfg.interfaces) });
+  await svc.start();
+  for (const s of svc.states())
+    if (s.status === "error") throw new Error(`bench enrich: source ${s.name}: ${s.lastError ?? "error"}`);
+  return svc;
+}
+
+/** Decode the synthetic IPFIX stream for `seconds`; batches to `onBatch`. Records/s. */
+function decodeRun(onBatch: (b: FlowBatch) => void, seconds: number): number {
+  const stats = new CollectorStats();
+  const dec = new FlowDecoder({ stats });
+  const p = ipfixPackets(512);
+  const sink = new RecordSink(onBatch, () => {});
+  dec.decode(p.template, BENCH_SRC, sink);
+  const loop = (ms: number): number => {
+    const until = performance.now() + ms;
+    let n = 0;
+    while (performance.now() < until) for (const d of p.data) n += dec.decode(d, BENCH_SRC, sink);
+    sink.flush();
+    return n;
+  };
+  loop(500);
+  const t0 = performance.now();
+  const n = loop(seconds * 1000);
+  return n / ((performance.now() - t0) / 1000);
+}
+
+/** Prebuilt batches: addresses from a pool of `distinct` (IPv4 in 10/8 and 192.168/16, 10 % IPv6). */
+function batches(distinct: number, rows: number): FlowBatch[] {
+  const rng = new Rng(distinct);
+  const pool = Array.from({ length: distinct }, () => rng.next());
+  const out: FlowBatch[] = [];
+  for (let done = 0; done < rows;) {
+    const b = new FlowBatch(4096);
+    const c = b.cols;
+    for (let i = 0; i < 4096; i++) {
+      const o = i * 16;
+      c.exporter_address.set(BENCH_SRC.exporterIp, o);
+      const s = pool[rng.next() % distinct]!;
+      const d = pool[rng.next() % distinct]!;
+      if (s % 10 === 0) {
+        c.ip_version[i] = 6;
+        c.src_addr.set(
+          [0x20, 0x01, 0x0d, 0xb8, s & 0xff, (s >>> 8) & 0xff, 0, 0, 0, 0, 0, 0, s >>> 24, 1, 2, 3],
+          o,
+        );
+        c.dst_addr.set(
+          [0x20, 0x01, 0x0d, 0xb8, d & 0xff, (d >>> 8) & 0xff, 0, 0, 0, 0, 0, 0, d >>> 24, 1, 2, 3],
+          o,
+        );
+      } else {
+        c.ip_version[i] = 4;
+        putIpv4(
+          c.src_addr,
+          o,
+          s % 3 === 0
+            ? ((192 << 24) | (168 << 16) | (s & 0xffff)) >>> 0
+            : ((10 << 24) | (s & 0xffffff)) >>> 0,
+        );
+        putIpv4(
+          c.dst_addr,
+          o,
+          d % 3 === 0
+            ? ((192 << 24) | (168 << 16) | (d & 0xffff)) >>> 0
+            : ((10 << 24) | (d & 0xffffff)) >>> 0,
+        );
+      }
+      c.in_if[i] = s & 0xff;
+      c.out_if[i] = d & 0xff;
+    }
+    b.length = 4096;
+    out.push(b);
+    done += 4096;
+  }
+  return out;
+}
+
+/** ns per flow of `svc` over `bs` (one warm pass, then timed passes for ~`ms`). */
+function perFlow(svc: EnrichmentService, bs: FlowBatch[], ms: number): number {
+  for (const b of bs) svc.consume(b);
+  let flows = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < ms) {
+    for (const b of bs) svc.consume(b);
+    flows += bs.length * 4096;
+  }
+  return ((performance.now() - t0) * 1e6) / flows;
+}
+
+function table(head: string[], rows: string[][]): string {
+  const w = head.map((h, k) => Math.max(h.length, ...rows.map((r) => (r[k] ?? "").length)));
+  const fmt = (r: string[]): string => "| " + r.map((c, k) => c.padEnd(w[k]!)).join(" | ") + " |";
+  return [fmt(head), "|" + w.map((n) => "-".repeat(n + 2)).join("|") + "|", ...rows.map(fmt)].join("\n");
+}
+
+export async function runEnrichPart(machine: Record<string, unknown>, argv: string[]): Promise<void> {
+  const a = parseArgs(argv);
+  const dir = mkdtempSync(join(tmpdir(), "nagare-bench-enrich-"));
+  try {
+    const cfg = writeSources(dir, a);
+    const all = await service(cfg);
+    console.log(
+      `Decode + enrich (synthetic IPFIX, one core; ${a.networks} networks, ${a.geo} GeoIP prefixes per database, ` +
+        `${cfg.exporterClassifiers.length + cfg.interfaceClassifiers.length} classifier rules; ${a.runs} × ${a.seconds} s each, alternating)`,
+    );
+    const off: number[] = [];
+    const on: number[] = [];
+    for (let r = 0; r < a.runs; r++) {
+      off.push(decodeRun(() => {}, a.seconds));
+      on.push(decodeRun((b) => all.consume(b), a.seconds));
+    }
+    const best = (xs: number[]): number => Math.max(...xs);
+    const slower = 1 - best(on) / best(off);
+    console.log(
+      table(
+        ["enrichment", "records/s (best run)", "runs"],
+        [
+          ["off", (best(off) / 1e6).toFixed(2) + " M", off.map((x) => (x / 1e6).toFixed(2)).join(", ")],
+          ["all on", (best(on) / 1e6).toFixed(2) + " M", on.map((x) => (x / 1e6).toFixed(2)).join(", ")],
+        ],
+      ),
+    );
+    console.log(`  all on is ${(slower * 100).toFixed(1)} % slower (target: at most 25 %)\n`);
+
+    console.log("Lookup cost per flow (4096-row batches, addresses from a pool of N distinct; ns per flow)");
+    const only = async (over: Partial<EnrichConfig>): Promise<EnrichmentService> =>
+      service({
+        ...cfg,
+        networksFile: "",
+        asNamesFile: "",
+        geoipDatabases: [],
+        exporterClassifiers: [],
+        interfaceClassifiers: [],
+        interfaces: { ...cfg.interfaces, static: {} },
+        ...over,
+      });
+    const variants: [string, EnrichmentService][] = [
+      ["networks file", await only({ networksFile: cfg.networksFile })],
+      ["GeoIP (cached)", await only({ geoipDatabases: cfg.geoipDatabases })],
+      ["GeoIP (no cache)", await only({ geoipDatabases: cfg.geoipDatabases, cacheSize: 0 })],
+      [
+        "interfaces + classifiers",
+        await only({
+          interfaces: cfg.interfaces,
+          exporterClassifiers: cfg.exporterClassifiers,
+          interfaceClassifiers: cfg.interfaceClassifiers,
+        }),
+      ],
+      ["all on", all],
+    ];
+    const pools = [1_000, 100_000, 1_000_000];
+    const rowsOut: string[][] = [];
+    const lookup: Record<string, Record<string, number>> = {};
+    for (const [name, svc] of variants) {
+      const r: string[] = [name];
+      for (const n of pools) {
+        const bs = batches(n, Math.min(Math.max(n, 65_536), 262_144));
+        const ns = perFlow(svc, bs, Math.min(1500, a.seconds * 500));
+        (lookup[name] ??= {})[String(n)] = ns;
+        r.push(ns.toFixed(0));
+      }
+      rowsOut.push(r);
+    }
+    console.log(table(["source", ...pools.map((n) => `${n.toLocaleString("en-US")} addrs`)], rowsOut));
+    const out = {
+      machine,
+      args: a,
+      decode: { offRecordsPerSecond: off, onRecordsPerSecond: on, slowerFraction: slower },
+      lookupNsPerFlow: lookup,
+      metrics: all.metrics(),
+    };
+    // From dist/bench/ (npm run bench), write beside the sources, as the other parts do.
+    const here = dirname(fileURLToPath(import.meta.url));
+    const file = import.meta.url.endsWith(".ts")
+      ? join(here, "results-enrich.json")
+      : join(here, "..", "..", "bench", "results-enrich.json");
+    writeFileSync(file, JSON.stringify(out, null, 2) + "\n");
+    console.log(`\nwrote ${file}`);
+    for (const [, svc] of variants) await svc.stop();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
