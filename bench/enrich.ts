@@ -305,7 +305,7 @@ export async function runEnrichPart(machine: Record<string, unknown>, argv: stri
     for (const [name, svc] of variants) {
       const r: string[] = [name];
       for (const n of pools) {
-        const bs = batches(n, Math.min(Math.max(n, 65_536), 262_144));
+        const bs = batches(n, 65_536);
         const ns = perFlow(svc, bs, Math.min(1500, a.seconds * 500));
         (lookup[name] ??= {})[String(n)] = ns;
         r.push(ns.toFixed(0));

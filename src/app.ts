@@ -57,6 +57,7 @@ import { DetectRoutes } from "./detect/routes.js";
 import { AnomalyService } from "./detect/anomaly-service.js";
 import { AnomalyRoutes } from "./detect/anomaly-routes.js";
 import { EnrichmentService } from "./enrich/service.js";
+import { EnrichmentRoutes } from "./enrich/routes.js";
 import { createInterfaceSource, type InterfaceSource } from "./enrich/interfaces/index.js";
 import { createRoutingSource, type RoutingSource } from "./enrich/routing/index.js";
 import { KafkaProducer, connectionOptions } from "./bus/producer.js";
@@ -176,7 +177,7 @@ export class App {
           this.log,
         )
       : null;
-    const rt = cfg.enrich.routing;
+    const rt = cfg.enrich;
     this.routing =
       cfg.enrich.enabled && (rt.bmp.enabled || rt.bgp.enabled) ? createRoutingSource(rt, this.log) : null;
     this.enrich = new EnrichmentService({
@@ -372,6 +373,10 @@ export class App {
         new AlertRoutes(this.alerts),
         new KafkaRoutes(cfg.mode, this.kafka, this.producer ? () => this.producer!.metrics() : null),
         new EngineRoutes(cfg.query.engine, cfg.query.sql.timeoutMs),
+        new EnrichmentRoutes({
+          states: () => this.enrich.states(),
+          interfaces: this.interfaces ?? undefined,
+        }),
       ],
       extra: () => ({
         version: nagareVersion(),
@@ -517,7 +522,9 @@ export class App {
     lines.push(
       this.webDir
         ? `web ui: http://${this.http.address}/ (sign in as admin; users in ${resolve(this.auth.users.path)})`
-        : "web ui: not built (run npm run build); the API works without it",
+        : this.parts.ui
+          ? "web ui: not built (run npm run build); the API works without it"
+          : "web ui: off in collector mode (flows go to Kafka; /metrics and /api/v1/kafka stay)",
     );
     if (this.trino)
       lines.push(

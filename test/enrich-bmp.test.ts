@@ -194,13 +194,10 @@ test("gobgpd BMP (post-policy view of ADD-PATH routes): v4/v6 attributes, ADD-PA
   assert.equal(routerState(src)?.detail?.connected, 1);
 });
 
-test("gobgpd BMP (Loc-RIB, RFC 9069): router close keeps routes for keepMs, then drops them", async () => {
-  const src = await routing({ keepMs: 1500 }, { fallback: true });
-  const a = await startGobgpd({
-    as: 65001,
-    routerId: "10.255.0.1",
-    bmp: [{ port: src.ports().bmp, policy: "local-rib" }],
-  });
+test("gobgpd BMP (Loc-RIB, RFC 9069): routes kept for keepMs after a close, replaced on reconnect, then dropped", async () => {
+  const src = await routing({ keepMs: 4000 }, { fallback: true });
+  const bmpTo = [{ port: src.ports().bmp, policy: "local-rib" }];
+  const a = await startGobgpd({ as: 65001, routerId: "10.255.0.1", bmp: bmpTo });
   cleanups.push(() => a.stop());
   await a.cli([
     "global",
@@ -225,7 +222,34 @@ test("gobgpd BMP (Loc-RIB, RFC 9069): router close keeps routes for keepMs, then
   await waitFor("session closed", () => routerState(src)?.detail?.connected === 0);
   assert.equal(src.routes(), 2, "kept during the grace period");
   assert.equal(routerState(src)?.status, "error");
-  await waitFor("grace period over", () => src.routes() === 0, 5000);
+
+  // The router comes back within the grace period with a different table: the
+  // old routes answer until the new session re-announces, then only the new ones stay.
+  const a2 = await startGobgpd({ as: 65001, routerId: "10.255.0.1", bmp: bmpTo });
+  cleanups.push(() => a2.stop());
+  await a2.cli([
+    "global",
+    "rib",
+    "add",
+    "198.51.100.0/24",
+    "-a",
+    "ipv4",
+    "nexthop",
+    "192.0.2.1",
+    "community",
+    "65001:8",
+  ]);
+  await waitFor(
+    "new session's routes",
+    () => src.lookup("127.0.0.1", ip("198.51.100.20"), 0)?.communities === "65001:8",
+  );
+  await waitFor("old routes replaced", () => src.routes() === 1);
+  assert.equal(src.lookup("127.0.0.1", ip("2001:db8:ab::1"), 0), null);
+  assert.equal(routerState(src)?.status, "loaded");
+
+  await a2.stop();
+  await waitFor("closed again", () => routerState(src)?.detail?.connected === 0);
+  await waitFor("grace period over", () => src.routes() === 0, 8000);
   assert.equal(routerState(src), undefined);
 });
 

@@ -43,13 +43,19 @@ function flows(m: number, n: number): FlowBatch {
 }
 
 /** Produce `count` binary messages of `per` flows round robin over `partitions`; per-partition byte totals. */
-async function produce(topic: string, partitions: number, count: number, per: number): Promise<number[]> {
+async function produce(
+  topic: string,
+  partitions: number,
+  count: number,
+  per: number,
+  m0 = 0,
+): Promise<number[]> {
   const producer = new Producer({ clientId: "k2-test", bootstrapBrokers: [kafka.bootstrap] });
   const enc = new BinaryEncoder();
   const totals = new Array<number>(partitions).fill(0);
   try {
     const messages = [];
-    for (let m = 0; m < count; m++) {
+    for (let m = m0; m < m0 + count; m++) {
       const b = flows(m, per);
       for (const msg of enc.encode(b)) {
         messages.push({ topic, partition: m % partitions, value: msg.value });
@@ -69,7 +75,8 @@ function source(
   groupId: string,
   extra: Partial<ConstructorParameters<typeof KafkaFlowSource>[0]> = {},
 ) {
-  const got = { flows: 0, bytes: 0 };
+  // seen: distinct flows (bytes are unique per message and row), to tell redeliveries from losses.
+  const got = { flows: 0, bytes: 0, seen: new Set<number>() };
   const src = new KafkaFlowSource({
     brokers: [kafka.bootstrap],
     topic,
@@ -83,7 +90,10 @@ function source(
     heartbeatIntervalMs: 500,
     push: (b) => {
       got.flows += b.length;
-      for (let i = 0; i < b.length; i++) got.bytes += b.cols.bytes[i]!;
+      for (let i = 0; i < b.length; i++) {
+        got.bytes += b.cols.bytes[i]!;
+        got.seen.add(b.cols.bytes[i]!);
+      }
     },
     ...extra,
   });
@@ -245,21 +255,25 @@ test("broker killed (SIGKILL) and restarted: the consumer reopens, reads what wa
   const c = source(topic, "k2-outage");
   await c.src.start();
   try {
-    await until("first flows", () => c.got.flows === 50);
+    await until("first flows", () => c.got.seen.size === 50).catch((e: Error) => {
+      throw new Error(`${e.message}: ${c.got.flows} flows, ${JSON.stringify(c.src.status())}`);
+    });
     await c.src.commitNow();
     await kafka.kill();
     // Commits and fetches fail meanwhile: counted, never thrown.
     await new Promise((r) => setTimeout(r, 2000));
     await c.src.commitNow();
     await kafka.restart();
-    const after = await produce(topic, 2, 10, 5);
+    const after = await produce(topic, 2, 10, 5, 10);
     const all = [...before, ...after].reduce((s, t) => s + t, 0);
-    await until("flows produced after the restart", () => c.got.flows >= 100, 60_000);
+    await until("flows produced after the restart", () => c.got.seen.size === 100, 60_000);
     await c.src.commitNow();
     await c.src.refreshLag();
-    // At-least-once: every flow arrived; the commit before the kill means no duplicate here.
-    assert.equal(c.got.flows, 100);
-    assert.equal(c.got.bytes, all);
+    // At-least-once: every flow arrived. Duplicates only if the group rebalanced in between
+    // (a heartbeat lost on a loaded machine): then what was not committed is read again.
+    assert.equal(c.got.seen.size, 100);
+    if (c.src.rebalances === 1) assert.equal(c.got.bytes, all, "no rebalance: no duplicate");
+    else assert.ok(c.got.bytes >= all);
     assert.ok(c.src.partitions().every((p) => p.lag === 0));
   } finally {
     await c.src.stop();

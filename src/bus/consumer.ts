@@ -265,6 +265,13 @@ export class KafkaFlowSource {
   /** Decode one message into the current batch; a full batch is pushed from inside the sink. */
   private onMessage(m: Message): void {
     if (this.stopping) return;
+    // A fetch sent before a rebalance can answer after it: records of a
+    // partition now another member's. That member reads them too, from the
+    // group's committed offset; taking them here as well would store them twice.
+    if (!this.owns(m.partition)) {
+      this.staleDropped++;
+      return;
+    }
     const value = m.value;
     this.messages++;
     const k = key(m.topic, m.partition);
@@ -340,6 +347,21 @@ export class KafkaFlowSource {
     const mine = new Set(this.assigned().map((p) => key(this.opts.topic, p)));
     for (const m of [this.pushed, this.committedByUs, this.decoded])
       for (const k of [...m.keys()]) if (!mine.has(k)) m.delete(k);
+  }
+
+  private ownedRef: unknown = null;
+  private readonly owned = new Set<number>();
+  /** Records dropped because their partition was no longer assigned to this member. */
+  staleDropped = 0;
+
+  private owns(partition: number): boolean {
+    const a = this.consumer?.assignments ?? null;
+    if (a !== this.ownedRef) {
+      this.ownedRef = a;
+      this.owned.clear();
+      for (const p of a?.find((x) => x.topic === this.opts.topic)?.partitions ?? []) this.owned.add(p);
+    }
+    return this.owned.has(partition);
   }
 
   /** Partitions of the topic assigned to this member. */
@@ -452,6 +474,7 @@ export class KafkaFlowSource {
       stream_reopens: this.reopens,
       lag_errors: this.lagErrors,
       rebalances: this.rebalances,
+      stale_dropped: this.staleDropped,
       partitions_assigned: parts.length,
       lag: parts.reduce((s, p) => s + p.lag, 0),
     };

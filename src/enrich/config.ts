@@ -27,7 +27,8 @@ import {
 export type AsSource = "flow" | "routing" | "geoip" | "networks";
 export const AS_SOURCES: readonly AsSource[] = ["flow", "routing", "geoip", "networks"];
 
-export interface EnrichConfig {
+/** The routing source's keys (bmp, bgp, routers) sit directly in the section: enrich.bmp … */
+export interface EnrichConfig extends RoutingConfig {
   /** false: the service is not in the pipeline at all (every enrichment column stays ""/0). */
   enabled: boolean;
   /**
@@ -50,8 +51,6 @@ export interface EnrichConfig {
   exporterClassifiers: ExporterRuleConfig[];
   interfaceClassifiers: InterfaceRuleConfig[];
   interfaces: InterfacesConfig;
-  /** Routing data; written as enrich.bmp, enrich.bgp, enrich.routers (src/enrich/routing/config.ts). */
-  routing: RoutingConfig;
 }
 
 export function defaultEnrichConfig(): EnrichConfig {
@@ -66,7 +65,7 @@ export function defaultEnrichConfig(): EnrichConfig {
     exporterClassifiers: [],
     interfaceClassifiers: [],
     interfaces: defaultInterfacesConfig(),
-    routing: defaultRoutingConfig(),
+    ...defaultRoutingConfig(),
   };
 }
 
@@ -97,8 +96,7 @@ export function validateEnrichConfig(
   if (typeof raw !== "object" || raw === null || Array.isArray(raw))
     throw new ConfigError(key, `${show(raw)} — must be a map`);
   const r = raw as Record<string, unknown>;
-  // The routing source's keys sit directly in `enrich` (enrich.bmp …); `routing` itself is not a key.
-  const known = [...Object.keys(out).filter((k) => k !== "routing"), ...ROUTING_KEYS];
+  const known = Object.keys(out);
   for (const k of Object.keys(r))
     if (!known.includes(k))
       throw new ConfigError(`${key}.${k}`, `unknown key (known here: ${known.join(", ")})`);
@@ -134,7 +132,8 @@ export function validateEnrichConfig(
     out.interfaceClassifiers = validateInterfaceRules(r.interfaceClassifiers, `${key}.interfaceClassifiers`);
   if (r.interfaces !== undefined)
     out.interfaces = validateInterfacesConfig(r.interfaces, out.interfaces, `${key}.interfaces`);
-  if (r.bmp !== undefined || r.bgp !== undefined || r.routers !== undefined)
-    out.routing = validateRoutingConfig({ bmp: r.bmp, bgp: r.bgp, routers: r.routers }, out.routing, key);
+  // src/enrich/routing/config.ts validates its keys (named "enrich.bmp.…").
+  if (ROUTING_KEYS.some((k) => r[k] !== undefined))
+    Object.assign(out, validateRoutingConfig({ bmp: r.bmp, bgp: r.bgp, routers: r.routers }, out, key));
   return out;
 }

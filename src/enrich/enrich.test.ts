@@ -270,6 +270,13 @@ test("enrich config: defaults, validation errors name the key", () => {
   );
   assert.match(err({ interfaces: { nope: 1 } }), /enrich\.interfaces\.nope/);
   assert.match(err({ cacheSize: -1 }), /enrich\.cacheSize/);
+  // Routing keys sit in the section and are validated by src/enrich/routing/config.ts.
+  const withBmp = validateEnrichConfig({ bmp: { listen: "127.0.0.1:0" } });
+  assert.equal(withBmp.bmp.enabled, true);
+  assert.equal(withBmp.bmp.listen, "127.0.0.1:0");
+  assert.match(err({ bmp: { colour: 1 } }), /enrich\.bmp\.colour/);
+  // The validated section validates again unchanged (config layering re-validates merged sections).
+  assert.deepEqual(validateEnrichConfig(structuredClone(withBmp)), withBmp);
 });
 
 // ---- the service, with in-memory routing / interface sources

@@ -55,6 +55,12 @@ class Flat<T> {
   /** Value index per interval (-1: no prefix covers it). */
   vals = new Int32Array(0);
   n = 0;
+  /**
+   * IPv4 only: first[k] = the last interval starting at or below k << 16, so
+   * a lookup binary-searches only [first[top16], first[top16 + 1]] — one to
+   * a few steps instead of log2(intervals).
+   */
+  first = new Uint32Array(0);
 
   constructor(
     private readonly words: 1 | 4,
@@ -111,12 +117,23 @@ class Flat<T> {
         s >>= 32n;
       }
     }
+    if (w === 1) {
+      this.first = new Uint32Array(65537);
+      let j = 0;
+      for (let k = 0; k < 65536; k++) {
+        const at = k * 65536;
+        while (j + 1 < this.n && this.starts[j + 1]! <= at) j++;
+        this.first[k] = j;
+      }
+      this.first[65536] = this.n - 1;
+    }
   }
 
   lookup4(word: number): T | null {
     const st = this.starts;
-    let lo = 0;
-    let hi = this.n - 1;
+    const k = word >>> 16;
+    let lo = this.first[k]!;
+    let hi = this.first[k + 1]!;
     // Last interval whose start ≤ word (interval 0 starts at 0, so there is one).
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;

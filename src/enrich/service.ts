@@ -40,6 +40,13 @@ import type {
 
 /** How often a cached interface is looked up again (names change rarely; SNMP polls hourly). */
 const IF_RECHECK_MS = 1000;
+/**
+ * Cache bounds: flow records are unauthenticated UDP, so exporter addresses
+ * and ifIndexes may be spoofed; a full cache is dropped and rebuilt (entries
+ * are cheap to recompute), never grown without bound.
+ */
+const MAX_EXPORTERS = 10_000;
+const MAX_IFACES_PER_EXPORTER = 100_000;
 
 interface IfEntry {
   checkedMs: number;
@@ -255,14 +262,20 @@ export class EnrichmentService implements FlowConsumer {
       a[off + 10] === 0xff &&
       a[off + 11] === 0xff;
     if (mapped) {
-      const w = ((a[off + 12]! << 24) | (a[off + 13]! << 16) | (a[off + 14]! << 8) | a[off + 15]!) >>> 0;
+      const w = (a[off + 12]! << 24) | (a[off + 13]! << 16) | (a[off + 14]! << 8) | a[off + 15]!;
       let e = this.exporters4.get(w);
-      if (!e) this.exporters4.set(w, (e = this.newExporter(a, off)));
+      if (!e) {
+        if (this.exporters4.size >= MAX_EXPORTERS) this.exporters4.clear();
+        this.exporters4.set(w, (e = this.newExporter(a, off)));
+      }
       return e;
     }
     const text = formatIp(a, off);
     let e = this.exporters6.get(text);
-    if (!e) this.exporters6.set(text, (e = this.newExporter(a, off)));
+    if (!e) {
+      if (this.exporters6.size >= MAX_EXPORTERS) this.exporters6.clear();
+      this.exporters6.set(text, (e = this.newExporter(a, off)));
+    }
     return e;
   }
 
@@ -309,6 +322,7 @@ export class EnrichmentService implements FlowConsumer {
       this.sourceError("classifier", err);
     }
     const entry: IfEntry = { checkedMs: now, name, description, speedBps, tags };
+    if (!cached && e.ifaces.size >= MAX_IFACES_PER_EXPORTER) e.ifaces.clear();
     e.ifaces.set(ifIndex, entry);
     return entry;
   }
@@ -317,7 +331,8 @@ export class EnrichmentService implements FlowConsumer {
     const geo = this.geoip!;
     let ans: GeoAnswer | undefined;
     if (v4) {
-      const w = ((a[off + 12]! << 24) | (a[off + 13]! << 16) | (a[off + 14]! << 8) | a[off + 15]!) >>> 0;
+      // Signed 32-bit key: a small integer for V8 (an unsigned one ≥ 2^31 would be a heap number).
+      const w = (a[off + 12]! << 24) | (a[off + 13]! << 16) | (a[off + 14]! << 8) | a[off + 15]!;
       ans = this.geo4.get(w);
       if (ans !== undefined) {
         this.geoHits++;
@@ -521,8 +536,9 @@ export class EnrichmentService implements FlowConsumer {
         src_net_site[i] = ns.site;
         src_net_tenant[i] = ns.tenant;
       }
-      src_country[i] = gs.country;
-      src_as_name[i] = this.asName(srcAs, gs);
+      // Rows arrive with "" in every string column (FlowBatch.reset): only known values are written.
+      if (gs !== NO_GEO) src_country[i] = gs.country;
+      if (srcAs !== 0) src_as_name[i] = this.asName(srcAs, gs);
       // ---- destination address (and the destination route's BGP attributes)
       const rd = this.routing && e ? this.route(e.text, dst, off) : null;
       const nd = this.networks ? this.network(dst, off) : null;
@@ -545,8 +561,8 @@ export class EnrichmentService implements FlowConsumer {
         dst_net_site[i] = nd.site;
         dst_net_tenant[i] = nd.tenant;
       }
-      dst_country[i] = gd.country;
-      dst_as_name[i] = this.asName(dstAs, gd);
+      if (gd !== NO_GEO) dst_country[i] = gd.country;
+      if (dstAs !== 0) dst_as_name[i] = this.asName(dstAs, gd);
     }
   }
 }

@@ -106,6 +106,11 @@ export class BgpListener {
       });
       server.listen(l.port, l.host, () => {
         this.listening = true;
+        // Later server errors (accept failures) are counted, never thrown at the process.
+        server.on("error", (e) => {
+          this.errors++;
+          this.lastError = e.message;
+        });
         this.log.info("bgp: listening", { listen: this.cfg.listen, port: this.port() });
         resolve();
       });
@@ -129,6 +134,8 @@ export class BgpListener {
   }
 
   private accept(sock: Socket): void {
+    // A reset from a rejected peer must not become an unhandled 'error'.
+    sock.on("error", () => {});
     const address = canonicalAddress(sock.remoteAddress ?? "");
     const n = this.neighbors.get(address);
     if (!n) {

@@ -63,6 +63,11 @@ export class BmpStation {
       });
       server.listen(l.port, l.host, () => {
         this.listening = true;
+        // Later server errors (accept failures) are counted, never thrown at the process.
+        server.on("error", (e) => {
+          this.errors++;
+          this.lastError = e.message;
+        });
         this.log.info("bmp: listening", { listen: this.cfg.listen, port: this.port() });
         resolve();
       });
@@ -85,6 +90,7 @@ export class BmpStation {
   }
 
   private accept(sock: Socket): void {
+    sock.on("error", () => {}); // counted below once the router is known; never unhandled
     const address = canonicalAddress(sock.remoteAddress ?? "");
     if (this.sockets.size >= this.cfg.maxRouters && !this.sockets.has(address)) {
       this.errors++;
@@ -97,10 +103,8 @@ export class BmpStation {
     this.sockets.get(address)?.destroy();
     this.sockets.set(address, sock);
     const router = this.tables.add("bmp", address);
-    if (router.removalTimer) {
-      clearTimeout(router.removalTimer);
-      router.removalTimer = null;
-    }
+    // A grace timer still running is left alone: peers the new session does
+    // not bring back up are still stale when it fires, and go then.
     router.connected = true;
     this.log.info("bmp: router connected", { router: address });
     let buf: Uint8Array = new Uint8Array(0);
@@ -156,6 +160,7 @@ export class BmpStation {
       p.up = false;
     }
     router.lastError = `session closed; routes kept ${Math.round(this.cfg.keepMs / 1000)} s`;
+    if (router.removalTimer) clearTimeout(router.removalTimer);
     router.removalTimer = setTimeout(() => {
       router.removalTimer = null;
       for (const p of [...router.peers.values()]) if (p.stale) router.dropPeer(p);

@@ -53,7 +53,7 @@ function randAddr(v6: boolean): Uint8Array {
     for (let k = 13; k < 16; k++) a[k] = rnd(256);
   } else {
     a[0] = 0x20;
-    a[1] = 0x01;
+    a[1] = rnd(3); // a few values of the top 16 bits (the jump table index)
     a[2] = rnd(3);
     for (let k = 3; k < 16; k++) a[k] = rnd(256);
   }

@@ -165,7 +165,7 @@ export class PrefixTrie {
   /** Scratch query key. */
   private readonly q: Int32Array;
   /**
-   * IPv4 only, once the trie is big: for each value of the top 16 bits, the
+   * Once the trie is big: for each value of the top 16 bits, the
    * node where a search continues (the first with length ≥ 16 on the path)
    * and the best route node above it. A lookup starts there instead of at the
    * root, skipping the ~10 upper levels (most of its cache misses). Changes
@@ -202,13 +202,14 @@ export class PrefixTrie {
 
   /** Note that node n (its prefix's range of /16s) changed: the jump table entries are stale. */
   private touch(n: number): void {
-    if (this.W !== 1 || this.dirtyAll) return;
+    if (this.dirtyAll) return;
     if (this.dirty.length >= 8192) {
       this.dirtyAll = true;
       this.dirty.length = 0;
       return;
     }
-    this.dirty.push(this.nd[n]!, this.nd[n + 1 + F_LEN]!);
+    // The first key word's top 16 bits and the length give the range of entries.
+    this.dirty.push(this.nd[n]!, this.nd[n + this.W + F_LEN]!);
   }
 
   private flushJump(): void {
@@ -236,18 +237,20 @@ export class PrefixTrie {
 
   private jumpEntry(j: Int32Array, x: number): void {
     const nd = this.nd;
+    const W = this.W;
     const a = x << 16;
     let n = this.root;
     let best = -1;
+    // Above length 16 only the first key word matters.
     while (n >= 0) {
-      const l = nd[n + 1]!;
+      const l = nd[n + W + F_LEN]!;
       if (l >= 16) break;
       if (l !== 0 && (nd[n]! ^ a) >>> (32 - l) !== 0) {
         n = -1;
         break;
       }
-      if (nd[n + 4]! >= 0) best = n;
-      n = nd[n + 2 + ((a >>> (31 - l)) & 1)]!;
+      if (nd[n + W + F_VAL]! >= 0) best = n;
+      n = nd[n + W + F_C0 + ((a >>> (31 - l)) & 1)]!;
     }
     j[2 * x] = n;
     j[2 * x + 1] = best;
@@ -292,7 +295,8 @@ export class PrefixTrie {
       n = this.hwm;
       this.hwm += this.S;
       if (this.hwm > this.nd.length) {
-        const b = new Int32Array(this.nd.length * 2);
+        // 1.5×: less slack than doubling at a full table's size.
+        const b = new Int32Array(Math.ceil(this.nd.length / this.S / 2) * 3 * this.S);
         b.set(this.nd);
         this.nd = b;
       }
@@ -418,6 +422,13 @@ export class PrefixTrie {
       return best;
     }
     const q = this.load(addr, off);
+    if (this.dirtyAll || this.dirty.length > 0 || (!this.jump && this.used >= 4096)) this.flushJump();
+    const j = this.jump;
+    if (j) {
+      const x = q[0]! >>> 16;
+      n = j[2 * x]!;
+      best = j[2 * x + 1]!;
+    }
     while (n >= 0) {
       const l = nd[n + 4]!;
       if (this.common(n, q, l) < l) break;
@@ -447,6 +458,13 @@ export class PrefixTrie {
 
 // ---------------------------------------------------------------- the RIB
 
+const SLOT = 5;
+const S_ATTR = 0;
+const S_NEXT = 1;
+const S_PEER = 2;
+const S_PATH = 3;
+const S_NODE = 4;
+
 /** Routes of one router, from any number of peers (ids 0-65535). */
 export class Rib {
   readonly attrs: AttrTable;
@@ -454,12 +472,12 @@ export class Rib {
   readonly v6 = new PrefixTrie(4);
   // Route slots: one per (prefix, peer, path id).
   private cap = 1024;
-  private sAttr: Int32Array = new Int32Array(this.cap);
-  private sPeer: Uint16Array = new Uint16Array(this.cap);
-  private sPath: Uint32Array = new Uint32Array(this.cap);
-  private sNext: Int32Array = new Int32Array(this.cap);
-  /** Node of the slot's prefix; -1 when the slot is free. IPv6 routes have bit 30 set. */
-  private sNode: Int32Array = new Int32Array(this.cap).fill(-1);
+  /**
+   * Slot records, interleaved like the trie's nodes (one cache line per slot):
+   * [attribute id, next slot, peer, path id, node]. The node is -1 when the
+   * slot is free; IPv6 routes have bit 30 set on it.
+   */
+  private sl: Int32Array = new Int32Array(this.cap * SLOT).fill(-1);
   private freeHead = -1;
   private hwm = 0;
   routesV4 = 0;
@@ -480,32 +498,21 @@ export class Rib {
 
   /** Typed-array bytes of this RIB (tries + slots); attributes are counted by the AttrTable. */
   bytes(): number {
-    return this.v4.bytes() + this.v6.bytes() + this.cap * (4 + 2 + 4 + 4 + 4);
+    return this.v4.bytes() + this.v6.bytes() + this.sl.byteLength;
   }
 
   private allocSlot(): number {
     let s = this.freeHead;
     if (s >= 0) {
-      this.freeHead = this.sNext[s]!;
+      this.freeHead = this.sl[s * SLOT + S_NEXT]!;
       return s;
     }
     s = this.hwm++;
     if (s >= this.cap) {
-      const cap = this.cap * 2;
-      const gi = (a: Int32Array, fill = 0): Int32Array => {
-        const b = new Int32Array(cap).fill(fill);
-        b.set(a);
-        return b;
-      };
-      this.sAttr = gi(this.sAttr);
-      this.sNext = gi(this.sNext);
-      this.sNode = gi(this.sNode, -1);
-      const p = new Uint16Array(cap);
-      p.set(this.sPeer);
-      this.sPeer = p;
-      const q = new Uint32Array(cap);
-      q.set(this.sPath);
-      this.sPath = q;
+      const cap = Math.ceil(this.cap * 1.5);
+      const b = new Int32Array(cap * SLOT).fill(-1);
+      b.set(this.sl);
+      this.sl = b;
       this.cap = cap;
     }
     return s;
@@ -515,19 +522,19 @@ export class Rib {
   announce(peer: number, pathId: number, v6: boolean, addr: Uint8Array, len: number, attr: number): void {
     const trie = v6 ? this.v6 : this.v4;
     const node = trie.insert(addr, 0, len);
-    for (let s = trie.val(node); s >= 0; s = this.sNext[s]!) {
-      if (this.sPeer[s] === peer && this.sPath[s] === pathId) {
-        this.attrs.release(this.sAttr[s]!);
-        this.sAttr[s] = attr;
+    for (let s = trie.val(node); s >= 0; s = this.sl[s * SLOT + S_NEXT]!) {
+      if (this.sl[s * SLOT + S_PEER] === peer && this.sl[s * SLOT + S_PATH] === (pathId | 0)) {
+        this.attrs.release(this.sl[s * SLOT + S_ATTR]!);
+        this.sl[s * SLOT + S_ATTR] = attr;
         return;
       }
     }
     const s = this.allocSlot();
-    this.sAttr[s] = attr;
-    this.sPeer[s] = peer;
-    this.sPath[s] = pathId;
-    this.sNode[s] = v6 ? node | 0x40000000 : node;
-    this.sNext[s] = trie.val(node);
+    this.sl[s * SLOT + S_ATTR] = attr;
+    this.sl[s * SLOT + S_PEER] = peer;
+    this.sl[s * SLOT + S_PATH] = pathId | 0;
+    this.sl[s * SLOT + S_NODE] = v6 ? node | 0x40000000 : node;
+    this.sl[s * SLOT + S_NEXT] = trie.val(node);
     trie.setVal(node, s);
     if (v6) this.routesV6++;
     else this.routesV4++;
@@ -540,8 +547,8 @@ export class Rib {
     const node = trie.find(addr, 0, len);
     if (node < 0) return false;
     let prev = -1;
-    for (let s = trie.val(node); s >= 0; prev = s, s = this.sNext[s]!) {
-      if (this.sPeer[s] !== peer || this.sPath[s] !== pathId) continue;
+    for (let s = trie.val(node); s >= 0; prev = s, s = this.sl[s * SLOT + S_NEXT]!) {
+      if (this.sl[s * SLOT + S_PEER] !== peer || this.sl[s * SLOT + S_PATH] !== (pathId | 0)) continue;
       this.unlink(trie, node, prev, s, v6);
       return true;
     }
@@ -549,16 +556,16 @@ export class Rib {
   }
 
   private unlink(trie: PrefixTrie, node: number, prev: number, s: number, v6: boolean): void {
-    const next = this.sNext[s]!;
+    const next = this.sl[s * SLOT + S_NEXT]!;
     if (prev < 0) trie.setVal(node, next);
-    else this.sNext[prev] = next;
-    this.attrs.release(this.sAttr[s]!);
-    this.sNode[s] = -1;
-    this.sNext[s] = this.freeHead;
+    else this.sl[prev * SLOT + S_NEXT] = next;
+    this.attrs.release(this.sl[s * SLOT + S_ATTR]!);
+    this.sl[s * SLOT + S_NODE] = -1;
+    this.sl[s * SLOT + S_NEXT] = this.freeHead;
     this.freeHead = s;
     if (v6) this.routesV6--;
     else this.routesV4--;
-    const peer = this.sPeer[s]!;
+    const peer = this.sl[s * SLOT + S_PEER]!;
     const left = (this.perPeer.get(peer) ?? 1) - 1;
     if (left > 0) this.perPeer.set(peer, left);
     else this.perPeer.delete(peer);
@@ -570,13 +577,13 @@ export class Rib {
     if (!this.perPeer.has(peer)) return 0;
     let removed = 0;
     for (let s = 0; s < this.hwm; s++) {
-      const tagged = this.sNode[s]!;
-      if (tagged < 0 || this.sPeer[s] !== peer) continue;
+      const tagged = this.sl[s * SLOT + S_NODE]!;
+      if (tagged < 0 || this.sl[s * SLOT + S_PEER] !== peer) continue;
       const v6 = (tagged & 0x40000000) !== 0;
       const node = tagged & 0x3fffffff;
       const trie = v6 ? this.v6 : this.v4;
       let prev = -1;
-      for (let t = trie.val(node); t >= 0 && t !== s; t = this.sNext[t]!) prev = t;
+      for (let t = trie.val(node); t >= 0 && t !== s; t = this.sl[t * SLOT + S_NEXT]!) prev = t;
       this.unlink(trie, node, prev, s, v6);
       removed++;
     }
@@ -607,20 +614,20 @@ export class Rib {
     if (node < 0) return null;
     let s = trie.val(node);
     let best = s;
-    s = this.sNext[s]!;
+    s = this.sl[s * SLOT + S_NEXT]!;
     if (s >= 0) {
       const at = this.attrs;
-      for (; s >= 0; s = this.sNext[s]!) {
-        const a = this.sAttr[s]!;
-        const b = this.sAttr[best]!;
+      for (; s >= 0; s = this.sl[s * SLOT + S_NEXT]!) {
+        const a = this.sl[s * SLOT + S_ATTR]!;
+        const b = this.sl[best * SLOT + S_ATTR]!;
         const d =
           at.localPref(a) - at.localPref(b) ||
           at.asPathLen(b) - at.asPathLen(a) ||
           at.med(b) - at.med(a) ||
-          this.sPeer[best]! - this.sPeer[s]!;
+          this.sl[best * SLOT + S_PEER]! - this.sl[s * SLOT + S_PEER]!;
         if (d > 0) best = s;
       }
     }
-    return this.attrs.info(this.sAttr[best]!, trie.plen(node));
+    return this.attrs.info(this.sl[best * SLOT + S_ATTR]!, trie.plen(node));
   }
 }

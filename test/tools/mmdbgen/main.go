@@ -20,6 +20,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -117,7 +118,7 @@ func run(specPath, outPath string) error {
 		if err != nil {
 			return fmt.Errorf("networks[%d]: %w", i, err)
 		}
-		dec := json.NewDecoder(bytesReader(n.Data))
+		dec := json.NewDecoder(bytes.NewReader(n.Data))
 		dec.UseNumber()
 		var v any
 		if err := dec.Decode(&v); err != nil {
