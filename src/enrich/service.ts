@@ -11,12 +11,17 @@
 //              src/dst_net_*, src/dst_country,        GeoIP (cached per address) and the networks file;
 //              src/dst_as_name                        AS names from the AS-names file, else GeoIP ASN
 //
-// Why caches: the per-flow budget is a few hundred nanoseconds (target: at
-// most 25 % below the collector's throughput without enrichment). Exporters
-// and interfaces are few, so their tags are computed once and each flow costs
-// one Map probe; GeoIP answers need the address as text (mmdb-lib's API), so
-// they are cached per distinct address. The networks file is a per-length
-// hash lookup (prefixes.ts), cheap enough per flow.
+// Why caches: the per-flow budget is a couple of hundred nanoseconds (target:
+// at most 25 % below the collector's throughput without enrichment, whose
+// decode costs ~0.5-0.9 µs a flow). Exporters and interfaces are few, so their
+// tags are computed once and each flow costs one Map probe. Addresses repeat
+// (flow addresses are Zipf-like), so the networks-file match, the GeoIP answer
+// (mmdb-lib looks up by text: a format plus a tree walk and a record decode,
+// microseconds) and the last AS name are kept per distinct address in one
+// AddrCache: a repeated address costs one hash probe over typed arrays, no
+// string and no allocation. Column groups whose sources are not configured
+// are skipped per batch, and string columns are written only when the value
+// is not "" (FlowBatch rows arrive with "" in every string column).
 //
 // Never throws into the pipeline: a source that throws answers ""/0 for that
 // flow and counts an error (metrics, and the source's state via `errors`).
@@ -47,9 +52,12 @@ const IF_RECHECK_MS = 1000;
  */
 const MAX_EXPORTERS = 10_000;
 const MAX_IFACES_PER_EXPORTER = 100_000;
+const DENSE_IFINDEX = 4096;
 
 interface IfEntry {
   checkedMs: number;
+  /** Any tag non-empty, or a speed: rows with this interface get columns written. */
+  any: boolean;
   /** The looked-up info the tags were computed from (compared on re-check). */
   name: string;
   description: string;
@@ -62,6 +70,152 @@ interface ExporterEntry {
   bytes: Uint8Array;
   tags: ExporterTags;
   ifaces: Map<number, IfEntry>;
+  /**
+   * The same entries for ifIndex < DENSE_IFINDEX, by index: an element load
+   * instead of a Map probe per interface per flow (most ifIndexes are small).
+   */
+  dense: (IfEntry | undefined)[];
+}
+
+/** What the static sources answer for one address; shared by every address with the same answer. */
+export interface AddrAnswer {
+  net: NetworkInfo | null;
+  geo: GeoAnswer;
+  /** Last AS number named for this answer, and its name (0: none yet). */
+  memoAsn: number;
+  memoName: string;
+}
+
+/**
+ * Per-address answers of the static sources (networks file, GeoIP, AS name),
+ * keyed by the 16-byte address: a 4-way set-associative table in one
+ * Int32Array (hash of the 4 address words → set; clock / second-chance
+ * eviction within the set), so it is bounded whatever the traffic (spoofed
+ * sources included) and a hit is one probe of two cache lines with no
+ * allocation. A slot is 8 words: the address (4), the generation it was
+ * written in, the second-chance bit, the index of its interned AddrAnswer.
+ * Answers are interned (few distinct ones: networks × countries × ASes seen),
+ * which keeps the table a flat typed array and lets the AS-name memo serve
+ * every address of an answer. A reload of any source bumps the generation,
+ * which drops every entry in O(1).
+ */
+export class AddrCache {
+  private readonly mask: number;
+  private readonly slots: Int32Array;
+  private readonly hand: Uint8Array;
+  readonly answers: AddrAnswer[] = [];
+  private readonly interned = new Map<string, number>();
+  private readonly netIds = new Map<NetworkInfo, number>();
+  gen = 1;
+  /** Slots written in the current generation (for the metric). */
+  size = 0;
+  readonly capacity: number;
+  // The last probe's words and set, so put() after a miss does not recompute them.
+  private w0 = 0;
+  private w1 = 0;
+  private w2 = 0;
+  private w3 = 0;
+  private base = 0;
+
+  constructor(entries: number) {
+    let sets = 1;
+    while (sets * 4 < entries) sets *= 2;
+    this.capacity = sets * 4;
+    this.mask = sets - 1;
+    this.slots = new Int32Array(this.capacity * 8);
+    this.hand = new Uint8Array(sets);
+  }
+
+  /** Forget every entry (a source was reloaded). */
+  clear(): void {
+    this.gen++;
+    this.size = 0;
+    this.answers.length = 0;
+    this.interned.clear();
+    this.netIds.clear();
+  }
+
+  /**
+   * The AddrAnswer of the address at words w[i…i+4] (the 16-byte address
+   * read as four 32-bit words in host order: only equality and the hash need
+   * them), or null (then put() stores it).
+   */
+  find(w: Int32Array, i: number): AddrAnswer | null {
+    const w0 = w[i]!;
+    const w1 = w[i + 1]!;
+    const w2 = w[i + 2]!;
+    const w3 = w[i + 3]!;
+    // Multiplicative mixing (murmur3 constants): IPv4-mapped addresses
+    // differ only in w3, so w3 must reach every bit of the set index.
+    let h = Math.imul(w3, 0xcc9e2d51) ^ Math.imul(w2 ^ w1, 0x1b873593) ^ w0;
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    const base = (h & this.mask) << 2;
+    this.w0 = w0;
+    this.w1 = w1;
+    this.w2 = w2;
+    this.w3 = w3;
+    this.base = base;
+    const t = this.slots;
+    const gen = this.gen;
+    for (let k = base << 3, end = k + 32; k < end; k += 8) {
+      if (t[k + 3] === w3 && t[k] === w0 && t[k + 1] === w1 && t[k + 2] === w2 && t[k + 4] === gen) {
+        t[k + 5] = 1;
+        return this.answers[t[k + 6]!]!;
+      }
+    }
+    return null;
+  }
+
+  /** Store the answer for the address of the last find() (which missed); returns the interned answer. */
+  put(net: NetworkInfo | null, geo: GeoAnswer): AddrAnswer {
+    if (this.answers.length >= this.capacity) this.clear(); // bounded even if every address differs
+    let nid = 0;
+    if (net) {
+      nid = this.netIds.get(net) ?? 0;
+      if (nid === 0) this.netIds.set(net, (nid = this.netIds.size + 1));
+    }
+    const key = `${nid}|${geo.country}|${geo.asn}|${geo.asName}`;
+    let idx = this.interned.get(key);
+    if (idx === undefined) {
+      idx = this.answers.length;
+      this.answers.push({ net, geo, memoAsn: 0, memoName: "" });
+      this.interned.set(key, idx);
+    }
+    const t = this.slots;
+    const gen = this.gen;
+    const base = this.base;
+    let s = -1;
+    for (let k = base; k < base + 4; k++)
+      if (t[(k << 3) + 4] !== gen) {
+        s = k;
+        this.size++;
+        break;
+      }
+    if (s < 0) {
+      // Second chance: skip (and clear) recently used slots, at most one full turn.
+      const set = base >>> 2;
+      let h = this.hand[set]!;
+      for (let n = 0; n < 4; n++) {
+        const r = ((base + h) << 3) + 5;
+        if (t[r] === 0) break;
+        t[r] = 0;
+        h = (h + 1) & 3;
+      }
+      s = base + h;
+      this.hand[set] = (h + 1) & 3;
+    }
+    const k = s << 3;
+    t[k] = this.w0;
+    t[k + 1] = this.w1;
+    t[k + 2] = this.w2;
+    t[k + 3] = this.w3;
+    t[k + 4] = gen;
+    t[k + 5] = 0;
+    t[k + 6] = idx;
+    return this.answers[idx]!;
+  }
 }
 
 const NO_IF: InterfaceTags = Object.freeze({
@@ -73,6 +227,7 @@ const NO_IF: InterfaceTags = Object.freeze({
 });
 const NO_IF_ENTRY: IfEntry = Object.freeze({
   checkedMs: Infinity,
+  any: false,
   name: "",
   description: "",
   speedBps: 0,
@@ -117,9 +272,14 @@ export class EnrichmentService implements FlowConsumer {
   private readonly routingFirst: boolean;
   private readonly exporters4 = new Map<number, ExporterEntry>();
   private readonly exporters6 = new Map<string, ExporterEntry>();
-  private readonly geo4 = new Map<number, GeoAnswer>();
-  private readonly geo6 = new Map<string, GeoAnswer>();
-  private geoGen = -1;
+  /** Per-address answers of networks / GeoIP / AS names; null when none is configured or cacheSize is 0. */
+  private readonly addrs: AddrCache | null;
+  /** What the cached answers were computed from (a change drops the cache). */
+  private seenNetworks: unknown = null;
+  private seenAsNames: unknown = null;
+  private seenGeoGen = -1;
+  /** Set by a source that threw during a miss: that answer is not cached. */
+  private failed = false;
   private readonly errorsBySource = new Map<string, number>();
   private readonly lastErrorBySource = new Map<string, string>();
   // metrics
@@ -146,6 +306,8 @@ export class EnrichmentService implements FlowConsumer {
     const r = cfg.asOrder.indexOf("routing");
     const f = cfg.asOrder.indexOf("flow");
     this.routingFirst = r >= 0 && (f < 0 || r < f);
+    this.addrs =
+      cfg.cacheSize > 0 && (this.networks || this.geoip) ? new AddrCache(cfg.cacheSize) : null;
   }
 
   /**
@@ -217,7 +379,7 @@ export class EnrichmentService implements FlowConsumer {
       enrich_errors: this.errors,
       enrich_geoip_cache_hits: this.geoHits,
       enrich_geoip_cache_misses: this.geoMisses,
-      enrich_geoip_cache_entries: this.geo4.size + this.geo6.size,
+      enrich_geoip_cache_entries: this.addrs?.size ?? 0,
       enrich_exporters: this.exporters4.size + this.exporters6.size,
       enrich_ns_per_flow: this.flows ? Math.round(this.busyNs / this.flows) : 0,
     };
@@ -225,6 +387,7 @@ export class EnrichmentService implements FlowConsumer {
 
   private sourceError(source: string, err: unknown): void {
     this.errors++;
+    this.failed = true;
     this.errorsBySource.set(source, (this.errorsBySource.get(source) ?? 0) + 1);
     const msg = err instanceof Error ? err.message : String(err);
     this.lastErrorBySource.set(source, msg);
@@ -287,13 +450,13 @@ export class EnrichmentService implements FlowConsumer {
     } catch (err) {
       this.sourceError("classifier", err);
     }
-    return { text: formatIp(bytes, 0), bytes, tags, ifaces: new Map() };
+    return { text: formatIp(bytes, 0), bytes, tags, ifaces: new Map(), dense: [] };
   }
 
   /** Interface tags of (exporter, ifIndex), from the cache when checked within IF_RECHECK_MS. */
   private ifaceOf(e: ExporterEntry, ifIndex: number, now: number): IfEntry {
     if (ifIndex === 0) return NO_IF_ENTRY;
-    const cached = e.ifaces.get(ifIndex);
+    const cached = ifIndex < DENSE_IFINDEX ? e.dense[ifIndex] : e.ifaces.get(ifIndex);
     if (cached && now - cached.checkedMs < IF_RECHECK_MS) return cached;
     let info: InterfaceInfo | null = null;
     if (this.interfaces) {
@@ -321,42 +484,29 @@ export class EnrichmentService implements FlowConsumer {
     } catch (err) {
       this.sourceError("classifier", err);
     }
-    const entry: IfEntry = { checkedMs: now, name, description, speedBps, tags };
-    if (!cached && e.ifaces.size >= MAX_IFACES_PER_EXPORTER) e.ifaces.clear();
+    const any =
+      speedBps !== 0 ||
+      tags.name !== "" ||
+      tags.description !== "" ||
+      tags.connectivity !== "" ||
+      tags.provider !== "" ||
+      tags.boundary !== "";
+    const entry: IfEntry = { checkedMs: now, any, name, description, speedBps, tags };
+    if (!cached && e.ifaces.size >= MAX_IFACES_PER_EXPORTER) {
+      e.ifaces.clear();
+      e.dense = [];
+    }
     e.ifaces.set(ifIndex, entry);
+    if (ifIndex < DENSE_IFINDEX) e.dense[ifIndex] = entry;
     return entry;
   }
 
-  private geoOf(a: Uint8Array, off: number, v4: boolean): GeoAnswer {
-    const geo = this.geoip!;
-    let ans: GeoAnswer | undefined;
-    if (v4) {
-      // Signed 32-bit key: a small integer for V8 (an unsigned one ≥ 2^31 would be a heap number).
-      const w = (a[off + 12]! << 24) | (a[off + 13]! << 16) | (a[off + 14]! << 8) | a[off + 15]!;
-      ans = this.geo4.get(w);
-      if (ans !== undefined) {
-        this.geoHits++;
-        return ans;
-      }
-      ans = this.geoLookup(geo, formatIp(a, off));
-      if (this.geo4.size >= this.config.cacheSize) this.geo4.clear();
-      if (this.config.cacheSize > 0) this.geo4.set(w, ans);
-      return ans;
-    }
-    const text = formatIp(a, off);
-    ans = this.geo6.get(text);
-    if (ans !== undefined) {
-      this.geoHits++;
-      return ans;
-    }
-    ans = this.geoLookup(geo, text);
-    if (this.geo6.size >= this.config.cacheSize) this.geo6.clear();
-    if (this.config.cacheSize > 0) this.geo6.set(text, ans);
-    return ans;
+  /** GeoIP answer for one address (no cache: the AddrCache sits in front). */
+  private geoOf(a: Uint8Array, off: number): GeoAnswer {
+    return this.geoLookup(this.geoip!, formatIp(a, off));
   }
 
   private geoLookup(geo: GeoIp, text: string): GeoAnswer {
-    this.geoMisses++;
     if (text === "") return NO_GEO;
     try {
       return geo.lookup(text);
@@ -469,15 +619,29 @@ export class EnrichmentService implements FlowConsumer {
     const withAddrs =
       this.networks !== null || this.geoip !== null || this.routing !== null || this.asNames !== null;
     if (!withExporter && !withAddrs) return;
-    if (this.geoip && this.geoip.generation !== this.geoGen) {
-      // A database was (re)loaded: cached answers may be stale.
-      this.geo4.clear();
-      this.geo6.clear();
-      this.geoGen = this.geoip.generation;
+    const routing = this.routing;
+    // Networks file / GeoIP / AS names: any of them (AS names need the AS from the others or the flow).
+    const withStatic = this.networks !== null || this.geoip !== null;
+    const withNames = this.asNames !== null || this.geoip !== null;
+    const c = this.addrs;
+    const srcW = c ? words(src_addr) : null;
+    const dstW = c ? words(dst_addr) : null;
+    if (c) {
+      // A source was (re)loaded since the last batch: cached answers may be stale.
+      const nets = this.networks?.file.data ?? null;
+      const names = this.asNames?.file.data ?? null;
+      const gen = this.geoip?.generation ?? 0;
+      if (nets !== this.seenNetworks || names !== this.seenAsNames || gen !== this.seenGeoGen) {
+        c.clear();
+        this.seenNetworks = nets;
+        this.seenAsNames = names;
+        this.seenGeoGen = gen;
+      }
     }
     const exp = exporter_address;
     const src = src_addr;
     const dst = dst_addr;
+    const expW = withExporter ? words(exp) : null;
     let last: ExporterEntry | null = null;
     let lastOff = -1;
     for (let i = 0; i < n; i++) {
@@ -485,64 +649,81 @@ export class EnrichmentService implements FlowConsumer {
       // ---- exporter (rows of a batch mostly share one: compare with the previous row first)
       let e: ExporterEntry | null = null;
       if (withExporter) {
-        if (last !== null && sameAddr(exp, off, exp, lastOff)) e = last;
+        if (last !== null && (expW !== null ? sameWords(expW, off >> 2, lastOff >> 2) : sameAddr(exp, off, lastOff)))
+          e = last;
         else e = this.exporterOf(exp, off);
         last = e;
         lastOff = off;
         const t = e.tags;
         if (t !== EMPTY_EXPORTER) {
-          exporter_name[i] = t.name;
-          exporter_role[i] = t.role;
-          exporter_site[i] = t.site;
-          exporter_region[i] = t.region;
-          exporter_tenant[i] = t.tenant;
+          if (t.name !== "") exporter_name[i] = t.name;
+          if (t.role !== "") exporter_role[i] = t.role;
+          if (t.site !== "") exporter_site[i] = t.site;
+          if (t.region !== "") exporter_region[i] = t.region;
+          if (t.tenant !== "") exporter_tenant[i] = t.tenant;
         }
         // ---- interfaces
         if (withIfaces) {
           const fi = this.ifaceOf(e, in_if[i]!, now);
-          if (fi !== NO_IF_ENTRY) {
-            in_if_name[i] = fi.tags.name;
-            in_if_description[i] = fi.tags.description;
+          if (fi.any) {
+            const t = fi.tags;
+            if (t.name !== "") in_if_name[i] = t.name;
+            if (t.description !== "") in_if_description[i] = t.description;
             in_if_speed[i] = fi.speedBps;
-            in_if_connectivity[i] = fi.tags.connectivity;
-            in_if_provider[i] = fi.tags.provider;
-            in_if_boundary[i] = fi.tags.boundary;
+            if (t.connectivity !== "") in_if_connectivity[i] = t.connectivity;
+            if (t.provider !== "") in_if_provider[i] = t.provider;
+            if (t.boundary !== "") in_if_boundary[i] = t.boundary;
           }
           const fo = this.ifaceOf(e, out_if[i]!, now);
-          if (fo !== NO_IF_ENTRY) {
-            out_if_name[i] = fo.tags.name;
-            out_if_description[i] = fo.tags.description;
+          if (fo.any) {
+            const t = fo.tags;
+            if (t.name !== "") out_if_name[i] = t.name;
+            if (t.description !== "") out_if_description[i] = t.description;
             out_if_speed[i] = fo.speedBps;
-            out_if_connectivity[i] = fo.tags.connectivity;
-            out_if_provider[i] = fo.tags.provider;
-            out_if_boundary[i] = fo.tags.boundary;
+            if (t.connectivity !== "") out_if_connectivity[i] = t.connectivity;
+            if (t.provider !== "") out_if_provider[i] = t.provider;
+            if (t.boundary !== "") out_if_boundary[i] = t.boundary;
           }
         }
       }
       if (!withAddrs) continue;
       const ver = ip_version[i]!;
       if (ver !== 4 && ver !== 6) continue;
-      const v4 = ver === 4;
       // ---- source address
-      const rs = this.routing && e ? this.route(e.text, src, off) : null;
-      const ns = this.networks ? this.network(src, off) : null;
-      const gs = this.geoip ? this.geoOf(src, off, v4) : NO_GEO;
+      const rs = routing && e ? this.route(e.text, src, off) : null;
+      let ns: NetworkInfo | null = null;
+      let gs = NO_GEO;
+      let ans: AddrAnswer | null = null;
+      if (withStatic) {
+        ans = this.addrLookup(src, srcW, off);
+        ns = ans !== null ? ans.net : this.curNet;
+        gs = ans !== null ? ans.geo : this.curGeo;
+      }
       const srcAs = this.pickAs(src_as[i]!, rs, gs, ns);
       src_as[i] = srcAs;
       if (rs && (this.routingFirst || src_prefix_len[i] === 0)) src_prefix_len[i] = rs.prefixLen;
-      if (ns) {
-        src_net_name[i] = ns.name;
-        src_net_role[i] = ns.role;
-        src_net_site[i] = ns.site;
-        src_net_tenant[i] = ns.tenant;
-      }
       // Rows arrive with "" in every string column (FlowBatch.reset): only known values are written.
-      if (gs !== NO_GEO) src_country[i] = gs.country;
-      if (srcAs !== 0) src_as_name[i] = this.asName(srcAs, gs);
+      if (ns) {
+        if (ns.name !== "") src_net_name[i] = ns.name;
+        if (ns.role !== "") src_net_role[i] = ns.role;
+        if (ns.site !== "") src_net_site[i] = ns.site;
+        if (ns.tenant !== "") src_net_tenant[i] = ns.tenant;
+      }
+      if (gs.country !== "") src_country[i] = gs.country;
+      if (srcAs !== 0 && withNames) {
+        const name = this.asNameAt(srcAs, gs, ans);
+        if (name !== "") src_as_name[i] = name;
+      }
       // ---- destination address (and the destination route's BGP attributes)
-      const rd = this.routing && e ? this.route(e.text, dst, off) : null;
-      const nd = this.networks ? this.network(dst, off) : null;
-      const gd = this.geoip ? this.geoOf(dst, off, v4) : NO_GEO;
+      const rd = routing && e ? this.route(e.text, dst, off) : null;
+      let nd: NetworkInfo | null = null;
+      let gd = NO_GEO;
+      ans = null;
+      if (withStatic) {
+        ans = this.addrLookup(dst, dstW, off);
+        nd = ans !== null ? ans.net : this.curNet;
+        gd = ans !== null ? ans.geo : this.curGeo;
+      }
       const dstAs = this.pickAs(dst_as[i]!, rd, gd, nd);
       dst_as[i] = dstAs;
       if (rd) {
@@ -556,20 +737,77 @@ export class EnrichmentService implements FlowConsumer {
           bgp_next_hop.set(rd.nextHop, off);
       }
       if (nd) {
-        dst_net_name[i] = nd.name;
-        dst_net_role[i] = nd.role;
-        dst_net_site[i] = nd.site;
-        dst_net_tenant[i] = nd.tenant;
+        if (nd.name !== "") dst_net_name[i] = nd.name;
+        if (nd.role !== "") dst_net_role[i] = nd.role;
+        if (nd.site !== "") dst_net_site[i] = nd.site;
+        if (nd.tenant !== "") dst_net_tenant[i] = nd.tenant;
       }
-      if (gd !== NO_GEO) dst_country[i] = gd.country;
-      if (dstAs !== 0) dst_as_name[i] = this.asName(dstAs, gd);
+      if (gd.country !== "") dst_country[i] = gd.country;
+      if (dstAs !== 0 && withNames) {
+        const name = this.asNameAt(dstAs, gd, ans);
+        if (name !== "") dst_as_name[i] = name;
+      }
     }
+  }
+
+  /**
+   * Networks-file match and GeoIP answer of the address at a[off…off+16],
+   * from the AddrCache when it has them. Returns null when not cached (no
+   * cache, or a source threw: it is asked again next time rather than the
+   * failure being cached as "unknown"); then curNet / curGeo hold the answer.
+   */
+  private addrLookup(a: Uint8Array, w: Int32Array | null, off: number): AddrAnswer | null {
+    const c = this.addrs;
+    if (c !== null && w !== null) {
+      const hit = c.find(w, off >> 2);
+      if (hit !== null) {
+        this.geoHits++;
+        return hit;
+      }
+    }
+    this.geoMisses++;
+    this.failed = false;
+    const net = this.networks ? this.network(a, off) : null;
+    const geo = this.geoip ? this.geoOf(a, off) : NO_GEO;
+    if (c !== null && w !== null && !this.failed) return c.put(net, geo);
+    this.curNet = net;
+    this.curGeo = geo;
+    return null;
+  }
+
+  // The answer of an uncached addrLookup() (fields, not a returned object: no allocation per address).
+  private curNet: NetworkInfo | null = null;
+  private curGeo: GeoAnswer = NO_GEO;
+
+  /** AS name of `asn`, remembered on the address's cached answer `ans` (null: none). */
+  private asNameAt(asn: number, geo: GeoAnswer, ans: AddrAnswer | null): string {
+    if (ans !== null && ans.memoAsn === asn) return ans.memoName;
+    this.failed = false;
+    const name = this.asName(asn, geo);
+    if (ans !== null && !this.failed) {
+      ans.memoAsn = asn;
+      ans.memoName = name;
+    }
+    return name;
   }
 }
 
-function sameAddr(a: Uint8Array, ao: number, b: Uint8Array, bo: number): boolean {
-  for (let k = 15; k >= 0; k--) if (a[ao + k] !== b[bo + k]) return false;
+/**
+ * The ip column as 32-bit words over the same memory (4 loads per address
+ * instead of 16 byte loads and shifts in the cache probe); null if the
+ * column is not 4-byte aligned (then the cache is bypassed).
+ */
+function words(a: Uint8Array): Int32Array | null {
+  return a.byteOffset % 4 === 0 ? new Int32Array(a.buffer, a.byteOffset, a.length >> 2) : null;
+}
+
+function sameAddr(a: Uint8Array, ao: number, bo: number): boolean {
+  for (let k = 15; k >= 0; k--) if (a[ao + k] !== a[bo + k]) return false;
   return true;
+}
+
+function sameWords(w: Int32Array, a: number, b: number): boolean {
+  return w[a + 3] === w[b + 3] && w[a + 2] === w[b + 2] && w[a + 1] === w[b + 1] && w[a] === w[b];
 }
 
 function isZero(a: Uint8Array, off: number): boolean {

@@ -72,7 +72,16 @@ function exportConfig(d: string): ExportConfig {
  */
 const line = (expr: (name: string, kind: string) => string): string =>
   `concat_ws('|', ${FLOW_COLUMNS.map((c) => `coalesce(${expr(c.name, c.kind)}::VARCHAR, 'NULL')`).join(", ")})`;
-const RAW_AS_TEXT = `SELECT list_sort(list(${line((n, k) => (k === "ip" ? `nagare_ip(${n})` : k === "time" ? `epoch_ms(${n})` : n))})) FROM flows_raw`;
+// String columns are stored NULL when empty and exported as "" (export.ts).
+const RAW_AS_TEXT = `SELECT list_sort(list(${line((n, k) =>
+  k === "ip"
+    ? `nagare_ip(${n})`
+    : k === "time"
+      ? `epoch_ms(${n})`
+      : k === "string"
+        ? `coalesce(${n}, '')`
+        : n,
+)})) FROM flows_raw`;
 const PARQUET_AS_TEXT = (glob: string): string =>
   `SELECT list_sort(list(${line((n, k) => (k === "time" ? `epoch_ms(${n})` : n))})) FROM read_parquet('${glob}', hive_partitioning = true)`;
 

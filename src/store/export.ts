@@ -75,7 +75,8 @@ function exportExpr(name: string, kind: ColumnKind): string {
     case "time":
       return `${name}::TIMESTAMP AS ${name}`;
     case "string":
-      return name;
+      // Stored NULL when empty (src/store/writer.ts): the lake gets "" like the flows view.
+      return `coalesce(${name}, '') AS ${name}`;
   }
 }
 

@@ -283,6 +283,18 @@ test("a version-1 database with BLOB rows, opened by the current writer: values,
   });
   await w.flush();
   assert.deepEqual(await ipTexts(wc, "flows_raw"), [...expected, ...expected].sort());
+  // Migration 5: string columns nullable; the new rows store "" as NULL, the old ones kept "".
+  assert.deepEqual(
+    await rowsText(
+      wc,
+      "SELECT DISTINCT is_nullable FROM duckdb_columns() WHERE table_name = 'flows_raw' AND column_name IN ('as_path', 'bgp_communities')",
+    ),
+    ["true"],
+  );
+  assert.deepEqual(
+    await rowsText(wc, "SELECT count(*) FILTER (WHERE as_path IS NULL) = count(*) / 2 FROM flows_raw"),
+    ["true"],
+  );
   const checks = await assertRollupsAgree(wc, "after more ingest");
   assert.ok((await assertTopKAgree(wc)) > 0, "the closed day has its top-K lists");
   assert.ok(

@@ -111,9 +111,19 @@ function typeOf(name: string, types: Record<ColumnKind, string>): string {
   return types[k];
 }
 
-/** Columns of flows_raw / flows_stage, in schema order. */
-export function flowColumnsDdl(types: Record<ColumnKind, string> = SQL_TYPE): string {
-  return FLOW_COLUMNS.map((c) => `  ${c.name} ${types[c.kind]} NOT NULL`).join(",\n");
+/**
+ * Columns of flows_raw / flows_stage, in schema order. Every column is NOT
+ * NULL but, with `nullableStrings` (today's tables, migration 5), the string
+ * columns: the writer stores "" as NULL there (src/store/writer.ts,
+ * ChunkAppender.validity) and readers coalesce.
+ */
+export function flowColumnsDdl(
+  types: Record<ColumnKind, string> = SQL_TYPE,
+  opts: { nullableStrings?: boolean } = {},
+): string {
+  return FLOW_COLUMNS.map(
+    (c) => `  ${c.name} ${types[c.kind]}${opts.nullableStrings && c.kind === "string" ? "" : " NOT NULL"}`,
+  ).join(",\n");
 }
 
 export const ROLLUP_KEY = ["bucket", ...ROLLUP_DIMS, "src_port", "dst_port"] as const;
@@ -260,7 +270,31 @@ export const MIGRATIONS: readonly Migration[] = [
       "flows_1s (per-second totals); top-K lists and bounds per closed day of dst_addr_1d (exact TopN by address without a full scan)",
     statements: migration4,
   },
+  {
+    version: 5,
+    description: 'string columns of flows_raw / flows_stage nullable: "" is stored as NULL (ingest cost)',
+    statements: migration5,
+  },
 ];
+
+/**
+ * Migration 5: the string columns of flows_raw and flows_stage lose NOT
+ * NULL. An empty VARCHAR costs DuckDB string statistics on every append
+ * and copy, a NULL almost nothing (src/store/writer.ts, ChunkAppender),
+ * which matters once ~30 mostly-empty enrichment columns exist. Rows
+ * already stored keep their ""; readers treat NULL and "" alike.
+ */
+async function migration5(conn: DuckDBConnection): Promise<string[]> {
+  const strings = new Set<string>(FLOW_COLUMNS.filter((c) => c.kind === "string").map((c) => c.name));
+  const rows = (
+    await conn.runAndReadAll(
+      `SELECT table_name, column_name FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' AND NOT is_nullable AND table_name IN ('${RAW_TABLE}', '${STAGE_TABLE}')`,
+    )
+  ).getRowsJS() as [string, string][];
+  return rows
+    .filter(([, col]) => strings.has(col))
+    .map(([table, col]) => `ALTER TABLE ${table} ALTER COLUMN ${col} DROP NOT NULL`);
+}
 
 /**
  * Migration 4:

@@ -176,7 +176,9 @@ export class StoreWriter implements FlowConsumer {
     await this.conn.run(`ATTACH IF NOT EXISTS ':memory:' AS ${MEM_DB}`);
     this.current = 0;
     for (const t of MEM_STAGES) {
-      await this.conn.run(`CREATE OR REPLACE TABLE ${MEM_DB}.main.${t} (\n${flowColumnsDdl()}\n)`);
+      await this.conn.run(
+        `CREATE OR REPLACE TABLE ${MEM_DB}.main.${t} (\n${flowColumnsDdl(undefined, { nullableStrings: true })}\n)`,
+      );
     }
     await this.loadRollupState();
     // Rows a version before the in-memory stage left in the on-disk flows_stage.
@@ -725,9 +727,13 @@ function appendRows(ap: DuckDBAppender, batch: FlowBatch): void {
           ap.appendUHugeInt(v);
           break;
         }
-        case "string":
-          ap.appendVarchar(a[i] as string);
+        case "string": {
+          // "" is stored as NULL (see ChunkAppender): the same on both append paths.
+          const v = a[i] as string;
+          if (v === "") ap.appendNull();
+          else ap.appendVarchar(v);
           break;
+        }
       }
     }
     ap.endRow();
@@ -741,13 +747,24 @@ function appendRows(ap: DuckDBAppender, batch: FlowBatch): void {
  * and mac (exact-integer doubles) become int64 in a scratch buffer with two
  * uint32 stores per value (no BigInt, no value object); ip (UHUGEINT) is a
  * byte-reversing copy into a scratch buffer, then one memcpy; VARCHAR
- * columns are zeroed (a zero string_t is the empty inline string) and only
- * non-empty values cost a native call.
+ * columns are zeroed, only non-empty values cost a native call, and empty
+ * ones are marked NULL in one validity copy (see `validity`).
  */
 class ChunkAppender {
   private readonly chunk: DuckDBDataChunk;
   private readonly int64 = new Uint32Array(CHUNK_ROWS * 2);
   private readonly zeros = new Uint8Array(CHUNK_ROWS * 16);
+  /**
+   * A string column's validity mask (bit i of little-endian uint64 words =
+   * row i valid). Empty strings are stored as NULL: DuckDB appends, copies
+   * and checkpoints a NULL VARCHAR for almost nothing, while "" pays string
+   * statistics on every append (measured: 40 numeric columns + 29 columns of
+   * "" inserted 2.3× slower than + 29 NULL columns). Mostly-empty
+   * enrichment columns (exporter_name … dst_as_name) made ingest 2.5× slower
+   * before this. Readers see "" again: the flows view, the planner and the
+   * filters coalesce (src/query/sql/macros.ts, planner.ts, filter/sql.ts).
+   */
+  private readonly validity = new Uint8Array(Math.ceil(CHUNK_ROWS / 64) * 8);
   /** One chunk's ip column as DuckDB's uhugeint words. */
   private readonly u128 = new Uint32Array(CHUNK_ROWS * 4);
   /** An aligned copy of a batch's ip bytes when its buffer offset is not a multiple of 4. */
@@ -822,9 +839,20 @@ class ChunkAppender {
           case "string": {
             const s = a as string[];
             duckdb.copy_data_to_vector(vec, 0, this.zeros.buffer, 0, m * 16);
+            const bits = this.validity;
+            const words = Math.ceil(m / 64);
+            bits.fill(0, 0, words * 8);
+            let empty = false;
             for (let i = 0; i < m; i++) {
               const v = s[off + i]!;
-              if (v !== "") duckdb.vector_assign_string_element(vec, i, v);
+              if (v !== "") {
+                duckdb.vector_assign_string_element(vec, i, v);
+                bits[i >> 3]! |= 1 << (i & 7);
+              } else empty = true;
+            }
+            if (empty) {
+              duckdb.vector_ensure_validity_writable(vec);
+              duckdb.copy_data_to_vector_validity(vec, 0, bits.buffer, 0, words * 8);
             }
             break;
           }

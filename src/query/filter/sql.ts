@@ -150,13 +150,14 @@ export function filterToSql(node: FilterNode, opts: SqlOptions = {}): CompiledFi
         );
       case "str":
         // Case-insensitive: the parser lower-cases values; `*` becomes LIKE's % (with % _ \ escaped).
+        // coalesce: string columns store NULL for "" (src/store/writer.ts), so `not … x` keeps unknowns.
         return join(
           n.columns.map((col) =>
             join(
               n.values.map((v) =>
                 v.includes("*")
-                  ? `lower(${c(col)}) LIKE ${p(likePattern(v))} ESCAPE '\\'`
-                  : `lower(${c(col)}) = ${p(v)}`,
+                  ? `lower(coalesce(${c(col)}, '')) LIKE ${p(likePattern(v))} ESCAPE '\\'`
+                  : `lower(coalesce(${c(col)}, '')) = ${p(v)}`,
               ),
             ),
           ),

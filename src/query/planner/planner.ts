@@ -435,7 +435,11 @@ export function planFlowQuery(
         period === "previous" ? `(epoch_ms(${t.time}) + ${p(len)}::BIGINT)` : `epoch_ms(${t.time})`;
       sel.push(`(${shifted} // ${span}) * ${span} AS time_ms`);
     }
-    sel.push(...dims.map((d) => `${d} AS d_${d}`), `${t.sum(counter)} AS v`);
+    // String columns store NULL for "" (src/store/writer.ts, ChunkAppender): read back as "".
+    sel.push(
+      ...dims.map((d) => `${KIND.get(d) === "string" ? `coalesce(${d}, '')` : d} AS d_${d}`),
+      `${t.sum(counter)} AS v`,
+    );
     // Parameters are pushed in text order: select list, time bounds, filter.
     // flows_raw's time_received is TIMESTAMP_MS: bound it with TIMESTAMP_MS values (rawTimeSql), or the column is cast and nothing is pruned.
     const bound = (v: number): string => (t.bucketMs === 0 ? rawTimeSql(p(v)) : ts(v));

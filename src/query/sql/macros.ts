@@ -51,6 +51,11 @@ export const MACROS: readonly string[] = [
 /** The ip columns of the flow schema; `flows` adds `<name>_text` for each. */
 export const IP_COLUMNS: readonly string[] = FLOW_COLUMNS.filter((c) => c.kind === "ip").map((c) => c.name);
 
+/** The string columns of the flow schema (stored NULL when empty; `flows` shows them as ""). */
+export const STRING_COLUMNS: readonly string[] = FLOW_COLUMNS.filter((c) => c.kind === "string").map(
+  (c) => c.name,
+);
+
 export const VIEW_NAMES: readonly string[] = [
   "flows",
   ...ROLLUP_TABLES.map((t) => t.table),
@@ -62,7 +67,8 @@ export const VIEW_NAMES: readonly string[] = [
 export function viewsSql(db: string): string[] {
   const q = `"${db.replace(/"/g, '""')}".main`;
   return [
-    `CREATE OR REPLACE TEMP VIEW flows AS SELECT *, ${IP_COLUMNS.map((c) => `nagare_ip(${c}) AS ${c}_text`).join(", ")} FROM ${q}.${RAW_TABLE}`,
+    // String columns store NULL for "" (src/store/writer.ts, ChunkAppender): users read "".
+    `CREATE OR REPLACE TEMP VIEW flows AS SELECT * REPLACE (${STRING_COLUMNS.map((c) => `coalesce(${c}, '') AS ${c}`).join(", ")}), ${IP_COLUMNS.map((c) => `nagare_ip(${c}) AS ${c}_text`).join(", ")} FROM ${q}.${RAW_TABLE}`,
     // A rollup's ip dimensions (exporter_address, dst_addr) get a _text column like flows'.
     ...ROLLUP_TABLES.map((t) => {
       const ips = t.set.dims.filter((d) => IP_COLUMNS.includes(d));
