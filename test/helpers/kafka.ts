@@ -190,6 +190,9 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> 
 
   // Kafka's cluster id: 16 random bytes, base64url without padding (what
   // `kafka-storage.sh random-uuid` prints).
+  // One starting with "-" (1 in 32) would be read as an option by the tool's
+  // argument parser ("--cluster-id: expected one argument"): pass it as
+  // --cluster-id=ID.
   const clusterId = randomBytes(16).toString("base64url");
   const fmt = spawnSync(
     javaBin(),
@@ -197,8 +200,7 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> 
       ...jvmArgs(dir, "256m"),
       "kafka.tools.StorageTool",
       "format",
-      "-t",
-      clusterId,
+      `--cluster-id=${clusterId}`,
       "-c",
       join(dir, "server.properties"),
     ],
