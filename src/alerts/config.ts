@@ -3,6 +3,7 @@
 // validation in the style of src/store/config.ts: unknown keys are errors and
 // every error names the key path (ConfigError "alerts.smtp.port: …").
 import { ConfigError } from "../config/schema.js";
+import { isObject, show, int, str, bool } from "../config/check.js";
 
 export interface SmtpConfig {
   /** Relay host; "" = email destinations are refused (no relay configured). */
@@ -87,33 +88,6 @@ export function parseSyslogTarget(s: string): { proto: "udp" | "tcp"; host: stri
   if (port < 1 || port > 65535) return "port must be 1-65535";
   const host = m[2]!.startsWith("[") ? m[2]!.slice(1, -1) : m[2]!;
   return { proto: m[1] as "udp" | "tcp", host, port };
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function show(v: unknown): string {
-  const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 60 ? s.slice(0, 57) + "..." : s;
-}
-
-function int(v: unknown, key: string, min: number, max: number): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max)
-    throw new ConfigError(key, `${show(v)} — must be an integer in ${min}-${max}`);
-  return v;
-}
-
-function str(v: unknown, key: string, check?: (s: string) => string | null): string {
-  if (typeof v !== "string") throw new ConfigError(key, `${show(v)} — must be a string`);
-  const err = check?.(v);
-  if (err) throw new ConfigError(key, `${show(v)} — ${err}`);
-  return v;
-}
-
-function bool(v: unknown, key: string): boolean {
-  if (typeof v !== "boolean") throw new ConfigError(key, `${show(v)} — must be true or false`);
-  return v;
 }
 
 function keys(raw: Record<string, unknown>, known: object, key: string): void {

@@ -4,6 +4,7 @@
 // are errors and every error names the key path ("trino.listen: …").
 import { isLoopback, parseListen } from "../config/address.js";
 import { ConfigError } from "../config/schema.js";
+import { isObject } from "../config/check.js";
 
 export interface TrinoConfig {
   /** Serve the endpoint (off by default: a new listener taking passwords is opt-in). */
@@ -37,10 +38,6 @@ export function defaultTrinoConfig(): TrinoConfig {
     maxQueries: 16,
     idleTimeoutMs: 60_000,
   };
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function int(v: unknown, key: string, min: number, max: number): number {

@@ -13,6 +13,7 @@ import {
 import { PARTITION_KEYS, type PartitionKey } from "./key.js";
 import { unknownPmacctFields } from "./pmacct.js";
 import type { BusFormat } from "./types.js";
+import { show, int, bool } from "../config/check.js";
 
 export type Compression = "none" | "gzip" | "snappy" | "lz4";
 export const COMPRESSIONS: readonly Compression[] = ["none", "gzip", "snappy", "lz4"];
@@ -114,11 +115,6 @@ export function defaultBusConfig(): BusConfig {
   };
 }
 
-function show(v: unknown): string {
-  const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 60 ? s.slice(0, 57) + "..." : s;
-}
-
 function section(v: unknown, key: string): Record<string, unknown> {
   if (typeof v !== "object" || v === null || Array.isArray(v))
     throw new ConfigError(key, `${show(v)} — must be a map`);
@@ -131,19 +127,8 @@ function keys(raw: Record<string, unknown>, known: object, key: string): void {
       throw new ConfigError(`${key}.${k}`, `unknown key (known here: ${Object.keys(known).join(", ")})`);
 }
 
-function int(v: unknown, key: string, min: number, max: number): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max)
-    throw new ConfigError(key, `${show(v)} — must be an integer in ${min}-${max}`);
-  return v;
-}
-
 function str(v: unknown, key: string): string {
   if (typeof v !== "string") throw new ConfigError(key, `${show(v)} — must be a string`);
-  return v;
-}
-
-function bool(v: unknown, key: string): boolean {
-  if (typeof v !== "boolean") throw new ConfigError(key, `${show(v)} — must be true or false`);
   return v;
 }
 

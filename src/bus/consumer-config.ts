@@ -5,6 +5,7 @@
 // cluster per process.
 import { ConfigError } from "../config/schema.js";
 import type { ConsumerFormat } from "./consumer.js";
+import { show, int } from "../config/check.js";
 
 /**
  * What this process runs (docs/kafka.md, "Deployment modes"):
@@ -51,17 +52,6 @@ export function defaultBusConsumerConfig(): BusConsumerConfig {
     sessionTimeoutMs: 10_000,
     heartbeatIntervalMs: 1000,
   };
-}
-
-function show(v: unknown): string {
-  const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 60 ? s.slice(0, 57) + "..." : s;
-}
-
-function int(v: unknown, key: string, min: number, max: number): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max)
-    throw new ConfigError(key, `${show(v)} — must be an integer in ${min}-${max}`);
-  return v;
 }
 
 function oneOf<T extends string>(v: unknown, key: string, allowed: readonly T[]): T {

@@ -22,6 +22,7 @@ import {
   validateInterfacesConfig,
   type InterfacesConfig,
 } from "./interfaces/config.js";
+import { show, int } from "../config/check.js";
 
 /** Where an AS number may come from, tried in enrich.asOrder. */
 export type AsSource = "flow" | "routing" | "geoip" | "networks";
@@ -67,17 +68,6 @@ export function defaultEnrichConfig(): EnrichConfig {
     interfaces: defaultInterfacesConfig(),
     ...defaultRoutingConfig(),
   };
-}
-
-function show(v: unknown): string {
-  const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 60 ? s.slice(0, 57) + "..." : s;
-}
-
-function int(v: unknown, key: string, min: number, max: number): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max)
-    throw new ConfigError(key, `${show(v)} — must be an integer in ${min}-${max}`);
-  return v;
 }
 
 function path(v: unknown, key: string): string {

@@ -6,6 +6,7 @@
 import { ConfigError } from "../../config/schema.js";
 import { parsePrefix } from "../../config/address.js";
 import { formatIp, parseIp } from "../../collector/ip.js";
+import { isObject, show, int, bool } from "../../config/check.js";
 
 export type InterfaceOrigin = "static" | "snmp" | "options";
 export const INTERFACE_ORIGINS: readonly InterfaceOrigin[] = ["static", "snmp", "options"];
@@ -103,29 +104,9 @@ export function defaultInterfacesConfig(): InterfacesConfig {
   };
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function show(v: unknown): string {
-  const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 60 ? s.slice(0, 57) + "..." : s;
-}
-
-function int(v: unknown, key: string, min: number, max: number): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max)
-    throw new ConfigError(key, `${show(v)} — must be an integer in ${min}-${max}`);
-  return v;
-}
-
 function str(v: unknown, key: string, maxLen = 1024): string {
   if (typeof v !== "string") throw new ConfigError(key, `${show(v)} — must be a string`);
   if (v.length > maxLen) throw new ConfigError(key, `must be at most ${maxLen} characters`);
-  return v;
-}
-
-function bool(v: unknown, key: string): boolean {
-  if (typeof v !== "boolean") throw new ConfigError(key, `${show(v)} — must be true or false`);
   return v;
 }
 

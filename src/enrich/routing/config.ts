@@ -4,6 +4,7 @@
 // path (ConfigError "enrich.bmp.listen: …").
 import { isIP } from "node:net";
 import { ConfigError } from "../../config/schema.js";
+import { isObject, show, int, str, bool } from "../../config/check.js";
 
 export interface BmpConfig {
   enabled: boolean;
@@ -71,33 +72,6 @@ export function defaultRoutingConfig(): RoutingConfig {
     },
     routers: { map: {}, fallback: true },
   };
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function show(v: unknown): string {
-  const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 60 ? s.slice(0, 57) + "..." : s;
-}
-
-function int(v: unknown, key: string, min: number, max: number): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max)
-    throw new ConfigError(key, `${show(v)} — must be an integer in ${min}-${max}`);
-  return v;
-}
-
-function str(v: unknown, key: string, check?: (s: string) => string | null): string {
-  if (typeof v !== "string") throw new ConfigError(key, `${show(v)} — must be a string`);
-  const err = check?.(v);
-  if (err) throw new ConfigError(key, `${show(v)} — ${err}`);
-  return v;
-}
-
-function bool(v: unknown, key: string): boolean {
-  if (typeof v !== "boolean") throw new ConfigError(key, `${show(v)} — must be true or false`);
-  return v;
 }
 
 function section(v: unknown, key: string): Record<string, unknown> {

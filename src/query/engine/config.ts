@@ -4,6 +4,7 @@
 // validation in the style of src/alerts/config.ts: unknown keys are errors
 // and every error names the key path ("query.engine.trino.server: …").
 import { ConfigError } from "../../config/schema.js";
+import { isObject } from "../../config/check.js";
 
 export interface TrinoEngineSection {
   /** Coordinator URL, http:// or https:// (tls). */
@@ -27,10 +28,6 @@ export function defaultEngineConfig(): EngineConfig {
     kind: "duckdb",
     trino: { server: "", catalog: "hive", schema: "nagare", table: "flows", user: "nagare", password: "" },
   };
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function str(v: unknown, key: string, check?: (s: string) => string | null): string {
