@@ -6,7 +6,7 @@
 // sent at once, §8.2.2 Event 17) → OpenConfirm (their OPEN checked, KEEPALIVE
 // sent) → Established (their KEEPALIVE). Any error sends a NOTIFICATION and
 // closes (§6); the hold timer (§4.4, §10) closes a silent session.
-import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import type { AddressInfo, Server, Socket } from "node:net";
 import type { Logger } from "../../log.js";
 import type { SourceState } from "../types.js";
 import {
@@ -28,7 +28,7 @@ import {
   AS_TRANS,
 } from "./bgp.js";
 import type { BgpConfig, BgpNeighbor } from "./config.js";
-import { parseListen } from "./config.js";
+import { listenTcp } from "./listen.js";
 import { canonicalAddress, type RoutingTables } from "./tables.js";
 
 type FsmState = "Idle" | "OpenSent" | "OpenConfirm" | "Established";
@@ -92,29 +92,20 @@ export class BgpListener {
   }
 
   async start(): Promise<void> {
-    const l = parseListen(this.cfg.listen);
-    if (!l) throw new Error(`bgp: bad listen address ${this.cfg.listen}`);
-    const server = createServer((s) => this.accept(s));
-    this.server = server;
-    await new Promise<void>((resolve) => {
-      server.once("error", (e) => {
-        this.listenError = `listen ${this.cfg.listen}: ${e.message}`;
+    const r = await listenTcp(
+      "bgp",
+      this.cfg.listen,
+      (s) => this.accept(s),
+      (msg) => {
         this.errors++;
-        this.lastError = this.listenError;
-        this.log.error("bgp: cannot listen", { listen: this.cfg.listen, error: e.message });
-        resolve();
-      });
-      server.listen(l.port, l.host, () => {
-        this.listening = true;
-        // Later server errors (accept failures) are counted, never thrown at the process.
-        server.on("error", (e) => {
-          this.errors++;
-          this.lastError = e.message;
-        });
-        this.log.info("bgp: listening", { listen: this.cfg.listen, port: this.port() });
-        resolve();
-      });
-    });
+        this.lastError = msg;
+      },
+      this.log,
+    );
+    this.server = r.server;
+    this.listenError = r.error;
+    this.listening = r.error === null;
+    if (this.listening) this.log.info("bgp: listening", { listen: this.cfg.listen, port: this.port() });
   }
 
   port(): number {

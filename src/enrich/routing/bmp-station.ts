@@ -1,7 +1,7 @@
 // The BMP station (RFC 7854 §3.2): routers open a TCP session to us and
 // stream their RIBs; we never send anything. One router per TCP session,
 // identified by the session's source address.
-import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import type { AddressInfo, Server, Socket } from "node:net";
 import { DecodeError } from "../../collector/errors.js";
 import type { Logger } from "../../log.js";
 import type { SourceState } from "../types.js";
@@ -19,7 +19,7 @@ import {
 } from "./bmp.js";
 import { addPathFamilies } from "./bgp.js";
 import type { BmpConfig } from "./config.js";
-import { parseListen } from "./config.js";
+import { listenTcp } from "./listen.js";
 import { canonicalAddress, type PeerEntry, type RouterEntry, type RoutingTables } from "./tables.js";
 
 interface PeerSession {
@@ -48,30 +48,20 @@ export class BmpStation {
   }
 
   async start(): Promise<void> {
-    const l = parseListen(this.cfg.listen);
-    if (!l) throw new Error(`bmp: bad listen address ${this.cfg.listen}`);
-    const server = createServer((s) => this.accept(s));
-    this.server = server;
-    await new Promise<void>((resolve) => {
-      server.once("error", (e) => {
-        // A taken port is an error of this source, not of the process: reported in state.
-        this.listenError = `listen ${this.cfg.listen}: ${e.message}`;
+    const r = await listenTcp(
+      "bmp",
+      this.cfg.listen,
+      (s) => this.accept(s),
+      (msg) => {
         this.errors++;
-        this.lastError = this.listenError;
-        this.log.error("bmp: cannot listen", { listen: this.cfg.listen, error: e.message });
-        resolve();
-      });
-      server.listen(l.port, l.host, () => {
-        this.listening = true;
-        // Later server errors (accept failures) are counted, never thrown at the process.
-        server.on("error", (e) => {
-          this.errors++;
-          this.lastError = e.message;
-        });
-        this.log.info("bmp: listening", { listen: this.cfg.listen, port: this.port() });
-        resolve();
-      });
-    });
+        this.lastError = msg;
+      },
+      this.log,
+    );
+    this.server = r.server;
+    this.listenError = r.error;
+    this.listening = r.error === null;
+    if (this.listening) this.log.info("bmp: listening", { listen: this.cfg.listen, port: this.port() });
   }
 
   port(): number {
