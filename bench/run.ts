@@ -18,7 +18,7 @@
 //                              labelled anomaly set: our scores vs rolling mean ± 3σ (bench/anomaly.ts, results-anomaly.json)
 //   npm run bench -- detect [--runs N]
 //                              DDoS detection delay per vector over real UDP, counter memory, cost per flow (bench/detect.ts, results-detect.json)
-//   npm run bench -- rib [--v4 N] [--v6 N] [--peers P] [--lookups N] [--seed S]
+//   npm run bench -- rib [--v4 N] [--v6 N] [--peers P] [--lookups N] [--seed S] [--via bird [--sample N]]
 //                              routing RIB: memory per route for a generated full table, ns per lookup (bench/enrich-rib.ts, results-rib.json)
 //   npm run bench -- enrich [--seconds S] [--networks N] [--geo N] [--runs R]
 //                              decode + enrichment (networks, GeoIP, AS names, classifiers) vs off; ns per flow (bench/enrich.ts, results-enrich.json)
