@@ -34,7 +34,7 @@ import { createLogger } from "../src/log.js";
 import { BgpListener } from "../src/enrich/routing/bgp-listener.js";
 import type { PathAttrs, Prefix } from "../src/enrich/routing/bgp.js";
 import { validateRoutingConfig } from "../src/enrich/routing/config.js";
-import { RoutingTables } from "../src/enrich/routing/tables.js";
+import { RoutingTables, type RouterEntry } from "../src/enrich/routing/tables.js";
 import { birdVersion, requireBird, startBird, type BirdRoute } from "./rib-daemon.js";
 
 setFlagsFromString("--expose-gc");
@@ -666,4 +666,16 @@ export async function runRibPart(machine: Record<string, unknown>, argv: string[
     JSON.stringify({ ...prev, finished: finished(), machine, args: a, result: res }, null, 2) + "\n",
   );
   console.log(`\nwrote ${out}`);
+}
+
+/**
+ * Feed a generated table (`v4` + `v6` prefixes, the shape above, one peer)
+ * to `router` as parsed UPDATEs would be. bench/enrich.ts loads it for the
+ * bench stream's exporter so "all on" includes routing lookups.
+ */
+export function loadGeneratedTable(router: RouterEntry, v4: number, v6: number, seed = 7): void {
+  const a: Args = { v4, v6, peers: 1, lookups: 0, seed, via: "", sample: 0 };
+  const t = generate(a, new Rng(seed));
+  const peer = router.peer("peer0", "192.0.2.1", 64_500);
+  for (let i = 0; i < v4 + v6; i++) router.apply(peer, [], [prefixOf(t, i, v4)], attrsOf(t, i, 0));
 }

@@ -34,7 +34,11 @@ import { CollectorStats } from "../src/collector/stats.js";
 import { RecordSink } from "../src/collector/types.js";
 import { validateEnrichConfig, type EnrichConfig } from "../src/enrich/config.js";
 import { createInterfaceSource } from "../src/enrich/interfaces/index.js";
+import { RoutingTables } from "../src/enrich/routing/tables.js";
+import type { Rib } from "../src/enrich/routing/rib.js";
 import { EnrichmentService } from "../src/enrich/service.js";
+import type { EnrichSource, RouteLookup } from "../src/enrich/types.js";
+import { loadGeneratedTable } from "./enrich-rib.js";
 import { writeMmdb } from "../test/helpers/mmdb.js";
 import { BENCH_SRC } from "./stream.js";
 import { ipfixPackets } from "./synth.js";
@@ -44,10 +48,13 @@ interface Args {
   networks: number;
   geo: number;
   runs: number;
+  /** Generated routing table loaded for the bench exporter (bench/enrich-rib.ts). */
+  ribv4: number;
+  ribv6: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { seconds: 3, networks: 10_000, geo: 20_000, runs: 2 };
+  const a: Args = { seconds: 3, networks: 10_000, geo: 20_000, runs: 2, ribv4: 1_000_000, ribv6: 200_000 };
   for (let i = 0; i < argv.length; i += 2) {
     const k = argv[i]!.replace(/^--/, "") as keyof Args;
     const v = Number(argv[i + 1]);
@@ -153,8 +160,33 @@ export function writeSources(dir: string, a: Args): EnrichConfig {
   });
 }
 
-export async function service(cfg: EnrichConfig): Promise<EnrichmentService> {
-  const svc = new EnrichmentService({ config: cfg, interfaces: createInterfaceSource(cfg.interfaces) });
+/**
+ * A routing source over one RIB holding a generated full-size table for the
+ * bench stream's exporter (as a BMP router's would be), loaded before timing.
+ */
+export function benchRouting(a: Args): { source: RouteLookup & EnrichSource; rib: Rib } {
+  const tables = new RoutingTables({}, false);
+  const router = tables.add("bmp", BENCH_SRC.exporter);
+  loadGeneratedTable(router, a.ribv4, a.ribv6);
+  const source: RouteLookup & EnrichSource = {
+    name: "routing",
+    lookup: (exporter, addr, off) => tables.lookup(exporter, addr, off),
+    start: async () => {},
+    stop: async () => {},
+    state: () => [router.baseState("bmp", "loaded")],
+  };
+  return { source, rib: router.rib };
+}
+
+export async function service(
+  cfg: EnrichConfig,
+  routing: (RouteLookup & EnrichSource) | null = null,
+): Promise<EnrichmentService> {
+  const svc = new EnrichmentService({
+    config: cfg,
+    interfaces: createInterfaceSource(cfg.interfaces),
+    routing,
+  });
   await svc.start();
   for (const s of svc.states())
     if (s.status === "error") throw new Error(`bench enrich: source ${s.name}: ${s.lastError ?? "error"}`);
@@ -270,17 +302,32 @@ export async function runEnrichPart(machine: Record<string, unknown>, argv: stri
   const dir = mkdtempSync(join(tmpdir(), "nagare-bench-enrich-"));
   try {
     const cfg = writeSources(dir, a);
-    const all = await service(cfg);
+    const t0 = cpuMs();
+    const routing = benchRouting(a);
+    console.log(
+      `routing: ${routing.rib.routesV4} IPv4 + ${routing.rib.routesV6} IPv6 generated routes loaded for exporter ` +
+        `${BENCH_SRC.exporter} in ${((cpuMs() - t0) / 1000).toFixed(1)} s CPU`,
+    );
+    const all = await service(cfg, routing.source);
     console.log(
       `Decode + enrich (synthetic IPFIX, one core; ${a.networks} networks, ${a.geo} GeoIP prefixes per database, ` +
-        `${cfg.exporterClassifiers.length + cfg.interfaceClassifiers.length} classifier rules; ${a.runs} × ${a.seconds} s each, alternating)`,
+        `${cfg.exporterClassifiers.length + cfg.interfaceClassifiers.length} classifier rules, ` +
+        `routing over ${a.ribv4 + a.ribv6} routes; ${a.runs} × ${a.seconds} s each, alternating)`,
     );
     const off: number[] = [];
     const on: number[] = [];
+    const m0 = all.metrics();
+    const r0 = [routing.rib.cacheHits, routing.rib.cacheMisses];
     for (let r = 0; r < a.runs; r++) {
       off.push(decodeRun(() => {}, a.seconds));
       on.push(decodeRun((b) => all.consume(b), a.seconds));
     }
+    const m1 = all.metrics();
+    const addrHits = m1.enrich_geoip_cache_hits! - m0.enrich_geoip_cache_hits!;
+    const addrMiss = m1.enrich_geoip_cache_misses! - m0.enrich_geoip_cache_misses!;
+    const ribHits = routing.rib.cacheHits - r0[0]!;
+    const ribMiss = routing.rib.cacheMisses - r0[1]!;
+    const pct = (h: number, m: number): string => ((100 * h) / Math.max(1, h + m)).toFixed(1) + " %";
     const best = (xs: number[]): number => Math.max(...xs);
     const slower = 1 - best(on) / best(off);
     console.log(
@@ -295,7 +342,8 @@ export async function runEnrichPart(machine: Record<string, unknown>, argv: stri
     const addedNs = 1e9 / best(on) - 1e9 / best(off);
     console.log(
       `  all on is ${(slower * 100).toFixed(1)} % slower (target: at most 25 %); enrichment adds ${addedNs.toFixed(0)} ns per flow ` +
-        `to ${(1e9 / best(off)).toFixed(0)} ns of decode (CPU time, best runs)\n`,
+        `to ${(1e9 / best(off)).toFixed(0)} ns of decode (CPU time, best runs); cache hit rates over the stream: ` +
+        `addresses ${pct(addrHits, addrMiss)}, routes ${pct(ribHits, ribMiss)}\n`,
     );
 
     console.log("Lookup cost per flow (4096-row batches, addresses from a pool of N distinct; ns per flow)");
@@ -310,10 +358,25 @@ export async function runEnrichPart(machine: Record<string, unknown>, argv: stri
         interfaces: { ...cfg.interfaces, static: {} },
         ...over,
       });
-    const variants: [string, EnrichmentService][] = [
-      ["networks file", await only({ networksFile: cfg.networksFile })],
-      ["GeoIP (cached)", await only({ geoipDatabases: cfg.geoipDatabases })],
-      ["GeoIP (no cache)", await only({ geoipDatabases: cfg.geoipDatabases, cacheSize: 0 })],
+    const routed = await service(
+      {
+        ...cfg,
+        networksFile: "",
+        asNamesFile: "",
+        geoipDatabases: [],
+        exporterClassifiers: [],
+        interfaceClassifiers: [],
+        interfaces: { ...cfg.interfaces, static: {} },
+      },
+      routing.source,
+    );
+    // [name, service, RIB lookup cache on]
+    const variants: [string, EnrichmentService, boolean][] = [
+      ["networks file", await only({ networksFile: cfg.networksFile }), true],
+      ["GeoIP (cached)", await only({ geoipDatabases: cfg.geoipDatabases }), true],
+      ["GeoIP (no address cache)", await only({ geoipDatabases: cfg.geoipDatabases, cacheSize: 0 }), true],
+      ["routing (cached)", routed, true],
+      ["routing (no cache)", routed, false],
       [
         "interfaces + classifiers",
         await only({
@@ -321,14 +384,16 @@ export async function runEnrichPart(machine: Record<string, unknown>, argv: stri
           exporterClassifiers: cfg.exporterClassifiers,
           interfaceClassifiers: cfg.interfaceClassifiers,
         }),
+        true,
       ],
-      ["all on", all],
+      ["all on", all, true],
     ];
     const pools = [1_000, 100_000, 1_000_000];
     const rowsOut: string[][] = [];
     const lookup: Record<string, Record<string, number>> = {};
-    for (const [name, svc] of variants) {
+    for (const [name, svc, ribCache] of variants) {
       const r: string[] = [name];
+      routing.rib.useCache = ribCache;
       for (const n of pools) {
         const bs = batches(n, 65_536);
         const ns = perFlow(svc, bs, Math.min(1500, a.seconds * 500));
@@ -337,6 +402,7 @@ export async function runEnrichPart(machine: Record<string, unknown>, argv: stri
       }
       rowsOut.push(r);
     }
+    routing.rib.useCache = true;
     console.log(table(["source", ...pools.map((n) => `${n.toLocaleString("en-US")} addrs`)], rowsOut));
     const out = {
       machine,
@@ -346,7 +412,10 @@ export async function runEnrichPart(machine: Record<string, unknown>, argv: stri
         onRecordsPerSecond: on,
         slowerFraction: slower,
         addedNsPerFlow: addedNs,
+        addrCacheHitRate: addrHits / Math.max(1, addrHits + addrMiss),
+        routeCacheHitRate: ribHits / Math.max(1, ribHits + ribMiss),
       },
+      routes: { v4: routing.rib.routesV4, v6: routing.rib.routesV6 },
       lookupNsPerFlow: lookup,
       metrics: all.metrics(),
     };
@@ -357,7 +426,7 @@ export async function runEnrichPart(machine: Record<string, unknown>, argv: stri
       : join(here, "..", "..", "bench", "results-enrich.json");
     writeFileSync(file, JSON.stringify(out, null, 2) + "\n");
     console.log(`\nwrote ${file}`);
-    for (const [, svc] of variants) await svc.stop();
+    for (const svc of new Set(variants.map((v) => v[1]))) await svc.stop();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

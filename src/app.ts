@@ -21,6 +21,8 @@ import { join, resolve } from "node:path";
 import { FlowQueryRunner } from "./api/query.js";
 import { TrinoFlowQueryRunner } from "./query/engine/trino.js";
 import { EngineRoutes } from "./query/engine/routes.js";
+import { TrinoSqlService } from "./query/engine/trino-sql-service.js";
+import type { SqlEngine } from "./query/engine/sql-engine.js";
 import { writeTrinoTables } from "./bus/trino-tables.js";
 import { HttpApi } from "./api/server.js";
 import { HttpAuth } from "./api/auth-http.js";
@@ -66,6 +68,7 @@ import { KafkaRoutes } from "./bus/consumer-routes.js";
 import { modeParts, type ModeParts } from "./bus/modes.js";
 import { NagareBinaryDecoder } from "./bus/binary.js";
 import { PmacctJsonDecoder } from "./bus/pmacct.js";
+import { PreenrichedGate } from "./bus/preenriched.js";
 
 let cachedVersion: string | undefined;
 /** The package version (package.json sits two levels above dist/src/, one above src/). */
@@ -113,6 +116,12 @@ export class App {
   /** The flow store and the SQL service on it; null with store.enabled false (--no-store). */
   readonly store: StoreWriter | null;
   readonly sql: SqlService | null;
+  /**
+   * What user SQL runs on (/api/v1/sql, downloads, saved queries, dashboards,
+   * SQL alerts): `sql`, or Trino with query.engine.kind trino (docs/trino.md).
+   * The Trino protocol endpoint (`trino`) always serves the local store.
+   */
+  readonly sqlEngine: SqlEngine | null;
   readonly flows: FlowQueryRunner | null;
   /** Parquet export of closed hours of flows_raw (store.export.enabled). */
   readonly export: ParquetExport | null;
@@ -186,7 +195,9 @@ export class App {
       routing: this.routing,
       log: this.log,
     });
-    if (cfg.enrich.enabled) this.pipeline.add(this.enrich);
+    // Store mode: batches a Nagare collector already enriched skip it (src/bus/preenriched.ts).
+    const enrichGate = new PreenrichedGate(this.enrich);
+    if (cfg.enrich.enabled) this.pipeline.add(enrichGate);
     this.rate = new RateMeter();
     this.pipeline.add(this.rate);
     this.live = new LiveAggregator();
@@ -194,7 +205,9 @@ export class App {
     this.jsonl = cfg.output.jsonl ? new JsonlWriter(cfg.output.jsonl) : null;
     if (this.jsonl) this.pipeline.add(this.jsonl);
     const parts = (this.parts = modeParts(cfg.mode, cfg.bus.enabled, cfg.store.enabled));
-    this.producer = parts.producer ? new KafkaProducer(cfg.bus, { log: this.log }) : null;
+    this.producer = parts.producer
+      ? new KafkaProducer(cfg.bus, { log: this.log, enriched: cfg.enrich.enabled })
+      : null;
     if (this.producer) this.pipeline.add(this.producer);
     if (parts.store) {
       const { enabled: _enabled, ...storeCfg } = cfg.store;
@@ -222,6 +235,8 @@ export class App {
               () => store.rollupWatermarks(),
               seconds,
             );
+      this.sqlEngine =
+        engine.kind === "trino" ? new TrinoSqlService({ trino: engine.trino, sql: cfg.query.sql }) : this.sql;
       // Parquet export of closed hours (store.export); dir "" = <dataDir>/export.
       this.export = storeCfg.export.enabled
         ? new ParquetExport({
@@ -235,6 +250,7 @@ export class App {
       this.export = null;
       this.store = null;
       this.sql = null;
+      this.sqlEngine = null;
       this.flows = null;
     }
     // Store mode: Kafka instead of UDP. Offsets are committed behind a store
@@ -257,7 +273,7 @@ export class App {
             sessionTimeoutMs: cfg.bus.consumer.sessionTimeoutMs,
             heartbeatIntervalMs: cfg.bus.consumer.heartbeatIntervalMs,
             connection: connectionOptions(cfg.bus),
-            push: (b) => this.pipeline.push(b),
+            push: (b, info) => enrichGate.pass(info.preenriched, () => this.pipeline.push(b)),
             barrier: async () => {
               const errors = kstore.flushErrors;
               await kstore.flush();
@@ -287,12 +303,14 @@ export class App {
     if (cfg.detect.anomaly.enabled) this.pipeline.add(this.anomaly);
     for (const c of opts.consumers ?? []) this.pipeline.add(c);
     this.content = new ContentStore(join(cfg.dataDir, "content"), this.log);
-    this.scheduler = this.sql ? new Scheduler({ store: this.content, sql: this.sql, log: this.log }) : null;
+    this.scheduler = this.sqlEngine
+      ? new Scheduler({ store: this.content, sql: this.sqlEngine, log: this.log })
+      : null;
     this.alerts = new AlertService({
       dir: join(cfg.dataDir, "alerts"),
       config: cfg.alerts,
       content: this.content,
-      sql: this.sql ?? undefined,
+      sql: this.sqlEngine ?? undefined,
       events: this.events,
       log: this.log,
     });
@@ -356,13 +374,13 @@ export class App {
       counters: this.counters,
       countersMetricsMax: cfg.collector.counters.metricsMaxSeries,
       log: this.log,
-      query: this.flows && this.sql ? { sql: this.sql, flows: this.flows } : undefined,
+      query: this.flows && this.sqlEngine ? { sql: this.sqlEngine, flows: this.flows } : undefined,
       auth: this.auth,
       live: this.live,
       webDir: this.webDir ?? undefined,
       content: new ContentRoutes({
         store: this.content,
-        sql: this.sql ?? undefined,
+        sql: this.sqlEngine ?? undefined,
         flows: this.flows ?? undefined,
         scheduler: this.scheduler ?? undefined,
         live: (dim, res) => liveStream(this.live, dim, res),
@@ -371,7 +389,12 @@ export class App {
         new DetectRoutes(this.detect),
         new AnomalyRoutes(this.anomaly),
         new AlertRoutes(this.alerts),
-        new KafkaRoutes(cfg.mode, this.kafka, this.producer ? () => this.producer!.metrics() : null),
+        new KafkaRoutes(
+          cfg.mode,
+          this.kafka,
+          this.producer ? () => this.producer!.metrics() : null,
+          this.producer ? () => this.producer!.lastError : null,
+        ),
         new EngineRoutes(cfg.query.engine, cfg.query.sql.timeoutMs),
         new EnrichmentRoutes({
           states: () => this.enrich.states(),
@@ -445,6 +468,10 @@ export class App {
           this.flows?.close();
           return sql.stop();
         });
+      }
+      if (this.sqlEngine instanceof TrinoSqlService) {
+        const trinoSql = this.sqlEngine;
+        this.started.push(() => trinoSql.stop());
       }
       // Content before the HTTP server serves it; the first start gets the Overview dashboard.
       this.content.load();

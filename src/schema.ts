@@ -258,3 +258,47 @@ type StorageOf<K extends ColumnKind> = K extends "time" | "u64" | "mac"
 export type FlowColumns = { [C in FlowColumn as C["name"]]: StorageOf<C["kind"]> };
 
 export const COLUMN_BY_NAME: ReadonlyMap<string, ColumnDef> = new Map(FLOW_COLUMNS.map((c) => [c.name, c]));
+
+/**
+ * The enrichment columns (src/enrich, docs/enrichment.md), with the BGP
+ * route attributes routing data fills (sFlow's extended gateway carries them
+ * too): "" / 0 on every row unless enrichment is configured. The store
+ * appends one to its stage only once it has carried a value
+ * (src/store/writer.ts, docs/store.md "Column activation"): a column of
+ * NULLs still costs the append.
+ */
+export const ENRICHMENT_COLUMNS: ReadonlySet<ColumnName> = new Set<ColumnName>([
+  "as_path",
+  "bgp_communities",
+  "local_pref",
+  "bgp_large_communities",
+  "exporter_name",
+  "exporter_role",
+  "exporter_site",
+  "exporter_region",
+  "exporter_tenant",
+  "in_if_name",
+  "out_if_name",
+  "in_if_description",
+  "out_if_description",
+  "in_if_speed",
+  "out_if_speed",
+  "in_if_connectivity",
+  "out_if_connectivity",
+  "in_if_provider",
+  "out_if_provider",
+  "in_if_boundary",
+  "out_if_boundary",
+  "src_net_name",
+  "dst_net_name",
+  "src_net_role",
+  "dst_net_role",
+  "src_net_site",
+  "dst_net_site",
+  "src_net_tenant",
+  "dst_net_tenant",
+  "src_country",
+  "dst_country",
+  "src_as_name",
+  "dst_as_name",
+]);

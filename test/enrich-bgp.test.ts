@@ -5,84 +5,47 @@
 // unknown neighbor, a silent neighbor (hold timer). Fails when gobgpd is missing.
 import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import { formatIp, parseIp } from "../src/collector/ip.js";
-import { silentLogger } from "../src/log.js";
 import { encodeOpen } from "../src/enrich/routing/bgp.js";
-import {
-  createRoutingSource,
-  validateRoutingConfig,
-  type RoutingSource,
-} from "../src/enrich/routing/index.js";
-import { requireGobgp, startGobgpd, waitFor } from "../src/enrich/routing/testkit/gobgpd.js";
+import type { RoutingSource } from "../src/enrich/routing/index.js";
+import { gobgpdFixture, waitFor } from "./helpers/gobgpd.js";
 
-requireGobgp();
-
-const cleanups: (() => Promise<void>)[] = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-});
+const kit = gobgpdFixture();
 
 const ip = (s: string): Uint8Array => parseIp(s)!;
 
-async function listener(bgp: Record<string, unknown>): Promise<RoutingSource> {
-  const src = createRoutingSource(
-    validateRoutingConfig({
-      bgp: {
-        listen: "127.0.0.1:0",
-        asn: 65001,
-        routerId: "10.255.0.100",
-        neighbors: [{ address: "127.0.0.1", asn: 65001, name: "gobgp" }],
-        ...bgp,
-      },
-    }),
-    silentLogger,
-  );
-  await src.start();
-  cleanups.push(() => src.stop());
-  return src;
-}
+const listener = (bgp: Record<string, unknown>): Promise<RoutingSource> =>
+  kit.routing({
+    bgp: {
+      listen: "127.0.0.1:0",
+      asn: 65001,
+      routerId: "10.255.0.100",
+      neighbors: [{ address: "127.0.0.1", asn: 65001, name: "gobgp" }],
+      ...bgp,
+    },
+  });
 
 const neighborState = (src: RoutingSource, a = "127.0.0.1") => src.state().find((s) => s.name === `bgp:${a}`);
 
 test("gobgpd peers with the listener: routes in, withdrawals, session end drops them", async () => {
   const src = await listener({ keepMs: 0, holdTimeSec: 30 });
-  const g = await startGobgpd({
+  const g = await kit.gobgpd({
     as: 65001,
     routerId: "10.255.0.1",
     neighbors: [{ address: "127.0.0.1", peerAs: 65001, remotePort: src.ports().bgp }],
   });
-  cleanups.push(() => g.stop());
   await waitFor("Established", () => neighborState(src)?.detail?.fsm === "Established");
-  await g.cli([
-    "global", "rib", "add", "10.1.0.0/16", "-a", "ipv4", "nexthop", "192.0.2.9", "local-pref", "250",
-    "community", "65000:100", "aspath", "65010,65020", "large-community", "65000:1:2",
-  ]); // prettier-ignore
-  await g.cli([
-    "global",
-    "rib",
-    "add",
-    "10.1.2.0/24",
-    "-a",
-    "ipv4",
-    "nexthop",
-    "192.0.2.10",
-    "aspath",
-    "65030,{65040,65041}",
-  ]);
-  await g.cli([
-    "global",
-    "rib",
-    "add",
-    "2001:db8:1::/48",
-    "-a",
-    "ipv6",
-    "nexthop",
-    "2001:db8::9",
-    "aspath",
-    "4200000000",
-  ]);
-  await g.cli(["global", "rib", "add", "0.0.0.0/0", "-a", "ipv4", "nexthop", "192.0.2.1"]);
+  await g.announce("10.1.0.0/16", {
+    nexthop: "192.0.2.9",
+    "local-pref": 250,
+    community: "65000:100",
+    aspath: "65010,65020",
+    "large-community": "65000:1:2",
+  });
+  await g.announce("10.1.2.0/24", { nexthop: "192.0.2.10", aspath: "65030,{65040,65041}" });
+  await g.announce("2001:db8:1::/48", { nexthop: "2001:db8::9", aspath: "4200000000" });
+  await g.announce("0.0.0.0/0", { nexthop: "192.0.2.1" });
   await waitFor("4 routes", () => src.routes() === 4);
 
   const a = src.lookup("127.0.0.1", ip("10.1.200.1"), 0);
@@ -113,8 +76,8 @@ test("gobgpd peers with the listener: routes in, withdrawals, session end drops 
   assert.equal(st.detail?.holdTimeSec, 9, "min(ours 30, gobgpd's 9)");
   assert.equal(st.errors, 0);
 
-  await g.cli(["global", "rib", "del", "10.1.2.0/24", "-a", "ipv4"]);
-  await g.cli(["global", "rib", "del", "2001:db8:1::/48", "-a", "ipv6"]);
+  await g.withdraw("10.1.2.0/24");
+  await g.withdraw("2001:db8:1::/48");
   await waitFor("withdrawals", () => src.routes() === 2);
   assert.equal(src.lookup("127.0.0.1", ip("10.1.2.99"), 0)?.prefixLen, 16);
   assert.equal(src.lookup("127.0.0.1", ip("2001:db8:1::1"), 0), null);

@@ -8,55 +8,28 @@
 // not skip) when gobgpd is missing.
 import assert from "node:assert/strict";
 import { connect } from "node:net";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import { formatIp, parseIp } from "../src/collector/ip.js";
-import { silentLogger } from "../src/log.js";
-import {
-  createRoutingSource,
-  validateRoutingConfig,
-  type RoutingSource,
-} from "../src/enrich/routing/index.js";
-import {
-  freePort,
-  requireGobgp,
-  startGobgpd,
-  waitFor,
-  type Gobgpd,
-} from "../src/enrich/routing/testkit/gobgpd.js";
+import type { RoutingSource } from "../src/enrich/routing/index.js";
+import { freePort, gobgpdFixture, waitFor, type Gobgpd } from "./helpers/gobgpd.js";
 
-requireGobgp();
-
-const cleanups: (() => Promise<void>)[] = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => {});
-});
+const kit = gobgpdFixture();
 
 const ip = (s: string): Uint8Array => parseIp(s)!;
 
-async function routing(
-  bmp: Record<string, unknown>,
-  routers?: Record<string, unknown>,
-): Promise<RoutingSource> {
-  const src = createRoutingSource(
-    validateRoutingConfig({ bmp: { listen: "127.0.0.1:0", ...bmp }, routers }),
-    silentLogger,
-  );
-  await src.start();
-  cleanups.push(() => src.stop());
-  return src;
-}
+const routing = (bmp: Record<string, unknown>, routers?: Record<string, unknown>): Promise<RoutingSource> =>
+  kit.routing({ bmp: { listen: "127.0.0.1:0", ...bmp }, routers });
 
 async function pair(bmpPort: number, policy: string): Promise<{ a: Gobgpd; b: Gobgpd }> {
   const pb = await freePort("127.0.0.2");
-  const b = await startGobgpd({
+  const b = await kit.gobgpd({
     as: 65002,
     routerId: "10.255.0.2",
     port: pb,
     listenAddress: "127.0.0.2",
     neighbors: [{ address: "127.0.0.1", peerAs: 65001, passive: true, addPaths: { sendMax: 8 } }],
   });
-  cleanups.push(() => b.stop());
-  const a = await startGobgpd({
+  const a = await kit.gobgpd({
     as: 65001,
     routerId: "10.255.0.1",
     neighbors: [
@@ -70,7 +43,6 @@ async function pair(bmpPort: number, policy: string): Promise<{ a: Gobgpd; b: Go
     ],
     bmp: [{ port: bmpPort, policy }],
   });
-  cleanups.push(() => a.stop());
   return { a, b };
 }
 
@@ -85,63 +57,17 @@ test("gobgpd BMP (post-policy view of ADD-PATH routes): v4/v6 attributes, ADD-PA
     { map: { "192.0.2.50": "127.0.0.1" }, fallback: false },
   );
   const { b } = await pair(src.ports().bmp, "all");
-  await b.cli([
-    "global", "rib", "add", "10.1.0.0/16", "-a", "ipv4", "nexthop", "192.0.2.9",
-    "community", "65000:100,65000:200", "aspath", "65010,65020", "large-community", "65000:1:2,4200000000:3:4",
-  ]); // prettier-ignore
-  await b.cli([
-    "global",
-    "rib",
-    "add",
-    "10.1.2.0/24",
-    "-a",
-    "ipv4",
-    "nexthop",
-    "192.0.2.9",
-    "aspath",
-    "4200000001",
-  ]);
-  await b.cli([
-    "global",
-    "rib",
-    "add",
-    "2001:db8:1::/48",
-    "-a",
-    "ipv6",
-    "nexthop",
-    "2001:db8::9",
-    "aspath",
-    "65030",
-  ]);
+  await b.announce("10.1.0.0/16", {
+    nexthop: "192.0.2.9",
+    community: "65000:100,65000:200",
+    aspath: "65010,65020",
+    "large-community": "65000:1:2,4200000000:3:4",
+  });
+  await b.announce("10.1.2.0/24", { nexthop: "192.0.2.9", aspath: "4200000001" });
+  await b.announce("2001:db8:1::/48", { nexthop: "2001:db8::9", aspath: "65030" });
   // Two paths for one prefix (RFC 7911): only parseable if the Peer Up OPENs are honoured.
-  await b.cli([
-    "global",
-    "rib",
-    "add",
-    "10.2.0.0/24",
-    "-a",
-    "ipv4",
-    "nexthop",
-    "192.0.2.9",
-    "aspath",
-    "65100",
-    "identifier",
-    "1",
-  ]);
-  await b.cli([
-    "global",
-    "rib",
-    "add",
-    "10.2.0.0/24",
-    "-a",
-    "ipv4",
-    "nexthop",
-    "192.0.2.9",
-    "aspath",
-    "65200,65201",
-    "identifier",
-    "2",
-  ]);
+  await b.announce("10.2.0.0/24", { nexthop: "192.0.2.9", aspath: "65100", identifier: 1 });
+  await b.announce("10.2.0.0/24", { nexthop: "192.0.2.9", aspath: "65200,65201", identifier: 2 });
   await waitFor("5 routes over BMP", () => src.routes() === 5).catch((e: Error) => {
     throw new Error(`${e.message}: ${JSON.stringify(src.state())}`);
   });
@@ -180,8 +106,8 @@ test("gobgpd BMP (post-policy view of ADD-PATH routes): v4/v6 attributes, ADD-PA
   assert.equal(st.detail?.sysName, "GoBGP");
 
   // Withdrawals.
-  await b.cli(["global", "rib", "del", "10.1.2.0/24", "-a", "ipv4"]);
-  await b.cli(["global", "rib", "del", "10.2.0.0/24", "-a", "ipv4", "identifier", "1"]);
+  await b.withdraw("10.1.2.0/24");
+  await b.withdraw("10.2.0.0/24", { identifier: 1 });
   await waitFor("withdrawals", () => src.routes() === 3);
   assert.equal(src.lookup("127.0.0.1", ip("10.1.2.3"), 0)?.prefixLen, 16);
   assert.equal(src.lookup("127.0.0.1", ip("10.2.0.1"), 0)?.asPath, "65002 65200 65201");
@@ -197,21 +123,9 @@ test("gobgpd BMP (post-policy view of ADD-PATH routes): v4/v6 attributes, ADD-PA
 test("gobgpd BMP (Loc-RIB, RFC 9069): routes kept for keepMs after a close, replaced on reconnect, then dropped", async () => {
   const src = await routing({ keepMs: 4000 }, { fallback: true });
   const bmpTo = [{ port: src.ports().bmp, policy: "local-rib" }];
-  const a = await startGobgpd({ as: 65001, routerId: "10.255.0.1", bmp: bmpTo });
-  cleanups.push(() => a.stop());
-  await a.cli([
-    "global",
-    "rib",
-    "add",
-    "198.51.100.0/24",
-    "-a",
-    "ipv4",
-    "nexthop",
-    "192.0.2.1",
-    "community",
-    "65001:7",
-  ]);
-  await a.cli(["global", "rib", "add", "2001:db8:ab::/48", "-a", "ipv6", "nexthop", "2001:db8::1"]);
+  const a = await kit.gobgpd({ as: 65001, routerId: "10.255.0.1", bmp: bmpTo });
+  await a.announce("198.51.100.0/24", { nexthop: "192.0.2.1", community: "65001:7" });
+  await a.announce("2001:db8:ab::/48", { nexthop: "2001:db8::1" });
   await waitFor("Loc-RIB routes", () => src.routes() === 2);
   const r = src.lookup("203.0.113.9", ip("198.51.100.20"), 0);
   assert.equal(r?.communities, "65001:7", "fallback: an unknown exporter uses the router with routes");
@@ -225,20 +139,8 @@ test("gobgpd BMP (Loc-RIB, RFC 9069): routes kept for keepMs after a close, repl
 
   // The router comes back within the grace period with a different table: the
   // old routes answer until the new session re-announces, then only the new ones stay.
-  const a2 = await startGobgpd({ as: 65001, routerId: "10.255.0.1", bmp: bmpTo });
-  cleanups.push(() => a2.stop());
-  await a2.cli([
-    "global",
-    "rib",
-    "add",
-    "198.51.100.0/24",
-    "-a",
-    "ipv4",
-    "nexthop",
-    "192.0.2.1",
-    "community",
-    "65001:8",
-  ]);
+  const a2 = await kit.gobgpd({ as: 65001, routerId: "10.255.0.1", bmp: bmpTo });
+  await a2.announce("198.51.100.0/24", { nexthop: "192.0.2.1", community: "65001:8" });
   await waitFor(
     "new session's routes",
     () => src.lookup("127.0.0.1", ip("198.51.100.20"), 0)?.communities === "65001:8",

@@ -209,9 +209,9 @@ describe("nagare-binary", () => {
     const s2 = new CollectSink();
     assert.deepEqual(new NagareBinaryDecoder().decode(bad, s2), { ok: false, reason: "bad_kind" });
     assert.equal(s2.rows, 0);
-    // Another version: refused.
+    // A version from the future (above BINARY_VERSION): refused.
     const v2 = Buffer.from(v);
-    v2[4] = 2;
+    v2[4] = 3;
     assert.deepEqual(new NagareBinaryDecoder().decode(v2, new CollectSink()), {
       ok: false,
       reason: "bad_version",

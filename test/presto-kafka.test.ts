@@ -1,6 +1,9 @@
-// A real Presto server reads Nagare's Kafka topic through the table
-// description Nagare generates (issue 7: "select * from <topic> limit 10, a
-// TopN … with results equal to Nagare's own").
+// ONE real Presto server does all of issue 7: it reads Nagare's Kafka topic
+// through the table description Nagare generates ("select * from <topic>
+// limit 10, a TopN … with results equal to Nagare's own"), and its Hive
+// catalog over Nagare's Parquet export answers the same old-pipeline queries
+// and Nagare's explorer queries (query.engine.kind trino, protocol presto:
+// test/presto-lake.ts, registered at the end of this file on this server).
 //
 //   real Kafka broker (test/helpers/kafka.ts)
 //   ← Nagare's KafkaProducer publishing a capture's flows as pmacct JSON to
@@ -8,11 +11,14 @@
 //   `nagare trino-tables --out DIR` (the CLI, from a config file)
 //   scripts/presto/run.sh start: PrestoSQL 350 from Maven Central with the
 //     kafka catalog over DIR (table-names from DIR/kafka.properties.example)
-//   → Presto's answers compared with Nagare's SQL over the same decoded flows.
+//     and the hive catalog (file metastore)
+//   → Presto's answers compared with Nagare's SQL over the same decoded flows;
+//   then a Parquet export registered in the hive catalog, the explorer on
+//   Presto compared with the explorer on DuckDB.
 //
 // Gate (docs/trino.md "Presto reading Nagare's Kafka topics"): runs only when
 // NAGARE_PRESTO_KAFKA=1 (`scripts/presto/run.sh demo` sets it), because it
-// needs ~95 MB of Presto jars and a second JVM for ~1 min. Set → every
+// needs ~300 MB of Presto jars and a second JVM for a few minutes. Set → every
 // failure (jars not fetchable, Presto not starting, broker missing) FAILS the
 // test; unset → skipped with the reason.
 import assert from "node:assert/strict";
@@ -29,6 +35,7 @@ import { SqlService } from "../src/query/sql/index.js";
 import { defaultStoreConfig } from "../src/store/config.js";
 import { StoreWriter } from "../src/store/writer.js";
 import { decodeUnit } from "./helpers/captures.js";
+import { prestoLakeSuite } from "./presto-lake.js";
 import { freePort, type KafkaBroker, startKafka } from "./helpers/kafka.js";
 import { repoRoot } from "./helpers/repo.js";
 
@@ -264,3 +271,6 @@ test("old pipeline: TopN of destination ports by flows equals Nagare's", { skip 
     mine.rows.map((r) => r.map(String)),
   );
 });
+
+// The Hive half, on this same server (its before() runs after the one above started it).
+prestoLakeSuite(() => server, skip);

@@ -21,4 +21,11 @@ else
   echo "kafka $NAGARE_KAFKA_VERSION: $(ls "$NAGARE_KAFKA_LIB" | wc -l) jars in $NAGARE_KAFKA_LIB"
 fi
 java -version 2>&1 | head -1
+# openssl: the secured listeners' throwaway CA and broker certificate (test/kafka-security.test.ts).
+if ! command -v openssl >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends openssl </dev/null
+fi
+openssl version
 export NAGARE_KAFKA_LIB NAGARE_KAFKA_VERSION

@@ -1,33 +1,40 @@
 #!/usr/bin/env bash
-# Start a real PrestoSQL server (Trino's former name), assembled from Maven
-# Central, whose Kafka connector reads Nagare's topics through the table
-# descriptions `nagare trino-tables` writes (docs/trino.md "Presto reading
-# Nagare's Kafka topics").
+# Start ONE real PrestoSQL server (Trino's former name), assembled from Maven
+# Central, that serves both halves of issue 7: a `kafka` catalog reading
+# Nagare's topics through the table descriptions `nagare trino-tables` writes,
+# and a `hive` catalog over Nagare's Parquet export, on which Nagare's explorer
+# runs with query.engine.kind trino, protocol presto (docs/trino.md "One
+# PrestoSQL server: Kafka, Hive and the explorer").
 #
-#   scripts/presto/run.sh fetch   download PrestoSQL $PRESTO_VERSION (server + kafka plugin)
-#   scripts/presto/run.sh start   write etc/ (kafka catalog) and start a single-node coordinator; prints its URL
+#   scripts/presto/run.sh fetch   download PrestoSQL $PRESTO_VERSION (server + kafka and hive plugins)
+#   scripts/presto/run.sh start   write etc/ (hive catalog; kafka catalog when PRESTO_KAFKA_NODES is set)
+#                                 and start a single-node coordinator; prints its URL
 #   scripts/presto/run.sh stop    stop the server started by `start`
-#   scripts/presto/run.sh demo    fetch, then run test/presto-kafka.test.ts (Kafka broker → Nagare
-#                                 producer → trino-tables → this Presto → compared with Nagare's SQL)
+#   scripts/presto/run.sh demo    fetch, then run test/presto-kafka.test.ts end to end (Kafka broker →
+#                                 Nagare producer → trino-tables → this Presto with both catalogs; Parquet
+#                                 export → hive table; old-pipeline and explorer queries compared with
+#                                 Nagare's own answers); prints a pass/fail summary
 #
 # Environment:
 #   PRESTO_VERSION       350 (PrestoSQL; Java 11+, runs on the default Java 17)
 #   PRESTO_JAVA_HOME     /usr/lib/jvm/java-17-openjdk-amd64
 #   PRESTO_PORT          8090 (127.0.0.1 only)
-#   PRESTO_HOME          ~/.cache/nagare/presto/run (etc/, data/, server.log, pid)
-#   PRESTO_KAFKA_NODES   host:port of the Kafka broker(s) (required by start)
-#   PRESTO_KAFKA_TABLES  the directory `nagare trino-tables --out DIR` wrote (required by start); its
-#                        kafka.properties.example gives kafka.table-names
+#   PRESTO_HOME          ~/.cache/nagare/presto/run (etc/, data/, metastore/, server.log, pid)
+#   PRESTO_KAFKA_NODES   host:port of the Kafka broker(s); unset = no kafka catalog
+#   PRESTO_KAFKA_TABLES  the directory `nagare trino-tables --out DIR` wrote (required with
+#                        PRESTO_KAFKA_NODES); its kafka.properties.example gives kafka.table-names
 #   PRESTO_XMX           1G
 #
-# Why PrestoSQL 350: Maven Central here serves no io.trino:trino-kafka (any
-# version); it serves io.prestosql:presto-kafka:350, the last PrestoSQL before
-# the rename, whose connector reads the same table-description JSON. Why
-# assembled: like scripts/trino/run.sh, the server tarball and the plugin zips
+# Why PrestoSQL 350: Maven Central here serves no io.trino:trino-kafka (checked
+# again for 483 and 352, and no trino-kafka-event-listener either); it serves
+# io.prestosql:presto-kafka:350, the last PrestoSQL before the rename, whose
+# connector reads the same table-description JSON, and presto-hive-hadoop2:350.
+# Why assembled (scripts/lib/maven.sh): the server tarball and the plugin zips
 # are not served, the jars are: lib/ is presto-main's runtime dependencies,
 # plugin/kafka/ presto-kafka's (minus io.confluent, not on Maven Central and
 # used only by the CONFLUENT table-description supplier; two empty types from
-# confluent-linkage/ let the connector link without it).
+# confluent-linkage/ let the connector link without it), plugin/hive/
+# presto-hive-hadoop2's (Hadoop shaded in hadoop-apache).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -39,32 +46,10 @@ DIST="$CACHE/$PRESTO_VERSION"
 PRESTO_HOME="${PRESTO_HOME:-$CACHE/run}"
 PRESTO_XMX="${PRESTO_XMX:-1G}"
 
-# presto-kafka's jar on Maven Central lacks META-INF/services/io.prestosql.spi.Plugin
-# (presto-maven-plugin writes it into the plugin zip), so a one-file jar naming
-# the plugin class goes beside the plugin's jars.
-service_jar() { # plugindir pluginclass
-  local tmp
-  tmp="$(mktemp -d)"
-  mkdir -p "$tmp/META-INF/services"
-  echo "$2" >"$tmp/META-INF/services/io.prestosql.spi.Plugin"
-  "$PRESTO_JAVA_HOME/bin/jar" --create --file "$1/nagare-plugin-service.jar" -C "$tmp" META-INF
-  rm -rf "$tmp"
-}
-
-resolve() { # artifactId outdir [excluded groupId]
-  local pomdir="$CACHE/poms/$1" excl=""
-  if [[ -n "${3:-}" ]]; then
-    excl="<exclusions><exclusion><groupId>$3</groupId><artifactId>*</artifactId></exclusion></exclusions>"
-  fi
-  mkdir -p "$pomdir" "$2"
-  cat >"$pomdir/pom.xml" <<POM
-<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
-<groupId>nagare</groupId><artifactId>$1-deps</artifactId><version>1</version><packaging>pom</packaging>
-<dependencies><dependency><groupId>io.prestosql</groupId><artifactId>$1</artifactId><version>$PRESTO_VERSION</version>$excl</dependency></dependencies>
-</project>
-POM
-  (cd "$pomdir" && mvn -B -q dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$2") >&2
-}
+# shellcheck source=../lib/maven.sh
+source "$HERE/../lib/maven.sh"
+resolve() { maven_resolve io.prestosql "$1" "$PRESTO_VERSION" "$2" "$CACHE/poms/$1" "${3:-}"; }
+service_jar() { maven_service_jar "$PRESTO_JAVA_HOME" io.prestosql.spi.Plugin "$@"; }
 
 fetch() {
   if [[ -f "$DIST/.complete" ]]; then return 0; fi
@@ -90,18 +75,23 @@ fetch() {
   touch "$DIST/.complete"
 }
 
+# The Hive connector, fetched on its own (a cache from before it was added
+# keeps its lib/ and kafka plugin). presto-hive-hadoop2 marks presto-spi and
+# slice as runtime dependencies; the server's own copies must be the only
+# ones (the plugin class loader hands io.prestosql.spi and slice to the parent
+# anyway), so the plugin's copies go.
+fetch_hive() {
+  if [[ -f "$DIST/plugin/hive/.complete" ]]; then return 0; fi
+  echo "fetching the PrestoSQL $PRESTO_VERSION Hive connector into $DIST/plugin/hive" >&2
+  rm -rf "$DIST/plugin/hive"
+  resolve presto-hive-hadoop2 "$DIST/plugin/hive"
+  rm -f "$DIST"/plugin/hive/presto-spi-*.jar "$DIST"/plugin/hive/slice-*.jar
+  service_jar "$DIST/plugin/hive" io.prestosql.plugin.hive.HiveHadoop2Plugin
+  touch "$DIST/plugin/hive/.complete"
+}
+
 write_etc() {
-  local tables="${PRESTO_KAFKA_TABLES:?PRESTO_KAFKA_TABLES must name the dir nagare trino-tables wrote}"
-  local nodes="${PRESTO_KAFKA_NODES:?PRESTO_KAFKA_NODES must name the Kafka broker (host:port)}"
-  local names
-  # The table-names entry nagare wrote beside the descriptions ("schema.table": see
-  # src/bus/trino-tables.ts for why the topic's own dotted name cannot be used).
-  names="$(sed -n 's/^kafka\.table-names=//p' "$tables/kafka.properties.example" 2>/dev/null || true)"
-  if [[ -z "$names" ]]; then
-    echo "$tables/kafka.properties.example has no kafka.table-names (run nagare trino-tables --out $tables)" >&2
-    return 1
-  fi
-  mkdir -p "$PRESTO_HOME/etc/catalog" "$PRESTO_HOME/data"
+  mkdir -p "$PRESTO_HOME/etc/catalog" "$PRESTO_HOME/data" "$PRESTO_HOME/metastore"
   cat >"$PRESTO_HOME/etc/config.properties" <<CFG
 coordinator=true
 node-scheduler.include-coordinator=true
@@ -115,10 +105,37 @@ plugin.dir=$DIST/plugin
 catalog.config-dir=$PRESTO_HOME/etc/catalog
 CFG
   echo "io.prestosql=INFO" >"$PRESTO_HOME/etc/log.properties"
+  # The Hive connector over the local lake: a file metastore (no Hive
+  # metastore service) under file://, external tables only pointing at
+  # Nagare's export (dropping one drops its metadata, never the files).
+  # Parquet columns by name, not position: Presto 350 reads them by position
+  # unless told, and the export's column order is not a contract of the
+  # table's DDL.
+  cat >"$PRESTO_HOME/etc/catalog/hive.properties" <<CFG
+connector.name=hive-hadoop2
+hive.metastore=file
+hive.metastore.catalog.dir=file://$PRESTO_HOME/metastore
+hive.metastore.user=nagare
+hive.parquet.use-column-names=true
+hive.non-managed-table-writes-enabled=false
+hive.allow-register-partition-procedure=true
+hive.allow-drop-table=true
+CFG
+  rm -f "$PRESTO_HOME/etc/catalog/kafka.properties"
+  if [[ -z "${PRESTO_KAFKA_NODES:-}" ]]; then return 0; fi
+  local tables="${PRESTO_KAFKA_TABLES:?PRESTO_KAFKA_TABLES must name the dir nagare trino-tables wrote}"
+  local names
+  # The table-names entry nagare wrote beside the descriptions ("schema.table": see
+  # src/bus/trino-tables.ts for why the topic's own dotted name cannot be used).
+  names="$(sed -n 's/^kafka\.table-names=//p' "$tables/kafka.properties.example" 2>/dev/null || true)"
+  if [[ -z "$names" ]]; then
+    echo "$tables/kafka.properties.example has no kafka.table-names (run nagare trino-tables --out $tables)" >&2
+    return 1
+  fi
   # kafka.properties.example as nagare wrote it, with this broker.
   cat >"$PRESTO_HOME/etc/catalog/kafka.properties" <<CFG
 connector.name=kafka
-kafka.nodes=$nodes
+kafka.nodes=$PRESTO_KAFKA_NODES
 kafka.table-description-supplier=FILE
 kafka.table-description-dir=$tables
 kafka.table-names=$names
@@ -138,6 +155,7 @@ done
 
 start() {
   fetch
+  fetch_hive
   write_etc
   if [[ -f "$PRESTO_HOME/pid" ]] && kill -0 "$(cat "$PRESTO_HOME/pid")" 2>/dev/null; then
     echo "already running (pid $(cat "$PRESTO_HOME/pid"))" >&2
@@ -152,45 +170,47 @@ start() {
       -cp "$DIST/launcher:$DIST/lib/*" NagarePrestoLauncher >"$PRESTO_HOME/server.log" 2>&1) &
     echo $! >"$PRESTO_HOME/pid"
   fi
-  local url="http://127.0.0.1:$PRESTO_PORT"
-  for _ in $(seq 1 180); do
-    if curl -sf "$url/v1/info" 2>/dev/null | grep -q '"starting":false'; then
-      echo "$url"
-      return 0
-    fi
-    if ! kill -0 "$(cat "$PRESTO_HOME/pid")" 2>/dev/null; then
-      echo "Presto exited; last lines of $PRESTO_HOME/server.log:" >&2
-      grep -E "ERROR|Exception" "$PRESTO_HOME/server.log" | cut -c1-400 | tail -10 >&2
-      return 1
-    fi
-    sleep 1
-  done
-  echo "Presto did not start within 180 s ($PRESTO_HOME/server.log)" >&2
-  return 1
+  maven_wait_started "http://127.0.0.1:$PRESTO_PORT" "$PRESTO_HOME/pid" Presto "$PRESTO_HOME/server.log"
 }
 
-stop() {
-  if [[ -f "$PRESTO_HOME/pid" ]]; then
-    local pid
-    pid="$(cat "$PRESTO_HOME/pid")"
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-    rm -f "$PRESTO_HOME/pid"
-  fi
-}
+stop() { maven_stop "$PRESTO_HOME/pid"; }
 
 case "${1:-}" in
-  fetch) fetch ;;
+  fetch)
+    fetch
+    fetch_hive
+    ;;
   start) start ;;
   stop) stop ;;
   demo)
     fetch
+    fetch_hive
     # test/presto-kafka.test.ts starts the broker, publishes a capture through Nagare's producer,
-    # runs `nagare trino-tables`, then starts and stops Presto through this script.
-    (cd "$HERE/../.." && NAGARE_PRESTO_KAFKA=1 node --import tsx --test test/presto-kafka.test.ts)
+    # runs `nagare trino-tables`, starts Presto (kafka + hive catalogs) through this script, runs the
+    # old-pipeline queries on the topic, then registers a Parquet export in the hive catalog and runs
+    # the old-pipeline and explorer queries there (test/presto-lake.ts); it stops Presto at the end.
+    log="$(mktemp)"
+    set +e
+    (cd "$HERE/../.." && NAGARE_PRESTO_KAFKA=1 node --import tsx --test --test-reporter=spec \
+      test/presto-kafka.test.ts) 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    set -e
+    echo
+    echo "== demo summary: one PrestoSQL $PRESTO_VERSION with the kafka and hive catalogs, Nagare's explorer on it"
+    # The spec reporter's per-test lines (up to its totals; it repeats the failures after them).
+    awk '/ℹ tests/{exit} /^ *(✔|✖) /' "$log"
+    pass="$(sed -n 's/^ℹ pass //p' "$log")"
+    fail="$(sed -n 's/^ℹ fail //p' "$log")"
+    rm -f "$log"
+    echo "${pass:-0} passed, ${fail:-0} failed"
+    if [[ $rc -ne 0 || -z "$pass" || "${fail:-1}" != 0 ]]; then
+      echo "DEMO FAILED (test exit $rc)"
+      exit 1
+    fi
+    echo "DEMO PASSED"
     ;;
   *)
-    sed -n '2,11p' "$0" >&2
+    sed -n '2,16p' "$0" >&2
     exit 2
     ;;
 esac

@@ -14,15 +14,17 @@
 #   TRINO_HOME         ~/.cache/nagare/trino/run (etc/, data/, log, pid)
 #   TRINO_KAFKA_NODES  host:port of a Kafka broker; with TRINO_KAFKA_TABLES (the dir `nagare trino-tables`
 #                      wrote) a `kafka` catalog is added — only when a Kafka connector plugin is installed
-#                      under plugin/kafka (Maven Central does not serve trino-kafka; see docs/trino.md)
+#                      under plugin/kafka (Maven Central does not serve io.trino:trino-kafka, any
+#                      version, nor trino-kafka-event-listener: scripts/presto/run.sh runs PrestoSQL 350
+#                      with the kafka and hive catalogs in one server instead; docs/trino.md)
 #   TRINO_XMX          2G
 #
-# Why assembled: Maven Central here serves neither io.trino:trino-server:tar.gz
-# nor trino-server-main nor the plugins' zip packaging; it does serve the jars
-# (trino-main, trino-hive, trino-memory …) with their poms, so lib/ is
-# trino-main's runtime dependencies and plugin/<name>/ each plugin's, resolved
-# by Maven, and NagareTrinoLauncher.java calls io.trino.server.Server.start
-# (what TrinoServer.main does).
+# Why assembled (scripts/lib/maven.sh): Maven Central here serves neither
+# io.trino:trino-server:tar.gz nor trino-server-main nor the plugins' zip
+# packaging; it does serve the jars (trino-main, trino-hive, trino-memory …)
+# with their poms, so lib/ is trino-main's runtime dependencies and
+# plugin/<name>/ each plugin's, resolved by Maven, and NagareTrinoLauncher.java
+# calls io.trino.server.Server.start (what TrinoServer.main does).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -34,29 +36,10 @@ DIST="$CACHE/$TRINO_VERSION"
 TRINO_HOME="${TRINO_HOME:-$CACHE/run}"
 TRINO_XMX="${TRINO_XMX:-2G}"
 
-# The plugin's jar on Maven Central lacks META-INF/services/io.trino.spi.Plugin
-# (trino-maven-plugin writes it into the plugin zip, which is not served), so
-# a one-file jar naming the plugin class goes beside the plugin's jars.
-service_jar() { # plugindir pluginclass
-  local tmp
-  tmp="$(mktemp -d)"
-  mkdir -p "$tmp/META-INF/services"
-  echo "$2" >"$tmp/META-INF/services/io.trino.spi.Plugin"
-  "$TRINO_JAVA_HOME/bin/jar" --create --file "$1/nagare-plugin-service.jar" -C "$tmp" META-INF
-  rm -rf "$tmp"
-}
-
-resolve() { # artifactId outdir
-  local pomdir="$CACHE/poms/$1"
-  mkdir -p "$pomdir" "$2"
-  cat >"$pomdir/pom.xml" <<POM
-<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
-<groupId>nagare</groupId><artifactId>$1-deps</artifactId><version>1</version><packaging>pom</packaging>
-<dependencies><dependency><groupId>io.trino</groupId><artifactId>$1</artifactId><version>$TRINO_VERSION</version></dependency></dependencies>
-</project>
-POM
-  (cd "$pomdir" && mvn -B -q dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$2") >&2
-}
+# shellcheck source=../lib/maven.sh
+source "$HERE/../lib/maven.sh"
+resolve() { maven_resolve io.trino "$1" "$TRINO_VERSION" "$2" "$CACHE/poms/$1"; }
+service_jar() { maven_service_jar "$TRINO_JAVA_HOME" io.trino.spi.Plugin "$@"; }
 
 fetch() {
   if [[ -f "$DIST/.complete" ]]; then return 0; fi
@@ -127,32 +110,10 @@ start() {
       -cp "$DIST/launcher:$DIST/lib/*" NagareTrinoLauncher >"$TRINO_HOME/server.log" 2>&1) &
     echo $! >"$TRINO_HOME/pid"
   fi
-  local url="http://127.0.0.1:$TRINO_PORT"
-  for _ in $(seq 1 180); do
-    if curl -sf "$url/v1/info" 2>/dev/null | grep -q '"starting":false'; then
-      echo "$url"
-      return 0
-    fi
-    if ! kill -0 "$(cat "$TRINO_HOME/pid")" 2>/dev/null; then
-      echo "Trino exited; last lines of $TRINO_HOME/server.log:" >&2
-      grep -E "ERROR|Exception" "$TRINO_HOME/server.log" | cut -c1-400 | tail -10 >&2
-      return 1
-    fi
-    sleep 1
-  done
-  echo "Trino did not start within 180 s ($TRINO_HOME/server.log)" >&2
-  return 1
+  maven_wait_started "http://127.0.0.1:$TRINO_PORT" "$TRINO_HOME/pid" Trino "$TRINO_HOME/server.log"
 }
 
-stop() {
-  if [[ -f "$TRINO_HOME/pid" ]]; then
-    local pid
-    pid="$(cat "$TRINO_HOME/pid")"
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-    rm -f "$TRINO_HOME/pid"
-  fi
-}
+stop() { maven_stop "$TRINO_HOME/pid"; }
 
 case "${1:-}" in
   fetch) fetch ;;

@@ -40,7 +40,7 @@ import type {
 } from "../detect/types.js";
 import { newId } from "../content/store.js";
 import { silentLogger, type Logger } from "../log.js";
-import type { SqlService } from "../query/sql/index.js";
+import type { SqlEngine } from "../query/engine/sql-engine.js";
 import type { AlertsConfig } from "./config.js";
 import { Delivery, type Sender } from "./delivery.js";
 import type { AlertPayload, QueryOutcome } from "./destinations.js";
@@ -53,7 +53,7 @@ export interface AlertServiceOptions {
   /** Saved queries (query rules); without it query rules cannot be created. */
   content?: ContentStore;
   /** The SQL sandbox; without it (store disabled) query rules are "unknown". */
-  sql?: SqlService;
+  sql?: SqlEngine;
   /** The detectors' event hub; attack and anomaly rules listen to it. */
   events?: DetectEvents;
   now?: () => number;
@@ -166,7 +166,7 @@ export class AlertService {
   readonly config: AlertsConfig;
   readonly delivery: Delivery;
   private readonly content?: ContentStore;
-  private readonly sql?: SqlService;
+  private readonly sql?: SqlEngine;
   private readonly events?: DetectEvents;
   readonly now: () => number;
   private readonly tickMs: number;

@@ -19,8 +19,9 @@ import {
 import { ROLLUP_STATE_TABLE } from "../store/rollups.js";
 import type { SecondTotals } from "../query/seconds.js";
 import { planValues, type ValuesQuery } from "../query/planner/values.js";
-import { SqlError, SqlTimeoutError, type SqlService } from "../query/sql/index.js";
+import { SqlError, SqlTimeoutError, type SqlPage } from "../query/sql/index.js";
 import { MACROS } from "../query/sql/macros.js";
+import type { SqlEngine } from "../query/engine/sql-engine.js";
 import { ParamError, renderSql, validateParamDefs } from "../content/params.js";
 import type { RetentionConfig } from "../store/config.js";
 
@@ -77,7 +78,11 @@ function optInt(body: Record<string, unknown>, key: string): number | undefined 
 
 /** Map any error of the query layer to its HTTP answer. */
 export function errorAnswer(err: unknown): ApiAnswer {
-  if (err instanceof SqlError) return { status: err.status, body: { error: err.message, code: err.code } };
+  if (err instanceof SqlError) {
+    // An engine's extra fields (Trino's error position: line, column, offset; src/query/engine/trino-sql-service.ts).
+    const detail = (err as { detail?: Record<string, unknown> }).detail;
+    return { status: err.status, body: { error: err.message, code: err.code, ...detail } };
+  }
   if (err instanceof HttpError) return { status: err.status, body: { error: err.message } };
   if (err instanceof ParamError) return { status: err.status, body: { error: err.message } };
   if (err instanceof FilterError) {
@@ -325,7 +330,8 @@ export const WATERMARK_TTL_MS = 1000;
 export const FLOW_QUERY_CONNECTIONS = 4;
 
 export interface QueryRoutes {
-  sql: SqlService;
+  /** The engine of user SQL: the DuckDB sandbox (SqlService) or Trino (query.engine.kind trino). */
+  sql: SqlEngine;
   flows: FlowQueryRunner;
 }
 
@@ -378,6 +384,8 @@ export async function queryRoute(
           offset: optInt(body, "offset"),
           limit: optInt(body, "limit"),
           id,
+          // A shorter time limit than query.sql.timeoutMs (never a longer one: the engine caps it).
+          timeoutMs: optInt(body, "timeoutMs"),
         });
         return {
           status: 200,
@@ -397,7 +405,7 @@ export async function queryRoute(
       if (!q.sql.cancel(id)) return { status: 404, body: { error: `no running query ${id}` } };
       return { status: 200, body: { id, cancelled: true } };
     }
-    if (path === "/api/v1/views" && method === "GET") return { status: 200, body: q.sql.listViews() };
+    if (path === "/api/v1/views" && method === "GET") return { status: 200, body: await q.sql.listViews() };
     const m = /^\/api\/v1\/views\/([A-Za-z0-9_]+)\/columns$/.exec(path);
     if (m && method === "GET") {
       const cols = await q.sql.listColumns(m[1]!);
@@ -443,7 +451,7 @@ function csvCell(v: unknown): string {
  * answers as JSON with its status; after it, the connection is cut, so a
  * truncated download cannot pass for a complete one.
  */
-export async function streamCsv(sql: SqlService, text: string, res: ServerResponse): Promise<void> {
+export async function streamCsv(sql: SqlEngine, text: string, res: ServerResponse): Promise<void> {
   return streamDownload(sql, text, res, "csv");
 }
 
@@ -456,19 +464,22 @@ export async function streamCsv(sql: SqlService, text: string, res: ServerRespon
  * connection, so a truncated file cannot pass for a complete one.
  */
 export async function streamDownload(
-  sql: SqlService,
+  sql: SqlEngine,
   text: string,
   res: ServerResponse,
   format: "csv" | "json",
 ): Promise<void> {
-  let offset: number | null = 0;
   let first = true;
   let names: string[] = [];
   let rowsOut = 0;
-  while (offset !== null) {
+  // An engine that reads one run forward (Trino: nextUri) streams it; else pages at growing offsets.
+  const blocks = sql.scan ? sql.scan(text) : offsetPages(sql, text);
+  for (;;) {
     let page;
     try {
-      page = await sql.query(text, { offset });
+      const r = await blocks.next();
+      if (r.done) break;
+      page = r.value;
     } catch (err) {
       if (!first) {
         res.destroy();
@@ -512,8 +523,20 @@ export async function streamDownload(
         res.once("close", resolve);
       });
     }
-    if (res.destroyed) return;
-    offset = page.nextOffset;
+    if (res.destroyed) {
+      await blocks.return(undefined);
+      return;
+    }
   }
   res.end(format === "json" ? "\n]\n" : undefined);
+}
+
+/** A result page by page, each page one run of the query at the next offset. */
+async function* offsetPages(sql: SqlEngine, text: string): AsyncGenerator<SqlPage> {
+  let offset: number | null = 0;
+  while (offset !== null) {
+    const page = await sql.query(text, { offset });
+    yield page;
+    offset = page.nextOffset;
+  }
 }

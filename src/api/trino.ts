@@ -579,6 +579,11 @@ export class TrinoServer {
         sql,
       );
     let cursor: SqlCursor;
+    // A client that leaves before its first page (its own time limit, a cancel
+    // before it knew nextUri) cannot DELETE the query: stop it here.
+    const runId = `trino-${id}`;
+    const gone = (): void => void this.opts.sql.cancel(runId);
+    res.once("close", gone);
     try {
       // A prepared statement may itself be SHOW/DESCRIBE (a client's PREPARE of whatever it was given).
       const inner = st.kind === "query" ? st : parseStatement(sql, this.opts.sql.listViews());
@@ -588,8 +593,10 @@ export class TrinoServer {
       cursor = await this.opts.sql.open(sql, {
         params: params.map((p) => p.value),
         paramTypes: params.map((p) => p.type),
+        id: runId,
       });
     } catch (err) {
+      res.off("close", gone);
       return fail(err, sql);
     }
     const q: Query = {
@@ -611,7 +618,9 @@ export class TrinoServer {
       idle: undefined,
     };
     this.queries.set(id, q);
-    this.sendJsonText(res, 200, await this.page(q, base), family);
+    const first = await this.page(q, base);
+    res.off("close", gone);
+    this.sendJsonText(res, 200, first, family);
   }
 
   /** The next page of q as response text; closes q after its last page or an error. */

@@ -8,8 +8,12 @@
 // machine Node runs on: typed-array columns copy straight in).
 //
 //   message  = header column*
-//   header   = magic "NGRB" (4) | version u8 (=1) | flags u8 (=0) |
+//   header   = magic "NGRB" (4) | version u8 (1 or 2) | flags u8 |
 //              column count u16 | row count u32                        12 bytes
+//   flags    = version 2: bit 0 PREENRICHED (the producing Nagare ran its
+//              enrichment on these rows: a consumer does not enrich them
+//              again), bits 1-7 reserved (0, ignored when read);
+//              version 1: always 0, and read as "not enriched"
 //   column   = name length u8 | name (ASCII) | kind u8 | data length u32 | data
 //   kind     = 1 time | 2 u8 | 3 u16 | 4 u32 | 5 u64 | 6 ip | 7 mac | 8 string
 //   data     = time, u64, mac: f64 × rows   (exact integers up to 2^53)
@@ -18,6 +22,11 @@
 //              string: dict count u32 | (byte length u32 | UTF-8)×count |
 //                      index u32 × rows (into the dictionary)
 //
+// Versions: 1 had no flag defined; 2 (written now) defines PREENRICHED. Both
+// are read, so messages retained from version-1 producers stay readable; a
+// version-1-only consumer refuses version 2 (bad_version): upgrade the store
+// nodes before the collectors (docs/kafka.md).
+//
 // docs/kafka.md ("Binary format") has the same grammar with an example.
 import type { FlowBatch } from "../collector/batch.js";
 import { FLOW_COLUMNS, type ColumnKind } from "../schema.js";
@@ -25,7 +34,10 @@ import { KEY_COLUMN, keyText, sameIp, type PartitionKey } from "./key.js";
 import type { BatchSink, BusMessage, DecodeOutcome, FlowEncoder, FlowMessageDecoder } from "./types.js";
 
 export const BINARY_MAGIC = "NGRB";
-export const BINARY_VERSION = 1;
+/** The version written; the decoder reads 1 … BINARY_VERSION. */
+export const BINARY_VERSION = 2;
+/** Header flag (version ≥ 2): the producer enriched these rows. */
+export const FLAG_PREENRICHED = 0x01;
 export const BINARY_HEADER = 12;
 /** Most rows in one message (the decoder refuses more: a lying row count must not allocate or loop for long). */
 export const BINARY_MAX_ROWS = 65_536;
@@ -76,7 +88,7 @@ function zeroBytes(b: Uint8Array): boolean {
  * contiguous) and left out when all zero: the zero test is then one
  * monomorphic byte loop whatever the column's typed array.
  */
-export function encodeRows(batch: FlowBatch, rows: number[]): Buffer {
+export function encodeRows(batch: FlowBatch, rows: number[], flags = 0): Buffer {
   const cols = batch.cols as unknown as Record<string, Col>;
   const parts: Buffer[] = [];
   let count = 0;
@@ -134,7 +146,7 @@ export function encodeRows(batch: FlowBatch, rows: number[]): Buffer {
   const header = Buffer.allocUnsafe(BINARY_HEADER);
   header.write(BINARY_MAGIC, 0, "ascii");
   header.writeUInt8(BINARY_VERSION, 4);
-  header.writeUInt8(0, 5);
+  header.writeUInt8(flags, 5);
   header.writeUInt16LE(count, 6);
   header.writeUInt32LE(n, 8);
   return Buffer.concat([header, ...parts]);
@@ -144,16 +156,39 @@ export interface BinaryEncoderOptions {
   /** Most flows per message (default 1024, at most BINARY_MAX_ROWS). */
   maxFlowsPerMessage?: number;
   partitionKey?: PartitionKey;
+  /** Set PREENRICHED in every message (the producer's pipeline ran enrichment). */
+  enriched?: boolean;
+}
+
+/**
+ * The PREENRICHED flag of a nagare-binary message (false for version 1, for
+ * anything too short or not ours: the decoder then counts it as malformed).
+ * Read before decoding, so the consumer can keep flagged rows in batches of
+ * their own.
+ */
+export function binaryPreenriched(value: Buffer): boolean {
+  return (
+    value.length >= BINARY_HEADER &&
+    value[0] === 0x4e && // "NGRB"
+    value[1] === 0x47 &&
+    value[2] === 0x52 &&
+    value[3] === 0x42 &&
+    value[4]! >= 2 &&
+    value[4]! <= BINARY_VERSION &&
+    (value[5]! & FLAG_PREENRICHED) !== 0
+  );
 }
 
 export class NagareBinaryEncoder implements FlowEncoder {
   readonly format = "nagare-binary" as const;
   private readonly max: number;
   private readonly partitionKey: PartitionKey;
+  private readonly flags: number;
 
   constructor(opts: BinaryEncoderOptions = {}) {
     this.max = Math.min(opts.maxFlowsPerMessage ?? 1024, BINARY_MAX_ROWS);
     this.partitionKey = opts.partitionKey ?? "none";
+    this.flags = opts.enriched ? FLAG_PREENRICHED : 0;
   }
 
   encode(batch: FlowBatch): BusMessage[] {
@@ -175,7 +210,7 @@ export class NagareBinaryEncoder implements FlowEncoder {
     for (const [k, rows] of groups) {
       for (let s = 0; s < rows.length; s += this.max) {
         const part = rows.slice(s, s + this.max);
-        const value = encodeRows(batch, part);
+        const value = encodeRows(batch, part, this.flags);
         out.push({ key: this.partitionKey === "none" ? null : Buffer.from(k), value, flows: part.length });
       }
     }
@@ -202,7 +237,8 @@ export class NagareBinaryDecoder implements FlowMessageDecoder {
     const v = value;
     if (v.length < BINARY_HEADER) return { ok: false, reason: "truncated" };
     if (v.toString("ascii", 0, 4) !== BINARY_MAGIC) return { ok: false, reason: "bad_magic" };
-    if (v[4] !== BINARY_VERSION) return { ok: false, reason: "bad_version" };
+    // Version 1 (no flags defined) and 2 (PREENRICHED) share the layout.
+    if (v[4] === undefined || v[4] < 1 || v[4] > BINARY_VERSION) return { ok: false, reason: "bad_version" };
     const count = v.readUInt16LE(6);
     const rows = v.readUInt32LE(8);
     if (rows > BINARY_MAX_ROWS) return { ok: false, reason: "bad_count" };

@@ -20,6 +20,8 @@
 import { Consumer, type Message } from "@platformatic/kafka";
 import { BatchPool, type FlowBatch } from "../collector/batch.js";
 import { silentLogger, type Logger } from "../log.js";
+import { binaryPreenriched } from "./binary.js";
+import { describeBusError, type BusError, type BusErrorKind } from "./errors.js";
 import type { BatchSink, BusFormat, FlowMessageDecoder } from "./types.js";
 
 /** Which decoder a message goes to: one format, or "auto" (a leading "{" is pmacct JSON, anything else nagare binary). */
@@ -49,8 +51,14 @@ export interface KafkaConsumerOptions {
   heartbeatIntervalMs?: number;
   /** Extra client options (TLS, SASL …) passed to the Consumer as they are. */
   connection?: Record<string, unknown>;
-  /** Receives each full or flushed batch (App: pipeline.push). The batch is lent for the call. */
-  push: (batch: FlowBatch) => void;
+  /**
+   * Receives each full or flushed batch (App: pipeline.push). The batch is
+   * lent for the call. info.preenriched: every row of it comes from
+   * nagare-binary messages whose producer had enriched them (the header flag,
+   * docs/kafka.md): the App skips its own enrichment for this batch. A batch
+   * never mixes flagged and unflagged rows.
+   */
+  push: (batch: FlowBatch, info: PushInfo) => void;
   /**
    * Resolves true once every row pushed before the call is durable (App:
    * store.flush() without a new flush error). false: offsets stay
@@ -58,6 +66,10 @@ export interface KafkaConsumerOptions {
    */
   barrier?: () => Promise<boolean>;
   log?: Logger;
+}
+
+export interface PushInfo {
+  preenriched: boolean;
 }
 
 /** One assigned partition's offsets, as the API and the UI show them. */
@@ -86,6 +98,8 @@ export interface ConsumerStatus {
   lagUpdatedMs: number;
   metrics: Record<string, number>;
   malformed: Record<string, number>;
+  /** The last broker error (join, fetch, commit, lag), classified (src/bus/errors.ts); null after a successful join. */
+  lastError: BusError | null;
 }
 
 const key = (topic: string, partition: number): string => `${topic}:${partition}`;
@@ -104,6 +118,8 @@ export class KafkaFlowSource {
   private stream: Awaited<ReturnType<Consumer["consume"]>> | null = null;
   private readonly pool: BatchPool;
   private current: FlowBatch | null = null;
+  /** The rows of `current` (and of the next batch the sink hands out) come from pre-enriched messages. */
+  private currentPre = false;
   private flushScheduled = false;
   /** First row of `current` not yet given a receive time (stampTimes). */
   private stampFrom = 0;
@@ -140,6 +156,12 @@ export class KafkaFlowSource {
   streamErrors = 0;
   lagErrors = 0;
   rebalances = 0;
+  /** Batches (and their flows) pushed with preenriched: true. */
+  batchesPreenriched = 0;
+  flowsPreenriched = 0;
+  /** Broker errors by cause (join, stream, commit, lag). */
+  readonly errorsByKind: Record<BusErrorKind, number> = { tls: 0, auth: 0, network: 0, other: 0 };
+  lastError: BusError | null = null;
 
   constructor(opts: KafkaConsumerOptions) {
     this.opts = {
@@ -221,9 +243,11 @@ export class KafkaFlowSource {
       });
     } catch (err) {
       this.streamErrors++;
+      const e = this.noteError(err);
       this.log.limited("kafka:consumer", "error", "kafka consumer cannot join (retrying)", {
         topic: o.topic,
-        error: String(err),
+        kind: e.kind,
+        error: e.message,
       });
       this.scheduleReopen();
       return;
@@ -233,11 +257,14 @@ export class KafkaFlowSource {
       return;
     }
     this.stream = stream;
+    this.lastError = null;
     stream.on("data", (m: Message) => this.onMessage(m));
     stream.on("error", (err: Error) => {
       this.streamErrors++;
+      const e = this.noteError(err);
       this.log.limited("kafka:consumer", "error", "kafka consumer stream error (reopening)", {
-        error: err.message,
+        kind: e.kind,
+        error: e.message,
       });
     });
     // A stream ends on a fetch error (broker gone, leader moved …): commit
@@ -247,6 +274,13 @@ export class KafkaFlowSource {
       if (this.stream === stream) this.stream = null;
       if (!this.stopping) this.scheduleReopen();
     });
+  }
+
+  /** Classify, count and keep a broker error. */
+  private noteError(err: unknown): BusError {
+    const e = (this.lastError = describeBusError(err));
+    this.errorsByKind[e.kind]++;
+    return e;
   }
 
   private reopenTimer: NodeJS.Timeout | null = null;
@@ -280,6 +314,12 @@ export class KafkaFlowSource {
     } else {
       this.messageBytes += value.length;
       const dec = this.decoderFor(value);
+      // Flagged and unflagged rows never share a batch: the flag is per batch downstream.
+      const pre = dec.format === "nagare-binary" && binaryPreenriched(value);
+      if (pre !== this.currentPre) {
+        if (this.current) this.pushCurrent();
+        this.currentPre = pre;
+      }
       this.messageTs = Number(m.timestamp);
       const out = dec.decode(value, this.sink);
       if (this.current) this.stampTimes(this.current);
@@ -331,8 +371,12 @@ export class KafkaFlowSource {
     if (b) {
       if (b.length > 0) {
         this.batches++;
+        if (this.currentPre) {
+          this.batchesPreenriched++;
+          this.flowsPreenriched += b.length;
+        }
         try {
-          this.opts.push(b);
+          this.opts.push(b, { preenriched: this.currentPre });
         } finally {
           b.release();
         }
@@ -398,11 +442,16 @@ export class KafkaFlowSource {
       }
       await consumer.commit({ offsets: todo });
       this.commits++;
+      this.lastError = null;
       for (const t of todo) this.committedByUs.set(key(t.topic, t.partition), t.offset);
     } catch (err) {
       // A rebalance in progress or a broker away: the next round commits (higher) offsets again.
       this.commitErrors++;
-      this.log.limited("kafka:commit", "warn", "kafka offset commit failed", { error: String(err) });
+      const e = this.noteError(err);
+      this.log.limited("kafka:commit", "warn", "kafka offset commit failed", {
+        kind: e.kind,
+        error: e.message,
+      });
     }
   }
 
@@ -433,7 +482,8 @@ export class KafkaFlowSource {
       this.lagUpdatedMs = Date.now();
     } catch (err) {
       this.lagErrors++;
-      this.log.limited("kafka:lag", "warn", "kafka lag refresh failed", { error: String(err) });
+      const e = this.noteError(err);
+      this.log.limited("kafka:lag", "warn", "kafka lag refresh failed", { kind: e.kind, error: e.message });
       throw err;
     }
   }
@@ -475,6 +525,12 @@ export class KafkaFlowSource {
       lag_errors: this.lagErrors,
       rebalances: this.rebalances,
       stale_dropped: this.staleDropped,
+      batches_preenriched: this.batchesPreenriched,
+      flows_preenriched: this.flowsPreenriched,
+      errors_tls: this.errorsByKind.tls,
+      errors_auth: this.errorsByKind.auth,
+      errors_network: this.errorsByKind.network,
+      errors_other: this.errorsByKind.other,
       partitions_assigned: parts.length,
       lag: parts.reduce((s, p) => s + p.lag, 0),
     };
@@ -493,6 +549,7 @@ export class KafkaFlowSource {
       lagUpdatedMs: this.lagUpdatedMs,
       metrics: this.metrics(),
       malformed: Object.fromEntries(this.malformedBy),
+      lastError: this.lastError,
     };
   }
 

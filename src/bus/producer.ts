@@ -21,6 +21,7 @@ import type { FlowBatch } from "../collector/batch.js";
 import { silentLogger, type Logger } from "../log.js";
 import type { FlowConsumer } from "../pipeline/index.js";
 import { NagareBinaryEncoder } from "./binary.js";
+import { describeBusError, type BusError, type BusErrorKind } from "./errors.js";
 import { parseBroker, type BusConfig } from "./config.js";
 import { PmacctHistory } from "./history.js";
 import { PmacctJsonEncoder } from "./pmacct.js";
@@ -39,6 +40,12 @@ export interface KafkaProducerOptions {
   log?: Logger;
   /** Clock for pmacct time bins (tests). */
   now?: () => number;
+  /**
+   * The flows reaching this producer were enriched in this process (the
+   * pipeline runs enrichment first): nagare-binary messages say so in their
+   * header, and a store-mode consumer does not enrich them again.
+   */
+  enriched?: boolean;
 }
 
 /** TLS and SASL options of @platformatic/kafka from the bus section (files read now: errors surface at start). */
@@ -88,6 +95,10 @@ export class KafkaProducer implements FlowConsumer {
   droppedFlows = 0;
   droppedOnStop = 0;
   maxBufferBytes = 0;
+  /** Failed produce requests by cause (src/bus/errors.ts): a wrong CA counts under tls, a wrong password under auth. */
+  readonly errorsByKind: Record<BusErrorKind, number> = { tls: 0, auth: 0, network: 0, other: 0 };
+  /** The last failure, described (GET /api/v1/kafka); null once a produce succeeds again. */
+  lastError: BusError | null = null;
 
   constructor(cfg: BusConfig, opts: KafkaProducerOptions = {}) {
     this.cfg = cfg;
@@ -108,7 +119,11 @@ export class KafkaProducer implements FlowConsumer {
       this.encoder = this.history ? null : new PmacctJsonEncoder(pm);
     } else {
       this.history = null;
-      this.encoder = new NagareBinaryEncoder({ ...common, maxFlowsPerMessage: p.maxFlowsPerMessage });
+      this.encoder = new NagareBinaryEncoder({
+        ...common,
+        maxFlowsPerMessage: p.maxFlowsPerMessage,
+        enriched: opts.enriched ?? false,
+      });
     }
   }
 
@@ -212,9 +227,12 @@ export class KafkaProducer implements FlowConsumer {
       }
       this.producedMessages += n;
       this.backoffMs = 0;
+      this.lastError = null;
     } catch (err) {
       // The messages stay at the head of the buffer, re-sent after the backoff.
       this.sendErrors++;
+      const e = (this.lastError = describeBusError(err));
+      this.errorsByKind[e.kind]++;
       this.retriedMessages += n;
       this.backoffMs = Math.min(this.backoffMs ? this.backoffMs * 2 : p.retryBackoffMs, p.retryMaxMs);
       this.log.limited("kafka-producer:send", "warn", "kafka produce failed, will retry", {
@@ -222,7 +240,8 @@ export class KafkaProducer implements FlowConsumer {
         buffered: this.queue.length,
         bufferBytes: this.bufferBytes,
         retryInMs: this.backoffMs,
-        error: err instanceof Error ? err.message : String(err),
+        kind: e.kind,
+        error: e.message,
       });
     } finally {
       this.sending = false;
@@ -271,6 +290,10 @@ export class KafkaProducer implements FlowConsumer {
       produced_flows: this.producedFlows,
       retried_messages: this.retriedMessages,
       produce_errors: this.sendErrors,
+      produce_errors_tls: this.errorsByKind.tls,
+      produce_errors_auth: this.errorsByKind.auth,
+      produce_errors_network: this.errorsByKind.network,
+      produce_errors_other: this.errorsByKind.other,
       dropped_messages_buffer_full: this.droppedMessages,
       dropped_flows_buffer_full: this.droppedFlows,
       dropped_messages_shutdown: this.droppedOnStop,

@@ -7,7 +7,7 @@
 //   /api/v1/share/:token[/widgets/:wid/run]      (no session: the token is the credential)
 //
 // Roles are checked before these run (auth-http.ts: GET and the run/render
-// POSTs are viewer, other writes editor). SQL runs through the one SqlService
+// POSTs are viewer, other writes editor). SQL runs through the one SQL engine (SqlEngine)
 // (sandbox, time limit, paging) and flow widgets through the FlowQueryRunner,
 // so nothing here can do more than POST /api/v1/sql or /api/v1/flows/query.
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -20,7 +20,7 @@ import {
   type QueryCaller,
 } from "../api/query.js";
 import type { FlowQuery } from "../query/planner/index.js";
-import type { SqlService } from "../query/sql/index.js";
+import type { SqlEngine } from "../query/engine/sql-engine.js";
 import { ParamError, renderSql, resolveDate, validateParamDefs } from "./params.js";
 import { MAX_RESULT_ROWS, type Scheduler } from "./schedule.js";
 import type { ContentStore } from "./store.js";
@@ -30,7 +30,7 @@ import { ContentError, baseVersion } from "./validate.js";
 export interface ContentRoutesOptions {
   store: ContentStore;
   /** Without them (store disabled) running answers 503; editing still works. */
-  sql?: SqlService;
+  sql?: SqlEngine;
   flows?: FlowQueryRunner;
   scheduler?: Scheduler;
   /**
@@ -99,7 +99,7 @@ function withoutSql(q: SavedQuery): Omit<SavedQuery, "sql"> {
 
 export class ContentRoutes {
   readonly store: ContentStore;
-  private readonly sql?: SqlService;
+  private readonly sql?: SqlEngine;
   private readonly flows?: FlowQueryRunner;
   private readonly scheduler?: Scheduler;
   private readonly live?: (dim: string, res: ServerResponse) => void;
@@ -311,7 +311,7 @@ export class ContentRoutes {
     return { status: 200, body: { dashboard: d, queries } };
   }
 
-  private needSql(): SqlService {
+  private needSql(): SqlEngine {
     if (!this.sql) throw new ContentError(503, "the store is disabled (--no-store): queries cannot run");
     return this.sql;
   }

@@ -7,7 +7,7 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { silentLogger, type Logger } from "../log.js";
-import type { SqlService } from "../query/sql/index.js";
+import type { SqlEngine } from "../query/engine/sql-engine.js";
 import { renderSql } from "./params.js";
 import { writeAtomic, type ContentStore } from "./store.js";
 import type { LatestResult, SavedQuery } from "./types.js";
@@ -16,7 +16,7 @@ export const MAX_RESULT_ROWS = 10_000;
 
 export interface SchedulerOptions {
   store: ContentStore;
-  sql: SqlService;
+  sql: SqlEngine;
   /** How often due queries are looked for. */
   tickMs?: number;
   log?: Logger;
@@ -24,7 +24,7 @@ export interface SchedulerOptions {
 
 export class Scheduler {
   private readonly store: ContentStore;
-  private readonly sql: SqlService;
+  private readonly sql: SqlEngine;
   private readonly tickMs: number;
   private readonly log: Logger;
   private readonly latest = new Map<string, LatestResult>();

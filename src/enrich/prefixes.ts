@@ -42,6 +42,11 @@ function isMapped(a: Uint8Array, off: number): boolean {
   return a[off + 10] === 0xff && a[off + 11] === 0xff;
 }
 
+/** The big-endian 32-bit word at a[o…o+4], unsigned. */
+function be32(a: Uint8Array, o: number): number {
+  return ((a[o]! << 24) | (a[o + 1]! << 16) | (a[o + 2]! << 8) | a[o + 3]!) >>> 0;
+}
+
 function toBig(b: Uint8Array, from: number, to: number): bigint {
   let v = 0n;
   for (let i = from; i < to; i++) v = (v << 8n) | BigInt(b[i]!);
@@ -220,8 +225,6 @@ export class PrefixTable<T> {
         ((addr[off + 12]! << 24) | (addr[off + 13]! << 16) | (addr[off + 14]! << 8) | addr[off + 15]!) >>> 0;
       return this.v4!.lookup4(w);
     }
-    const word = (o: number): number =>
-      ((addr[o]! << 24) | (addr[o + 1]! << 16) | (addr[o + 2]! << 8) | addr[o + 3]!) >>> 0;
-    return this.v6!.lookup6(word(off), word(off + 4), word(off + 8), word(off + 12));
+    return this.v6!.lookup6(be32(addr, off), be32(addr, off + 4), be32(addr, off + 8), be32(addr, off + 12));
   }
 }

@@ -48,7 +48,8 @@ export const RUNS_WHERE = ["ip_version = 4", "ip_version = 6", "ip_version NOT I
 
 /**
  * The INSERT statements that copy `stage` into `table` (columns `columns`,
- * a comma-separated list, the same on both sides) in layout order, one per
+ * a comma-separated list; `select`, the stage's expressions for them, by
+ * default the same list) in layout order, one per
  * run. Run them in order in one transaction; each returns its row count,
  * and together they copy every row exactly once (ip_version is NOT NULL).
  * Separate statements rather than one INSERT of a UNION ALL: the order is
@@ -57,8 +58,13 @@ export const RUNS_WHERE = ["ip_version = 4", "ip_version = 6", "ip_version NOT I
  * ≈ 330 ms; an ORDER BY ip_version is a sort and not stable) and packed
  * slightly worse (60.8 against 60.2 B/flow).
  */
-export function rawInsertStatements(table: string, stage: string, columns: string): string[] {
+export function rawInsertStatements(
+  table: string,
+  stage: string,
+  columns: string,
+  select: string = columns,
+): string[] {
   return RUNS_WHERE.map(
-    (where) => `INSERT INTO ${table} (${columns}) SELECT ${columns} FROM ${stage} WHERE ${where}`,
+    (where) => `INSERT INTO ${table} (${columns}) SELECT ${select} FROM ${stage} WHERE ${where}`,
   );
 }

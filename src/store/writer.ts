@@ -45,7 +45,7 @@ import {
 import type { FlowBatch } from "../collector/batch.js";
 import { silentLogger, type Logger } from "../log.js";
 import type { FlowConsumer } from "../pipeline/index.js";
-import { FLOW_COLUMNS, type ColumnKind } from "../schema.js";
+import { ENRICHMENT_COLUMNS, FLOW_COLUMNS, type ColumnKind } from "../schema.js";
 import { defaultStoreConfig, type StoreConfig } from "./config.js";
 import { FreshnessWindow, ReceiveRuns, type FreshnessSnapshot } from "./freshness.js";
 import { rawInsertStatements } from "./layout.js";
@@ -81,11 +81,25 @@ export class StoreWriter implements FlowConsumer {
   private conn: DuckDBConnection | null = null;
   /** The appender rows go to now: appenders[current]. */
   private appender: DuckDBAppender | null = null;
-  /** One appender per in-memory stage (one fills while others commit or aggregate). */
-  private appenders: DuckDBAppender[] = [];
+  /** One appender per in-memory stage (one fills while others commit or aggregate); null while reshaped. */
+  private appenders: (DuckDBAppender | null)[] = [];
   private current = 0;
-  /** Reused DataChunk writer (flows_stage column types, in schema order). */
-  private chunks: ChunkAppender | null = null;
+  /**
+   * The columns appended now (see "Column activation" in docs/store.md):
+   * every column but the enrichment ones, plus each enrichment column that
+   * has carried a value since start(). Grows, never shrinks.
+   */
+  private shape: StageShape = makeShape(FLOW_COLUMNS.map((c) => !ENRICHMENT_COLUMNS.has(c.name)));
+  /** Enrichment columns (indexes into FLOW_COLUMNS) not appended yet: scanned in each batch. */
+  private inactive: number[] = FLOW_COLUMNS.flatMap((c, i) => (ENRICHMENT_COLUMNS.has(c.name) ? [i] : []));
+  /** The shape each stage's table was created with (a stage is reshaped when it is next filled). */
+  private readonly stageShape: StageShape[] = MEM_STAGES.map(() => this.shape);
+  /**
+   * Batches received since the shape grew, kept (retained) until a stage of
+   * the new shape is current: the current stage's table lacks a column they
+   * carry. Appended first into that stage, in arrival order.
+   */
+  private deferred: FlowBatch[] = [];
   /** Append path: DataChunks (default, faster) or row-by-row Appender calls. */
   chunkMode = true;
   private flushTimer: NodeJS.Timeout | null = null;
@@ -175,10 +189,11 @@ export class StoreWriter implements FlowConsumer {
     // the schema's exact column order, which the appender relies on.
     await this.conn.run(`ATTACH IF NOT EXISTS ':memory:' AS ${MEM_DB}`);
     this.current = 0;
-    for (const t of MEM_STAGES) {
-      await this.conn.run(
-        `CREATE OR REPLACE TABLE ${MEM_DB}.main.${t} (\n${flowColumnsDdl(undefined, { nullableStrings: true })}\n)`,
-      );
+    this.shape = makeShape(FLOW_COLUMNS.map((c) => !ENRICHMENT_COLUMNS.has(c.name)));
+    this.inactive = FLOW_COLUMNS.flatMap((c, i) => (ENRICHMENT_COLUMNS.has(c.name) ? [i] : []));
+    for (let s = 0; s < MEM_STAGES.length; s++) {
+      await this.conn.run(`CREATE OR REPLACE TABLE ${stageName(s)} (\n${this.shape.ddl}\n)`);
+      this.stageShape[s] = this.shape;
     }
     await this.loadRollupState();
     // Rows a version before the in-memory stage left in the on-disk flows_stage.
@@ -189,8 +204,7 @@ export class StoreWriter implements FlowConsumer {
     for (const t of MEM_STAGES) aps.push(await this.appendConn.createAppender(t, "main", MEM_DB));
     this.appenders = aps;
     this.appender = aps[0]!;
-    const ap = this.appender;
-    this.chunks = new ChunkAppender(FLOW_COLUMNS.map((_, i) => ap.columnType(i)));
+    this.shape.chunks = new ChunkAppender(this.appender, this.shape.cols);
     this.lastCompact = performance.now();
     // Commits start every half interval: a row waits at most that long in its
     // stage, plus its commit; so it is visible — and safe from a kill -9 —
@@ -209,13 +223,53 @@ export class StoreWriter implements FlowConsumer {
 
   consume(batch: FlowBatch): void {
     const n = batch.length;
-    const ap = this.appender;
-    if (!ap) {
+    if (!this.appender) {
       this.droppedBatches++;
       return;
     }
-    if (this.chunkMode && this.chunks) this.chunks.append(ap, batch);
-    else appendRows(ap, batch);
+    if (this.inactive.length > 0) this.activate(batch);
+    this.rowsAppended += n;
+    if (this.stageShape[this.current] !== this.shape) {
+      // The current stage lacks a column this batch (or one before it) carries: kept until the next flush.
+      this.deferred.push(batch.retain());
+      this.pending += n;
+      return;
+    }
+    this.appendCurrent(batch);
+  }
+
+  /**
+   * Column activation: an enrichment column joins the stage shape at its
+   * first non-empty value (a scan of each still-inactive column, stopping at
+   * the first value; 30 columns × rows compared per batch while nothing is
+   * configured). The shape grows at most once per column per process.
+   */
+  private activate(batch: FlowBatch): void {
+    const cols = batch.cols as unknown as Record<string, ColArray>;
+    const n = batch.length;
+    let grew = false;
+    for (let k = 0; k < this.inactive.length;) {
+      const c = this.inactive[k]!;
+      if (carriesValue(cols[FLOW_COLUMNS[c]!.name]!, n)) {
+        this.inactive.splice(k, 1);
+        grew = true;
+      } else k++;
+    }
+    if (!grew) return;
+    const active = FLOW_COLUMNS.map((_, i) => !this.inactive.includes(i));
+    this.shape = makeShape(active);
+    this.log.info("store: enrichment columns appended from now on", {
+      columns: this.shape.cols.filter((c) => ENRICHMENT_COLUMNS.has(FLOW_COLUMNS[c]!.name)).length,
+    });
+  }
+
+  /** Append a batch to the current stage (whose shape is this.shape). */
+  private appendCurrent(batch: FlowBatch): void {
+    const n = batch.length;
+    const ap = this.appender!;
+    const shape = this.stageShape[this.current]!;
+    if (this.chunkMode && shape.chunks) shape.chunks.append(ap, batch);
+    else appendRows(ap, batch, shape.cols);
     // The appender buffers the stage and flushes it into the table
     // synchronously (~1-4 µs per row: table statistics, row-group appends)
     // at the switch, a stall every row of the stage waits for: bounded here.
@@ -226,7 +280,6 @@ export class StoreWriter implements FlowConsumer {
     this.stageRuns[this.current]!.addColumn(batch.cols.time_received, n);
     this.stageRows[this.current]! += n;
     this.pending += n;
-    this.rowsAppended += n;
   }
 
   /**
@@ -288,21 +341,56 @@ export class StoreWriter implements FlowConsumer {
     for (let s = 0; s < MEM_STAGES.length; s++) {
       if (s !== this.current && !this.stageBusy[s] && this.stageRows[s]! > 0) await this.commitStage(s);
     }
-    if (this.pending === 0) return;
-    let next = this.freeStage();
-    while (next < 0) {
-      await this.aggChain;
-      next = this.freeStage();
+    // Twice when the first switch drained deferred batches into the new stage: they are committed now too.
+    for (let drained = 1; drained > 0 && this.pending > 0;) {
+      let next = this.freeStage();
+      while (next < 0) {
+        await this.aggChain;
+        next = this.freeStage();
+      }
+      // A free stage of an older shape is recreated first (the shape may grow again meanwhile).
+      while (this.stageShape[next] !== this.shape) {
+        if (!(await this.reshape(next))) return;
+      }
+      const src = this.current;
+      this.current = next;
+      this.pending = 0;
+      this.unflushed = 0;
+      const ts = TRACE ? performance.now() : 0;
+      this.appenders[src]?.flushSync();
+      if (TRACE) trace("switch", { startMs: ts - t0, flushSyncMs: performance.now() - ts });
+      this.appender = this.appenders[next] ?? null;
+      // Deferred batches go first into the new stage, in arrival order (no await since the switch).
+      const deferred = this.deferred;
+      this.deferred = [];
+      for (const b of deferred) {
+        this.appendCurrent(b);
+        b.release();
+      }
+      drained = deferred.length;
+      if (this.stageRows[src]! > 0 && (await this.commitStage(src))) {
+        this.flushes++;
+        this.lastFlushMs = performance.now() - t0;
+      }
     }
-    const src = this.current;
-    this.current = next;
-    this.pending = 0;
-    this.unflushed = 0;
-    this.appenders[src]?.flushSync();
-    this.appender = this.appenders[next] ?? null;
-    if (await this.commitStage(src)) {
-      this.flushes++;
-      this.lastFlushMs = performance.now() - t0;
+  }
+
+  /** Recreate free stage s's table and appender in the current shape; false (logged, retried) on failure. */
+  private async reshape(s: number): Promise<boolean> {
+    const shape = this.shape;
+    try {
+      this.appenders[s]?.closeSync();
+      this.appenders[s] = null;
+      await this.connection.run(`CREATE OR REPLACE TABLE ${stageName(s)} (\n${shape.ddl}\n)`);
+      const ap = await this.appendConn!.createAppender(MEM_STAGES[s]!, "main", MEM_DB);
+      this.appenders[s] = ap;
+      shape.chunks ??= new ChunkAppender(ap, shape.cols);
+      this.stageShape[s] = shape;
+      return true;
+    } catch (err) {
+      this.flushErrors++;
+      this.log.limited("store:flush", "error", "store stage reshape failed", { error: String(err) });
+      return false;
     }
   }
 
@@ -321,7 +409,7 @@ export class StoreWriter implements FlowConsumer {
     // Read before commitRaw clears the runs.
     const newest = this.stageRuns[s]!.newest;
     try {
-      await this.commitRaw(stageName(s), this.stageRuns[s]!);
+      await this.commitRaw(stageName(s), this.stageShape[s]!, this.stageRuns[s]!);
     } catch (err) {
       // Rows stay in their stage (the insert rolled back); the next flush retries them.
       this.stageBusy[s] = false;
@@ -337,19 +425,29 @@ export class StoreWriter implements FlowConsumer {
   }
 
   /** Copy a stage into flows_raw in one transaction; its rows are visible to SQL from the COMMIT. */
-  private async commitRaw(stage: string, runs: ReceiveRuns): Promise<void> {
+  private async commitRaw(stage: string, shape: StageShape, runs: ReceiveRuns): Promise<void> {
     const conn = this.connection;
     await conn.run("BEGIN TRANSACTION");
     let n = 0;
+    const t = TRACE ? [performance.now()] : null;
     try {
       // [layout] IPv4 rows, IPv6 rows, the rest: single-family compression groups (src/store/layout.ts).
-      for (const sql of rawInsertStatements(RAW_TABLE, stage, COLUMN_LIST))
+      for (const sql of rawInsertStatements(RAW_TABLE, stage, COLUMN_LIST, shape.select))
         n += Number((await conn.runAndReadAll(sql)).getRowsJS()[0]?.[0] ?? 0);
+      t?.push(performance.now());
       await conn.run("COMMIT");
+      t?.push(performance.now());
     } catch (err) {
       await conn.run("ROLLBACK").catch(() => {});
       throw err;
     }
+    if (t)
+      trace("commit", {
+        rows: n,
+        firstAgeMs: Date.now() - (runs.times[0] ?? Date.now()),
+        insertMs: t[1]! - t[0]!,
+        commitMs: t[2]! - t[1]!,
+      });
     this.freshnessWindow.addRuns(runs, Date.now());
     runs.clear();
     this.rowsCommitted += n;
@@ -383,7 +481,8 @@ export class StoreWriter implements FlowConsumer {
     const from =
       stages.length === 1
         ? stageName(stages[0]!)
-        : `(${stages.map((s) => `SELECT * FROM ${stageName(s)}`).join(" UNION ALL ")})`;
+        : `(${stages.map((s) => `SELECT ${CORE_LIST} FROM ${stageName(s)}`).join(" UNION ALL ")})`;
+    const t = TRACE ? [performance.now()] : null;
     try {
       for (const set of ROLLUP_SETS) await conn.run(this.pendingInsertSql(set, from));
     } catch (err) {
@@ -399,12 +498,21 @@ export class StoreWriter implements FlowConsumer {
       this.stageBusy[s] = false;
     }
     if (newest > this.newestCommitted) this.newestCommitted = newest;
+    t?.push(performance.now());
     try {
       await this.closeBuckets(conn);
+      t?.push(performance.now());
       if (performance.now() - this.lastCompact >= COMPACT_EVERY_MS) {
         this.lastCompact = performance.now();
         await this.compactPending(conn);
       }
+      if (t)
+        trace("aggregate", {
+          stages: stages.length,
+          groupMs: t[1]! - t[0]!,
+          closeMs: t[2]! - t[1]!,
+          compactMs: performance.now() - t[2]!,
+        });
     } catch (err) {
       this.rollupErrors++;
       this.log.limited("store:rollup", "error", "rollup close failed", { error: String(err) });
@@ -624,7 +732,10 @@ export class StoreWriter implements FlowConsumer {
     this.retention = null;
     this.flushTimer = null;
     await this.flush();
-    for (const ap of this.appenders) ap.closeSync();
+    for (const b of this.deferred) b.release();
+    if (this.deferred.length) this.log.error("store final commit failed (deferred rows lost)", {});
+    this.deferred = [];
+    for (const ap of this.appenders) ap?.closeSync();
     this.appenders = [];
     this.appender = null;
     // closeSync flushed the appenders into their stages; commit what a failed flush left there.
@@ -641,6 +752,17 @@ export class StoreWriter implements FlowConsumer {
     this.appendConn = this.conn = null;
     this.instance = null;
   }
+}
+
+/**
+ * NAGARE_STORE_TRACE=1: one stderr line per step of the commit path (the
+ * switch's appender flush, raw INSERTs and COMMIT, rollup aggregation and
+ * bucket closes), to see where the freshness goes (docs/store.md).
+ */
+const TRACE = process.env.NAGARE_STORE_TRACE === "1";
+function trace(step: string, o: Record<string, number>): void {
+  const f = Object.entries(o).map(([k, v]) => `${k}=${Math.round(v)}`);
+  process.stderr.write(`store-trace ${Date.now()} ${step} ${f.join(" ")}\n`);
 }
 
 /** The in-memory database holding the stages (attached to the store's instance). */
@@ -686,7 +808,49 @@ function stageName(i: number): string {
 const KINDS: readonly ColumnKind[] = FLOW_COLUMNS.map((c) => c.kind);
 /** By name, so a column added later (at the end of flows_raw) still lines up. */
 const COLUMN_LIST = FLOW_COLUMNS.map((c) => c.name).join(", ");
+/** The columns every stage has (the rollups read only these). */
+const CORE_LIST = FLOW_COLUMNS.filter((c) => !ENRICHMENT_COLUMNS.has(c.name))
+  .map((c) => c.name)
+  .join(", ");
 type ColArray = Float64Array | Uint8Array | Uint16Array | Uint32Array | string[];
+
+/** The columns of a stage table, in schema order. */
+interface StageShape {
+  /** Indexes into FLOW_COLUMNS. */
+  readonly cols: readonly number[];
+  /** The stage table's column definitions. */
+  readonly ddl: string;
+  /**
+   * The SELECT list copying the stage into flows_raw (COLUMN_LIST order): a
+   * column absent from the stage is NULL (string) or 0 (number: flows_raw's
+   * numeric columns are NOT NULL), what an appended empty value would be.
+   */
+  readonly select: string;
+  /** Its DataChunk writer (made with the first appender of the shape). */
+  chunks: ChunkAppender | null;
+}
+
+function makeShape(active: readonly boolean[]): StageShape {
+  const cols = FLOW_COLUMNS.flatMap((_, i) => (active[i] ? [i] : []));
+  const ddl = flowColumnsDdl(undefined, { nullableStrings: true })
+    .split(",\n")
+    .filter((_, i) => active[i])
+    .join(",\n");
+  const select = FLOW_COLUMNS.map((c, i) => (active[i] ? c.name : c.kind === "string" ? "NULL" : "0")).join(
+    ", ",
+  );
+  return { cols, ddl, select, chunks: null };
+}
+
+/** Whether any of the first n values is non-empty ("" and 0 are empty). */
+function carriesValue(a: ColArray, n: number): boolean {
+  if (Array.isArray(a)) {
+    for (let i = 0; i < n; i++) if (a[i] !== "") return true;
+  } else {
+    for (let i = 0; i < n; i++) if (a[i] !== 0) return true;
+  }
+  return false;
+}
 
 function columnsOf(batch: FlowBatch): ColArray[] {
   const cols = batch.cols as unknown as Record<string, ColArray>;
@@ -694,10 +858,10 @@ function columnsOf(batch: FlowBatch): ColArray[] {
 }
 
 /** Row by row through the Appender: one native call per value. */
-function appendRows(ap: DuckDBAppender, batch: FlowBatch): void {
+function appendRows(ap: DuckDBAppender, batch: FlowBatch, cols: readonly number[]): void {
   const arrs = columnsOf(batch);
   for (let i = 0; i < batch.length; i++) {
-    for (let c = 0; c < KINDS.length; c++) {
+    for (const c of cols) {
       const a = arrs[c]!;
       switch (KINDS[c]) {
         case "time":
@@ -770,8 +934,13 @@ class ChunkAppender {
   /** An aligned copy of a batch's ip bytes when its buffer offset is not a multiple of 4. */
   private readonly ipAligned = new Uint8Array(CHUNK_ROWS * 16);
 
-  constructor(types: readonly DuckDBType[]) {
+  /** The stage's columns (indexes into FLOW_COLUMNS): vector j holds column cols[j]. */
+  private readonly cols: readonly number[];
+
+  constructor(ap: DuckDBAppender, cols: readonly number[]) {
+    const types: DuckDBType[] = cols.map((_, j) => ap.columnType(j));
     this.chunk = DuckDBDataChunk.create(types);
+    this.cols = cols;
   }
 
   /**
@@ -807,9 +976,10 @@ class ChunkAppender {
     for (let off = 0; off < batch.length; off += CHUNK_ROWS) {
       const m = Math.min(CHUNK_ROWS, batch.length - off);
       duckdb.data_chunk_reset(raw);
-      for (let c = 0; c < KINDS.length; c++) {
+      for (let j = 0; j < this.cols.length; j++) {
+        const c = this.cols[j]!;
         const a = arrs[c]!;
-        const vec = duckdb.data_chunk_get_vector(raw, c);
+        const vec = duckdb.data_chunk_get_vector(raw, j);
         switch (KINDS[c]) {
           case "time":
           case "u64":

@@ -15,7 +15,7 @@ import {
 } from "../../src/collector/capture.js";
 import { BatchPool, type FlowBatch } from "../../src/collector/batch.js";
 import { FlowDecoder } from "../../src/collector/decoder.js";
-import { parseIp } from "../../src/collector/ip.js";
+import { formatIp, parseIp } from "../../src/collector/ip.js";
 import { SflowDecoder } from "../../src/collector/sflow/decoder.js";
 import { CollectorStats } from "../../src/collector/stats.js";
 import { RecordSink } from "../../src/collector/types.js";
@@ -120,6 +120,60 @@ export function decodeUnit(
     decoder.decode(d.payload, { exporter: d.srcAddr, exporterIp, receivedMs: d.timeMs + offsetMs }, sink);
   }
   sink.flush();
+}
+
+/** One flow of decodeSpread's data set, for answers computed in JS. */
+export interface SpreadFlow {
+  /** time_received, epoch ms. */
+  t: number;
+  bytes: number;
+  packets: number;
+  flows: number;
+  /** max(sampling_rate, 1): what the store scales counters by. */
+  scale: number;
+  protocol: number;
+  dstAs: number;
+  srcPort: number;
+  dstPort: number;
+  srcAddr: string;
+}
+
+/**
+ * The planner tests' data set: `units` decoded in order (decodeUnit), receive
+ * times spread over [t0, t0 + spanMs) with a prime step (so minutes and hours
+ * all differ) and every third flow marked sampled 1:100, before each batch
+ * reaches `onBatch` (e.g. a StoreWriter's consume). Returns the flows.
+ */
+export function decodeSpread(
+  units: readonly string[],
+  t0: number,
+  spanMs: number,
+  onBatch: (b: FlowBatch) => void,
+): SpreadFlow[] {
+  const flows: SpreadFlow[] = [];
+  for (const name of units)
+    decodeUnit(name, (b) => {
+      const c = b.cols;
+      for (let i = 0; i < b.length; i++) {
+        const n = flows.length;
+        c.time_received[i] = t0 + ((n * 7919 * 1009) % spanMs);
+        if (n % 3 === 0) c.sampling_rate[i] = 100;
+        flows.push({
+          t: c.time_received[i]!,
+          bytes: c.bytes[i]!,
+          packets: c.packets[i]!,
+          flows: c.flows[i]!,
+          scale: Math.max(c.sampling_rate[i]!, 1),
+          protocol: c.protocol[i]!,
+          dstAs: c.dst_as[i]!,
+          srcPort: c.src_port[i]!,
+          dstPort: c.dst_port[i]!,
+          srcAddr: formatIp(c.src_addr, i * 16),
+        });
+      }
+      onBatch(b);
+    });
+  return flows;
 }
 
 export interface ExpectedHeader {

@@ -9,6 +9,14 @@
 //   … produce / consume against kafka.bootstrap ("127.0.0.1:port") …
 //   await kafka.kill(); await kafka.restart();  // outage with the same ports and data
 //   await kafka.stop();
+//
+// Secured listeners (startKafka({ secure: true })), beside the PLAINTEXT one
+// the harness and the other tests use:
+//   SSL             TLS, server certificate signed by a throwaway CA made per run with openssl
+//   SASL_SSL        TLS + SASL SCRAM-SHA-512 / -256 (credentials created at `kafka-storage format`, KRaft)
+//   SASL_PLAINTEXT  SASL PLAIN without TLS (users in the listener's JAAS config)
+// kafka.secure has their bootstraps, the CA (and a second, unrelated CA for
+// "wrong CA" tests) and the users.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -31,6 +39,23 @@ export interface KafkaBroker {
   restart(): Promise<void>;
   /** Create a topic (replication 1) and wait until every partition has a leader. */
   createTopic(name: string, partitions: number): Promise<void>;
+  /** The secured listeners (startKafka({ secure: true })); null otherwise. */
+  secure: SecureListeners | null;
+}
+
+export interface SecureListeners {
+  /** "127.0.0.1:port" of each listener. */
+  ssl: string;
+  saslSsl: string;
+  saslPlaintext: string;
+  /** PEM file of the CA that signed the broker's certificate (SAN IP:127.0.0.1, DNS:localhost). */
+  caFile: string;
+  /** PEM file of another CA, unrelated to the broker (verification must fail with it). */
+  otherCaFile: string;
+  /** SCRAM user on SASL_SSL (SCRAM-SHA-512 and SCRAM-SHA-256 credentials, same password). */
+  scram: { username: string; password: string };
+  /** PLAIN user on SASL_PLAINTEXT. */
+  plain: { username: string; password: string };
 }
 
 export interface KafkaOptions {
@@ -38,6 +63,52 @@ export interface KafkaOptions {
   partitions?: number;
   /** Extra server.properties lines (key → value). */
   properties?: Record<string, string>;
+  /** Also open the SSL, SASL_SSL (SCRAM-SHA-512) and SASL_PLAINTEXT (PLAIN) listeners (see above). */
+  secure?: boolean;
+}
+
+function openssl(dir: string, args: string[]): void {
+  const r = spawnSync("openssl", args, { cwd: dir, encoding: "utf8", timeout: 30_000 });
+  if (r.error || r.status !== 0)
+    throw new Error(
+      `openssl ${args.join(" ")} failed (${r.error?.message ?? `status ${r.status}`}): ${r.stderr}. ` +
+        "The secured Kafka listeners need openssl (apt-get install openssl).",
+    );
+}
+
+/**
+ * A throwaway CA and a broker certificate it signs (SAN IP:127.0.0.1 and
+ * DNS:localhost, what clients verify), plus an unrelated second CA. The
+ * broker's keystore is one PEM file: the PKCS#8 key (OpenSSL 3 writes
+ * "BEGIN PRIVATE KEY") followed by the certificate chain, which Kafka reads
+ * with ssl.keystore.type=PEM (KIP-651).
+ */
+function makeCerts(dir: string): { caFile: string; otherCaFile: string; keystore: string } {
+  const days = ["-days", "2"];
+  for (const ca of ["ca", "other-ca"])
+    openssl(dir, [
+      "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", `${ca}.key`, "-out", `${ca}.pem`,
+      ...days, "-subj", `/CN=nagare test ${ca} ${randomBytes(4).toString("hex")}`,
+    ]); // prettier-ignore
+  openssl(dir, [
+    "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "broker.key", "-out", "broker.csr", "-subj", "/CN=127.0.0.1",
+  ]); // prettier-ignore
+  writeFileSync(
+    join(dir, "broker.ext"),
+    "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n",
+  );
+  openssl(dir, [
+    "x509", "-req", "-in", "broker.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+    "-out", "broker.pem", ...days, "-extfile", "broker.ext",
+  ]); // prettier-ignore
+  const keystore = join(dir, "broker-keystore.pem");
+  writeFileSync(
+    keystore,
+    readFileSync(join(dir, "broker.key"), "utf8") +
+      readFileSync(join(dir, "broker.pem"), "utf8") +
+      readFileSync(join(dir, "ca.pem"), "utf8"),
+  );
+  return { caFile: join(dir, "ca.pem"), otherCaFile: join(dir, "other-ca.pem"), keystore };
 }
 
 const START_TIMEOUT_MS = 90_000;
@@ -144,6 +215,59 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> 
   let controllerPort = await freePort();
   while (controllerPort === port) controllerPort = await freePort();
   const bootstrap = `127.0.0.1:${port}`;
+  const taken = new Set([port, controllerPort]);
+  const another = async (): Promise<number> => {
+    let p = await freePort();
+    while (taken.has(p)) p = await freePort();
+    taken.add(p);
+    return p;
+  };
+  let secure: SecureListeners | null = null;
+  const secProps: Record<string, string> = {};
+  const scramArgs: string[] = [];
+  if (opts.secure) {
+    const [sslPort, saslSslPort, saslPlainPort] = [await another(), await another(), await another()];
+    const certs = makeCerts(dir);
+    secure = {
+      ssl: `127.0.0.1:${sslPort}`,
+      saslSsl: `127.0.0.1:${saslSslPort}`,
+      saslPlaintext: `127.0.0.1:${saslPlainPort}`,
+      caFile: certs.caFile,
+      otherCaFile: certs.otherCaFile,
+      scram: { username: "nagare", password: `scram-${randomBytes(6).toString("hex")}` },
+      plain: { username: "nagare-plain", password: `plain-${randomBytes(6).toString("hex")}` },
+    };
+    const tlsKeys = (l: string): Record<string, string> => ({
+      [`listener.name.${l}.ssl.keystore.type`]: "PEM",
+      [`listener.name.${l}.ssl.keystore.location`]: certs.keystore,
+      [`listener.name.${l}.ssl.client.auth`]: "none",
+    });
+    Object.assign(secProps, {
+      ...tlsKeys("ssl"),
+      ...tlsKeys("sasl_ssl"),
+      "listener.name.sasl_ssl.sasl.enabled.mechanisms": "SCRAM-SHA-512,SCRAM-SHA-256",
+      "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config":
+        "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+      "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config":
+        "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+      "listener.name.sasl_plaintext.sasl.enabled.mechanisms": "PLAIN",
+      "listener.name.sasl_plaintext.plain.sasl.jaas.config":
+        "org.apache.kafka.common.security.plain.PlainLoginModule required " +
+        `user_${secure.plain.username}="${secure.plain.password}";`,
+    });
+    // KRaft keeps SCRAM credentials in the metadata log: created at format time.
+    for (const m of ["SCRAM-SHA-512", "SCRAM-SHA-256"])
+      scramArgs.push("--add-scram", `${m}=[name=${secure.scram.username},password=${secure.scram.password}]`);
+    const extra = [
+      `SSL://127.0.0.1:${sslPort}`,
+      `SASL_SSL://127.0.0.1:${saslSslPort}`,
+      `SASL_PLAINTEXT://127.0.0.1:${saslPlainPort}`,
+    ].join(",");
+    secProps.listeners = `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort},${extra}`;
+    secProps["advertised.listeners"] = `PLAINTEXT://127.0.0.1:${port},${extra}`;
+    secProps["listener.security.protocol.map"] =
+      "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,SASL_PLAINTEXT:SASL_PLAINTEXT";
+  }
   const props: Record<string, string> = {
     "process.roles": "broker,controller",
     "node.id": "1",
@@ -164,6 +288,7 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> 
     "share.coordinator.state.topic.min.isr": "1",
     "group.initial.rebalance.delay.ms": "0",
     "log.flush.interval.messages": "1", // a SIGKILL must not lose acknowledged writes in tests
+    ...secProps,
     ...opts.properties,
   };
   writeFileSync(
@@ -201,6 +326,7 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> 
       "kafka.tools.StorageTool",
       "format",
       `--cluster-id=${clusterId}`,
+      ...scramArgs,
       "-c",
       join(dir, "server.properties"),
     ],
@@ -285,6 +411,7 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> 
   return {
     bootstrap,
     dir,
+    secure,
     async stop() {
       await halt("SIGTERM");
       if (!process.env.NAGARE_KEEP_KAFKA_DIR) rmSync(dir, { recursive: true, force: true });

@@ -266,6 +266,12 @@ export function queryPage(root: HTMLElement, id: string | null, params: URLSearc
     "Cancel",
   );
   const status = h("span", { id: "q-status", class: "muted" });
+  // Which engine runs this SQL (DuckDB, or Trino with query.engine.kind trino: its dialect then).
+  const engineEl = h("span", { id: "q-engine", class: "muted", title: "the engine that runs this SQL" });
+  api<{ kind: string; label?: string }>("/api/v1/engine").then(
+    (e) => (engineEl.textContent = `engine: ${e.label ?? e.kind}`),
+    () => undefined,
+  );
   const scheduleIn = h("input", {
     id: "q-schedule",
     type: "number",
@@ -329,6 +335,7 @@ export function queryPage(root: HTMLElement, id: string | null, params: URLSearc
           cancelBtn,
           status,
           h("span", { class: "spacer" }),
+          engineEl,
           h("label", {}, "Refresh every ", scheduleIn, " min"),
           scheduleInfo,
         ),

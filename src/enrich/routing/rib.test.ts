@@ -145,3 +145,48 @@ test("attribute sets are shared; best path prefers local pref", () => {
   assert.equal(rib.lookup(parseIp("8.8.8.8")!, 0)?.prefixLen, 0);
   assert.equal(rib.lookup(parseIp("2001:db8::1")!, 0), null, "IPv4 default does not match IPv6");
 });
+
+test("lookup cache: every change is seen by the next lookup (announce, withdraw, more specific, peer down)", () => {
+  const rib = new Rib(new AttrTable());
+  const p = (t: string): Uint8Array => parseIp(t)!;
+  const a = p("198.51.100.7");
+  const a6 = p("2001:db8:1::7");
+  const ann = (peer: number, prefix: string, len: number, asn: number, lp = 100): void =>
+    rib.announce(peer, 0, prefix.includes(":"), p(prefix), len, rib.attrs.retain(attrs(asn, lp)));
+  assert.equal(rib.lookup(a, 0), null);
+  assert.equal(rib.lookup(a, 0), null); // a cached "no route"
+  ann(0, "198.51.100.0", 24, 64501);
+  assert.equal(rib.lookup(a, 0)?.originAs, 64501);
+  const hits = rib.cacheHits;
+  assert.equal(rib.lookup(a, 0)?.originAs, 64501);
+  assert.equal(rib.cacheHits, hits + 1, "the second lookup is a cache hit");
+  // A more specific prefix from another peer.
+  ann(1, "198.51.100.0", 28, 64502);
+  assert.equal(rib.lookup(a, 0)?.prefixLen, 28);
+  // The same prefix and peer re-announced with other attributes.
+  ann(1, "198.51.100.0", 28, 64503);
+  assert.equal(rib.lookup(a, 0)?.originAs, 64503);
+  // Withdraw the more specific: back to the /24.
+  assert.ok(rib.withdraw(1, 0, false, p("198.51.100.0"), 28));
+  assert.equal(rib.lookup(a, 0)?.prefixLen, 24);
+  // IPv6 beside it, then peer down removes both families.
+  ann(0, "2001:db8::", 32, 64510);
+  assert.equal(rib.lookup(a6, 0)?.originAs, 64510);
+  assert.equal(rib.lookup(a, 0)?.originAs, 64501);
+  assert.equal(rib.removePeer(0), 2);
+  assert.equal(rib.lookup(a, 0), null);
+  assert.equal(rib.lookup(a6, 0), null);
+  // Cached answers always equal the uncached trie walk, over random churn.
+  const addrs = Array.from({ length: 500 }, () => p(`10.${rnd(4)}.${rnd(256)}.${rnd(256)}`));
+  for (let round = 0; round < 200; round++) {
+    const len = 8 + rnd(25);
+    const pre = `10.${rnd(4)}.${rnd(256)}.0`;
+    if (rnd(3) === 0) rib.withdraw(rnd(2), 0, false, p(pre), len);
+    else ann(rnd(2), pre, len, 64600 + rnd(50));
+    for (let k = 0; k < 20; k++) {
+      const x = addrs[rnd(addrs.length)]!;
+      assert.deepEqual(rib.lookup(x, 0), rib.lookupTrie(x, 0));
+    }
+  }
+  assert.ok(rib.cacheHits > 0);
+});

@@ -465,8 +465,29 @@ const S_PEER = 2;
 const S_PATH = 3;
 const S_NODE = 4;
 
+/**
+ * Lookup cache entries per RIB (4-way set-associative; 65 536 × 28 bytes
+ * ≈ 1.8 MB, allocated at the first lookup by a flow of the router). A full-table trie lookup is 2-3 µs of
+ * cache misses over ~100 MB; flow addresses repeat, so most lookups are
+ * answered here in a few tens of ns.
+ */
+const RCACHE = 65_536;
+
 /** Routes of one router, from any number of peers (ids 0-65535). */
 export class Rib {
+  /**
+   * Bumped on every change (announce, withdraw, peer removal): a cached
+   * answer is used only when it was computed in the current generation, so
+   * any change drops every cached answer in O(1).
+   */
+  generation = 1;
+  /** Lookup cache: per entry the 4 address words and the generation; the answer beside it. */
+  private ck: Int32Array | null = null;
+  private cv: (RouteInfo | null)[] = [];
+  cacheHits = 0;
+  cacheMisses = 0;
+  /** false: every lookup walks the trie (the bench's uncached figure). */
+  useCache = true;
   readonly attrs: AttrTable;
   readonly v4 = new PrefixTrie(1);
   readonly v6 = new PrefixTrie(4);
@@ -521,6 +542,7 @@ export class Rib {
   /** Announce (or replace) the route of `peer`/`pathId` for the prefix; `attr` is a retained AttrTable id (consumed). */
   announce(peer: number, pathId: number, v6: boolean, addr: Uint8Array, len: number, attr: number): void {
     const trie = v6 ? this.v6 : this.v4;
+    this.bump();
     const node = trie.insert(addr, 0, len);
     for (let s = trie.val(node); s >= 0; s = this.sl[s * SLOT + S_NEXT]!) {
       if (this.sl[s * SLOT + S_PEER] === peer && this.sl[s * SLOT + S_PATH] === (pathId | 0)) {
@@ -556,6 +578,7 @@ export class Rib {
   }
 
   private unlink(trie: PrefixTrie, node: number, prev: number, s: number, v6: boolean): void {
+    this.bump();
     const next = this.sl[s * SLOT + S_NEXT]!;
     if (prev < 0) trie.setVal(node, next);
     else this.sl[prev * SLOT + S_NEXT] = next;
@@ -602,6 +625,57 @@ export class Rib {
    * path, lowest MED, then the lowest peer id (the first peer seen).
    */
   lookup(addr: Uint8Array, off: number): RouteInfo | null {
+    if (!this.useCache) return this.lookupTrie(addr, off);
+    // The 16 bytes as 4 big-endian words: the cache key.
+    const w0 = (addr[off]! << 24) | (addr[off + 1]! << 16) | (addr[off + 2]! << 8) | addr[off + 3]!;
+    const w1 = (addr[off + 4]! << 24) | (addr[off + 5]! << 16) | (addr[off + 6]! << 8) | addr[off + 7]!;
+    const w2 = (addr[off + 8]! << 24) | (addr[off + 9]! << 16) | (addr[off + 10]! << 8) | addr[off + 11]!;
+    const w3 = (addr[off + 12]! << 24) | (addr[off + 13]! << 16) | (addr[off + 14]! << 8) | addr[off + 15]!;
+    let ck = this.ck;
+    if (ck === null) {
+      ck = this.ck = new Int32Array(RCACHE * 5);
+      this.cv = new Array<RouteInfo | null>(RCACHE).fill(null);
+    }
+    // Multiplicative mixing (murmur3 constants); IPv4-mapped addresses differ only in w3.
+    let h = Math.imul(w3, 0xcc9e2d51) ^ Math.imul(w0 ^ w1 ^ w2, 0x1b873593);
+    h ^= h >>> 15;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    // 4-way sets, ways in insertion order (way 0 the newest): a miss shifts
+    // the set down one way, dropping the oldest. (Direct-mapped or 2-way, the
+    // addresses sharing a set by chance kept evicting each other: measured
+    // 2 % misses on a 5 k-address working set, each a 2-3 µs trie walk.)
+    const e = (h & (RCACHE / 4 - 1)) << 2;
+    const gen = this.generation;
+    for (let x = e, k = e * 5; x < e + 4; x++, k += 5)
+      if (ck[k] === gen && ck[k + 4] === w3 && ck[k + 3] === w2 && ck[k + 2] === w1 && ck[k + 1] === w0) {
+        this.cacheHits++;
+        return this.cv[x]!;
+      }
+    this.cacheMisses++;
+    const r = this.lookupTrie(addr, off);
+    const k = e * 5;
+    for (let j = 19; j >= 5; j--) ck[k + j] = ck[k + j - 5]!;
+    const cv = this.cv;
+    cv[e + 3] = cv[e + 2]!;
+    cv[e + 2] = cv[e + 1]!;
+    cv[e + 1] = cv[e]!;
+    ck[k] = gen;
+    ck[k + 1] = w0;
+    ck[k + 2] = w1;
+    ck[k + 3] = w2;
+    ck[k + 4] = w3;
+    cv[e] = r;
+    return r;
+  }
+
+  /** A new generation (kept a non-zero int32: it is stored in an Int32Array whose fresh entries are 0). */
+  private bump(): void {
+    this.generation = (this.generation + 1) | 0 || 1;
+  }
+
+  /** lookup() without the cache. */
+  lookupTrie(addr: Uint8Array, off: number): RouteInfo | null {
     let v6 = false;
     for (let k = 0; k < 10; k++)
       if (addr[off + k] !== 0) {

@@ -16,6 +16,8 @@ export interface TrinoEngineSection {
   user: string;
   /** HTTP Basic password; Trino accepts one only over https. "" = none. */
   password: string;
+  /** Client header family: "trino" (X-Trino-*) or "presto" (X-Presto-*: PrestoSQL ≤ 350, PrestoDB). */
+  protocol: "trino" | "presto";
 }
 
 export interface EngineConfig {
@@ -26,7 +28,15 @@ export interface EngineConfig {
 export function defaultEngineConfig(): EngineConfig {
   return {
     kind: "duckdb",
-    trino: { server: "", catalog: "hive", schema: "nagare", table: "flows", user: "nagare", password: "" },
+    trino: {
+      server: "",
+      catalog: "hive",
+      schema: "nagare",
+      table: "flows",
+      user: "nagare",
+      password: "",
+      protocol: "trino",
+    },
   };
 }
 
@@ -74,6 +84,11 @@ export function validateEngineConfig(
               break;
             case "password":
               out.trino.password = str(tv, tkey);
+              break;
+            case "protocol":
+              if (tv !== "trino" && tv !== "presto")
+                throw new ConfigError(tkey, `${JSON.stringify(tv)} — must be trino or presto`);
+              out.trino.protocol = tv;
               break;
             default:
               throw new ConfigError(tkey, "unknown key");

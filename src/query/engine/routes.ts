@@ -1,10 +1,11 @@
 // The query engine's own routes (docs/trino.md "Nagare on a Trino cluster"):
-//   GET  /api/v1/engine       {kind, table?, server?}: which engine answers flow queries
+//   GET  /api/v1/engine       {kind, label, table?, server?}: which engine answers flow
+//                             queries and user SQL (label: what the SQL page shows)
 //   POST /api/v1/engine/sql   {sql} → {engine, columns, rows}: read-only SQL run on the
 //                             configured Trino server (the lake table, the Kafka tables …)
 // The SQL page's text goes to Trino as it is (Trino's dialect, its catalogs).
-// Only reading statements pass (first keyword SELECT, WITH, SHOW, DESCRIBE,
-// EXPLAIN, VALUES, TABLE): Nagare's viewers must not create or drop tables
+// Only one reading statement passes (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN,
+// VALUES, TABLE; ./trino-sql-service.ts readOnlyStatement): Nagare's viewers must not create or drop tables
 // with Nagare's Trino user. That is a first line only — the Trino user Nagare
 // is configured with should itself be read-only (docs/trino.md).
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -14,22 +15,18 @@ import type { Principal } from "../../api/auth.js";
 import type { EngineConfig } from "./config.js";
 import { TrinoClient, TrinoError } from "./trino-client.js";
 import { trinoErrorAnswer } from "./trino.js";
+import { engineLabel, readOnlyStatement } from "./trino-sql-service.js";
+import { SqlError } from "../sql/index.js";
 
-const READ_FIRST = new Set(["select", "with", "show", "describe", "explain", "values", "table"]);
-
-/** The first keyword of a statement, after comments and parentheses; "" if none. */
-export function firstKeyword(sql: string): string {
-  const s = sql.replace(/^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/|\()*/, "");
-  return /^[A-Za-z]+/.exec(s)?.[0]?.toLowerCase() ?? "";
-}
-
-/** Why `sql` may not run through Nagare on Trino, or null when it may. */
+/** Why `sql` may not run through Nagare on Trino, or null when it may (./trino-sql-service.ts readOnlyStatement). */
 export function refuseStatement(sql: string): string | null {
-  const k = firstKeyword(sql);
-  if (!READ_FIRST.has(k))
-    return `only reading statements run on the Trino engine (got ${k ? k.toUpperCase() : "nothing"})`;
-  if (/;\s*\S/.test(sql.replace(/'(?:[^']|'')*'/g, "''"))) return "one statement at a time";
-  return null;
+  try {
+    readOnlyStatement(sql);
+    return null;
+  } catch (err) {
+    if (err instanceof SqlError) return err.message;
+    throw err;
+  }
 }
 
 export class EngineRoutes implements RouteModule {
@@ -47,6 +44,7 @@ export class EngineRoutes implements RouteModule {
             password: t.password,
             catalog: t.catalog,
             schema: t.schema,
+            protocol: t.protocol,
             timeoutMs,
           })
         : null;
@@ -85,8 +83,14 @@ export class EngineRoutes implements RouteModule {
           res,
           200,
           this.config.kind === "trino"
-            ? { kind: "trino", server: t.server, table: `${t.catalog}.${t.schema}.${t.table}` }
-            : { kind: "duckdb" },
+            ? {
+                kind: "trino",
+                server: t.server,
+                table: `${t.catalog}.${t.schema}.${t.table}`,
+                // What the SQL page shows: user SQL runs there too (docs/trino.md "The whole UI on Trino").
+                label: engineLabel(t),
+              }
+            : { kind: "duckdb", label: "DuckDB (embedded store)" },
         );
       }
       if (method !== "POST") return sendJson(res, 405, { error: "POST only" });

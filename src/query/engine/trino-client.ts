@@ -27,6 +27,11 @@ export interface TrinoServerConfig {
   source?: string;
   /** Whole-query timeout (ms). */
   timeoutMs?: number;
+  /**
+   * Header family: "trino" (X-Trino-*, Trino 351+) or "presto" (X-Presto-*,
+   * PrestoSQL ≤ 350 and PrestoDB, which ignore X-Trino-User and refuse the query).
+   */
+  protocol?: "trino" | "presto";
 }
 
 export interface TrinoColumn {
@@ -48,6 +53,10 @@ export class TrinoError extends Error {
     /** Trino's errorName (SYNTAX_ERROR, TABLE_NOT_FOUND …) or "HTTP_<status>" / "UNREACHABLE" / "TIMEOUT". */
     readonly errorName: string,
     readonly queryId?: string,
+    /** Where in the statement Trino found the error (1-based), when it says. */
+    readonly location?: { lineNumber: number; columnNumber: number },
+    /** Trino's errorType: USER_ERROR, INTERNAL_ERROR, INSUFFICIENT_RESOURCES, EXTERNAL. */
+    readonly errorType?: string,
   ) {
     super(message);
     this.name = "TrinoError";
@@ -60,7 +69,28 @@ interface QueryResults {
   columns?: { name: string; type: string }[];
   data?: unknown[][];
   stats?: { state?: string };
-  error?: { message?: string; errorName?: string; errorType?: string };
+  error?: {
+    message?: string;
+    errorName?: string;
+    errorType?: string;
+    errorLocation?: { lineNumber: number; columnNumber: number };
+  };
+}
+
+/**
+ * JSON.parse of a QueryResults body with 64-bit integers kept exact: Trino
+ * writes bigint values as JSON numbers, which JSON.parse would round past
+ * 2^53 (a byte counter of 9007199254740993 would come back as …992). Integer
+ * literals of 16 or more digits outside strings are quoted first (strings
+ * are matched whole, so a digit run inside one is never touched); callers
+ * already read bigint values with String()/Number().
+ */
+export function parseExact(text: string): unknown {
+  return JSON.parse(
+    text.replace(/"(?:[^"\\]|\\.)*"|(?<![\d.eE+-])-?\d{16,}(?![\d.eE])/g, (m) =>
+      m.startsWith('"') ? m : `"${m}"`,
+    ),
+  );
 }
 
 const RETRY_STATUS = new Set([429, 502, 503, 504]);
@@ -72,13 +102,14 @@ export class TrinoClient {
   }
 
   private headers(): Record<string, string> {
+    const x = this.cfg.protocol === "presto" ? "X-Presto" : "X-Trino";
     const h: Record<string, string> = {
-      "X-Trino-User": this.cfg.user,
-      "X-Trino-Source": this.cfg.source ?? "nagare",
+      [`${x}-User`]: this.cfg.user,
+      [`${x}-Source`]: this.cfg.source ?? "nagare",
       "Content-Type": "text/plain; charset=utf-8",
     };
-    if (this.cfg.catalog) h["X-Trino-Catalog"] = this.cfg.catalog;
-    if (this.cfg.schema) h["X-Trino-Schema"] = this.cfg.schema;
+    if (this.cfg.catalog) h[`${x}-Catalog`] = this.cfg.catalog;
+    if (this.cfg.schema) h[`${x}-Schema`] = this.cfg.schema;
     if (this.cfg.password) {
       h.Authorization = `Basic ${Buffer.from(`${this.cfg.user}:${this.cfg.password}`).toString("base64")}`;
     }
@@ -90,13 +121,15 @@ export class TrinoClient {
     url: string,
     body?: string,
     signal?: AbortSignal,
+    /** Further request headers (X-Trino-Session …). */
+    extra?: Record<string, string>,
   ): Promise<QueryResults | null> {
     for (let attempt = 0; ; attempt++) {
       let res: Response;
       try {
         res = await fetch(url, {
           method,
-          headers: this.headers(),
+          headers: extra ? { ...this.headers(), ...extra } : this.headers(),
           ...(body !== undefined ? { body } : {}),
           ...(signal ? { signal } : {}),
         });
@@ -122,7 +155,7 @@ export class TrinoClient {
         );
       }
       try {
-        return JSON.parse(text) as QueryResults;
+        return parseExact(text) as QueryResults;
       } catch {
         throw new TrinoError(`trino answered a body that is not JSON: ${text.slice(0, 200)}`, "BAD_RESPONSE");
       }
@@ -142,7 +175,13 @@ export class TrinoClient {
       for (;;) {
         if (!r) throw new TrinoError("trino answered nothing", "BAD_RESPONSE");
         if (r.error) {
-          throw new TrinoError(r.error.message ?? "query failed", r.error.errorName ?? "QUERY_FAILED", r.id);
+          throw new TrinoError(
+            r.error.message ?? "query failed",
+            r.error.errorName ?? "QUERY_FAILED",
+            r.id,
+            r.error.errorLocation,
+            r.error.errorType,
+          );
         }
         if (r.columns && !columns) columns = r.columns.map((c) => ({ name: c.name, type: c.type }));
         if (r.data) for (const row of r.data) rows.push(row);
@@ -161,6 +200,90 @@ export class TrinoClient {
       clearTimeout(timer);
     }
   }
+
+  /**
+   * Start `sql` and read it forward page by page (nextUri), without holding
+   * the result: the SQL page's paging and the streamed downloads
+   * (./trino-sql-service.ts). Leaving the loop over pages() early (break,
+   * throw) or cancel() sends DELETE nextUri, so Trino stops the query instead
+   * of keeping its result for a client that left. No time limit of its own:
+   * the caller sets one (session property and a timer calling cancel()).
+   */
+  statement(sql: string, opts: TrinoStatementOptions = {}): TrinoStatement {
+    const ac = new AbortController();
+    const family = this.cfg.protocol === "presto" ? "X-Presto" : "X-Trino";
+    const session = Object.entries(opts.session ?? {});
+    const extra = session.length
+      ? { [`${family}-Session`]: session.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join(",") }
+      : undefined;
+    const url = `${this.cfg.server.replace(/\/+$/, "")}/v1/statement`;
+    let next: string | undefined;
+    let queryId = "";
+    let stopping: Promise<void> | null = null;
+    const cancel = (): Promise<void> =>
+      (stopping ??= (async () => {
+        ac.abort();
+        const uri = next;
+        next = undefined;
+        if (uri) await this.call("DELETE", uri).catch(() => undefined);
+      })());
+    const call = this.call.bind(this);
+    async function* pages(): AsyncGenerator<{ columns: TrinoColumn[]; rows: unknown[][] }> {
+      let columns: TrinoColumn[] | undefined;
+      let yielded = false;
+      try {
+        let r = await call("POST", url, sql, ac.signal, extra);
+        for (;;) {
+          if (!r) throw new TrinoError("trino answered nothing", "BAD_RESPONSE");
+          queryId = r.id;
+          if (r.error) {
+            next = undefined;
+            throw new TrinoError(
+              r.error.message ?? "query failed",
+              r.error.errorName ?? "QUERY_FAILED",
+              r.id,
+              r.error.errorLocation,
+              r.error.errorType,
+            );
+          }
+          if (r.columns && !columns) columns = r.columns.map((c) => ({ name: c.name, type: c.type }));
+          next = r.nextUri;
+          if (r.data?.length) {
+            yielded = true;
+            yield { columns: columns ?? [], rows: r.data };
+          }
+          if (!next) break;
+          r = await call("GET", next, undefined, ac.signal);
+        }
+        // An empty result still has its columns.
+        if (!yielded) yield { columns: columns ?? [], rows: [] };
+      } finally {
+        if (next) await cancel();
+      }
+    }
+    return {
+      get queryId() {
+        return queryId;
+      },
+      pages,
+      cancel,
+    };
+  }
+}
+
+export interface TrinoStatementOptions {
+  /** Session properties for X-Trino-Session, e.g. {query_max_execution_time: "30s"}. */
+  session?: Record<string, string>;
+}
+
+/** One statement started with TrinoClient.statement(). */
+export interface TrinoStatement {
+  /** Trino's query id ("" before the first answer). */
+  readonly queryId: string;
+  /** The data pages in order, each with the columns; one empty page for an empty result. Call once. */
+  pages(): AsyncGenerator<{ columns: TrinoColumn[]; rows: unknown[][] }>;
+  /** Abort the request in flight and DELETE nextUri. Idempotent. */
+  cancel(): Promise<void>;
 }
 
 /** A string as a Trino SQL literal. */

@@ -2,11 +2,12 @@
 // Parquet export (src/store/export.ts: Hive layout date=/hour=, lake types).
 //
 // The same query as the DuckDB planner (src/query/planner/planner.ts) with the
-// same answer shape, generated for the lake rather than rewritten from
-// DuckDB's text, because the lake differs in ways a rewrite would get wrong:
+// same answer shape, written by the planner itself through the Trino
+// dialect below rather than rewritten from DuckDB's text, because the lake
+// differs in ways a rewrite would get wrong:
 //   - one table, every flow (no rollup tiers, no retention cut): the plan's
-//     range, resolution and validation come from planFlowQuery over
-//     flows_raw alone, so both engines bucket and align identically;
+//     range, resolution and validation are the planner's over the flows
+//     alone, so both engines bucket and align identically;
 //   - ip columns are text ('' = absent): dimensions come out as they are
 //     (nagare_ip's text), filters compare them as IPADDRESS (coalesced to ::
 //     when absent, as the store's 0);
@@ -25,12 +26,17 @@
 //
 // Zero fill of time series is not in the SQL (Trino's sequence() stops at
 // 10 000 elements): the engine fills the sparse rows (./trino.ts, fillTrinoSeries).
+//
+// The statement and the filter walk are shared (planFlowQueryIn,
+// src/query/filter/sql.ts): this file supplies only the Trino dialect and the
+// lake table's mapping.
 import { FLOW_COLUMNS, type ColumnKind } from "../../schema.js";
-import type { FilterNode, IpRange, NumTarget } from "../filter/ast.js";
-import { parseFilter } from "../filter/parser.js";
-import { planFlowQuery, type FlowQuery } from "../planner/index.js";
-import { MAX_FILL_ROWS } from "../planner/planner.js";
+import type { FilterNode } from "../filter/ast.js";
+import { filterToSql, type FilterDialect, type FilterParam, type IpColumnSql } from "../filter/sql.js";
+import type { PlanDialect } from "../planner/dialect.js";
+import { MAX_FILL_ROWS, planFlowQueryIn, type FlowQuery } from "../planner/planner.js";
 import { defaultStoreConfig } from "../../store/config.js";
+import { SCALE_SQL } from "../../store/rollups.js";
 import { trinoIdent, trinoString } from "./trino-client.js";
 
 /** Where the lake table lives on the Trino server. */
@@ -52,8 +58,6 @@ export interface TrinoFlowPlan {
   /** Timeseries: the engine zero-fills [startMs, endMs) by stepMs for every series (keys = period + rest). */
   fill?: { startMs: number; endMs: number; stepMs: number; period: boolean; rest: string[] };
 }
-
-const SECOND = 1000;
 
 /** The lake keeps every hour the export wrote: no retention cut for the planner. */
 const LAKE_RETENTION = { ...defaultStoreConfig().retention, rawDays: 1e6 };
@@ -83,78 +87,60 @@ function num(v: number): string {
   return String(v);
 }
 
-/** A `*` wildcard value as a LIKE pattern: `%`, `_` and `\` are literal, `*` matches any run. */
-function likePattern(v: string): string {
-  return v.replace(/[\\%_]/g, (ch) => `\\${ch}`).replace(/\*/g, "%");
+/** A value inlined as a literal: only numbers, parsed addresses and quoted strings reach the text. */
+function literal(v: FilterParam): string {
+  if (typeof v === "number") return num(v);
+  if (typeof v === "string") return trinoString(v);
+  if (v instanceof Uint8Array) return ipLiteral(v);
+  throw new Error(`no Trino literal for ${typeof v}`);
 }
 
-/** The nfdump filter AST as a Trino boolean expression over the lake's columns (src/query/filter/sql.ts's semantics). */
+/** ip columns are text in the lake: compared as IPADDRESS, which orders like the store's bytes. */
+const lakeIp: IpColumnSql = {
+  ipEquals: (c, b, p) => `${ipColumn(c)} = ${p(b)}`,
+  ipInRange: (c, lo, hi, p) => `${ipColumn(c)} BETWEEN ${p(lo)} AND ${p(hi)}`,
+};
+
+/** The nfdump filter over the lake's columns (src/query/filter/sql.ts's walk) in Trino's spelling. */
+const trinoFilter: FilterDialect = {
+  value: (v) => literal(v),
+  ip: lakeIp,
+  notEqual: "<>",
+  // Trino has no `&` operator.
+  bitAnd: (a, b) => `bitwise_and(${a}, ${b})`,
+  // The export writes absent strings as ''.
+  text: (col) => col,
+  durationMs: (start, end) => `date_diff('millisecond', ${start}, ${end})`,
+};
+
+const EPOCH = "TIMESTAMP '1970-01-01 00:00:00.000'";
+
+/** Trino over the lake table `lake` (its columns: lakeTableDdl). */
+export function trinoDialect(lake: LakeTable): PlanDialect {
+  return {
+    ...trinoFilter,
+    // The lake is the flows alone (no rollups, no top-K lists).
+    rollups: false,
+    flowsTable: `${trinoIdent(lake.catalog)}.${trinoIdent(lake.schema)}.${trinoIdent(lake.table)}`,
+    flowsTime: (ms) => trinoTimestamp(ms),
+    flowsPrune: partitionSql,
+    // DECIMAL(38,0) as DuckDB's HUGEINT: Trino sends decimals as exact strings, bigints as JSON numbers that lose precision past 2^53.
+    flowsSum: (m) => `sum(CAST(${m} AS DECIMAL(38,0)) * ${SCALE_SQL})`,
+    epochMs: (col) => `date_diff('millisecond', ${EPOCH}, ${col})`,
+    bigint: (v) => num(v),
+    intDiv: (a, b) => `(${a} / ${b})`,
+    toDouble: (x) => `CAST(${x} AS DOUBLE)`,
+    // Addresses are already text (nagare_ip's) in the lake.
+    ipText: (col) => col,
+    // No GROUP BY output aliases in Trino: the select-list positions.
+    groupBy: (names) => names.map((_, i) => String(i + 1)),
+    fillInSql: false,
+  };
+}
+
+/** The nfdump filter AST as a Trino boolean expression over the lake's columns. */
 export function trinoFilterSql(node: FilterNode): string {
-  const duration = "date_diff('millisecond', time_flow_start, time_flow_end)";
-  const target = (t: NumTarget): string => {
-    if ("column" in t) return t.column;
-    switch (t.derived) {
-      case "duration":
-        return duration;
-      case "bps":
-        return `(CASE WHEN ${duration} > 0 THEN floor(CAST(bytes AS DOUBLE) * 8000 / ${duration}) ELSE 0 END)`;
-      case "pps":
-        return `(CASE WHEN ${duration} > 0 THEN floor(CAST(packets AS DOUBLE) * 1000 / ${duration}) ELSE 0 END)`;
-      case "bpp":
-        return `(CASE WHEN packets > 0 THEN floor(CAST(bytes AS DOUBLE) / packets) ELSE 0 END)`;
-    }
-  };
-  const join = (parts: string[], all = false): string =>
-    parts.length === 1 ? parts[0]! : `(${parts.join(all ? " AND " : " OR ")})`;
-  const range = (col: string, { lo, hi }: IpRange): string =>
-    lo.every((b, k) => b === hi[k])
-      ? `${ipColumn(col)} = ${ipLiteral(lo)}`
-      : `${ipColumn(col)} BETWEEN ${ipLiteral(lo)} AND ${ipLiteral(hi)}`;
-  const walk = (n: FilterNode): string => {
-    switch (n.type) {
-      case "any":
-        return "TRUE";
-      case "not":
-        return `(NOT ${walk(n.expr)})`;
-      case "and":
-        return `(${walk(n.left)} AND ${walk(n.right)})`;
-      case "or":
-        return `(${walk(n.left)} OR ${walk(n.right)})`;
-      case "cmp":
-        return join(
-          n.targets.map((t) => `${target(t)} ${n.op === "!=" ? "<>" : n.op} ${num(n.value)}`),
-          n.all,
-        );
-      case "in":
-        return join(
-          n.targets.map((t) => `${target(t)} IN (${n.values.map(num).join(", ")})`),
-          n.all,
-        );
-      case "ip":
-        return join(
-          n.columns.map((col) => join(n.ranges.map((r) => range(col, r)))),
-          n.all,
-        );
-      case "str":
-        return join(
-          n.columns.map((col) =>
-            join(
-              n.values.map((v) =>
-                v.includes("*")
-                  ? `lower(${col}) LIKE ${trinoString(likePattern(v))} ESCAPE '\\'`
-                  : `lower(${col}) = ${trinoString(v)}`,
-              ),
-            ),
-          ),
-          n.all,
-        );
-      case "flags":
-        return `bitwise_and(tcp_flags, ${num(n.mask)}) = ${num(n.mask)}`;
-      case "icmp":
-        return `(protocol IN (1, 58) AND ${n.field} = ${num(n.value)})`;
-    }
-  };
-  return walk(node);
+  return filterToSql(node, { dialect: trinoFilter }).sql;
 }
 
 /** Partition bounds of [lo, hi): the "date" values it touches (hours are pruned by the timestamp bound within a day). */
@@ -166,83 +152,27 @@ function partitionSql(lo: number, hi: number): string {
 
 /** Plan `q` for Trino over `lake`; throws PlanError / FilterError as the DuckDB planner does. */
 export function planTrinoFlowQuery(q: FlowQuery, lake: LakeTable, now: number = Date.now()): TrinoFlowPlan {
-  // Validation, resolution and the aligned range: the DuckDB planner's, over flows_raw alone.
-  const base = planFlowQuery(q, now, LAKE_RETENTION, new Map());
-  const start = base.startMs;
-  const end = base.endMs;
-  const span = base.resolutionMs;
-  const len = end - start;
-  const dims = [...q.dimensions];
-  const filterNode = q.filter === undefined || q.filter.trim() === "" ? null : parseFilter(q.filter);
-  const filter = filterNode ? ` AND (${trinoFilterSql(filterNode)})` : "";
-  const from = `${trinoIdent(lake.catalog)}.${trinoIdent(lake.schema)}.${trinoIdent(lake.table)}`;
-  const cmp = q.comparePrevious === true;
+  // Validation, resolution, the aligned range and the statement: the DuckDB planner's, over the flows alone.
+  const plan = planFlowQueryIn(trinoDialect(lake), q, now, LAKE_RETENTION, new Map());
+  const { startMs, endMs, resolutionMs } = plan;
   const series = q.shape === "timeseries";
-  const counter = q.metric === "bps" ? "bytes" : q.metric === "pps" ? "packets" : q.metric;
-
-  const part = (period: "current" | "previous", lo: number, hi: number): string => {
-    const sel: string[] = [];
-    if (cmp) sel.push(`'${period}' AS period`);
-    if (series) {
-      // Previous-period buckets move forward by the range length to line up with the current ones.
-      const ms = `date_diff('millisecond', TIMESTAMP '1970-01-01 00:00:00.000', time_received)`;
-      const shifted = period === "previous" ? `(${ms} + ${num(len)})` : ms;
-      sel.push(`(${shifted} / ${num(span)}) * ${num(span)} AS time_ms`);
-    }
-    sel.push(...dims.map((d) => `${d} AS d_${d}`));
-    const nKeys = sel.length;
-    // Same scaling as the store's (SCALE_SQL in src/store/rollups.ts).
-    sel.push(`sum(CAST(${counter} AS DECIMAL(38,0)) * greatest(sampling_rate, 1)) AS v`);
-    const where = `time_received >= ${trinoTimestamp(lo)} AND time_received < ${trinoTimestamp(hi)} AND ${partitionSql(lo, hi)}${filter}`;
-    const group = nKeys ? `\n  GROUP BY ${Array.from({ length: nKeys }, (_, i) => i + 1).join(", ")}` : "";
-    return `  SELECT ${sel.join(", ")}\n  FROM ${from}\n  WHERE ${where}${group}`;
-  };
-  const parts = [part("current", start, end)];
-  if (cmp) parts.push(part("previous", start - len, start));
-  const baseCte = `base AS (\n${parts.join("\n  UNION ALL\n")}\n)`;
-
-  const seconds = (series ? span : len) / SECOND;
-  const value =
-    q.metric === "bps"
-      ? `CAST(sum(v) AS DOUBLE) * 8 / ${num(seconds)}`
-      : q.metric === "pps"
-        ? `CAST(sum(v) AS DOUBLE) / ${num(seconds)}`
-        : `sum(v)`;
-  const outKeys = [...(cmp ? ["period"] : []), ...(series ? ["time_ms"] : [])];
-  let sql: string;
-  let rest: string[];
-  if (q.topN !== undefined) {
-    const dcols = dims.map((d) => `d_${d}`);
-    const top = `top AS (\n  SELECT ${dcols.join(", ")}, TRUE AS in_top FROM base${cmp ? " WHERE period = 'current'" : ""}\n  GROUP BY ${dcols.join(", ")}\n  ORDER BY sum(v) DESC, ${dcols.join(", ")}\n  LIMIT ${num(q.topN)}\n)`;
-    const on = dcols.map((c) => `b.${c} IS NOT DISTINCT FROM k.${c}`).join(" AND ");
-    const joined = `joined AS (\n  SELECT ${[
-      ...outKeys.map((k) => `b.${k}`),
-      ...dcols.map((c) => `CASE WHEN k.in_top THEN b.${c} END AS ${c}`),
-      "k.in_top IS NULL AS other",
-      "b.v",
-    ].join(", ")}\n  FROM base b LEFT JOIN top k ON ${on}\n)`;
-    const select = [...outKeys, ...dims.map((d) => `d_${d} AS ${d}`), "other", `${value} AS value`];
-    const group = [...outKeys, ...dcols, "other"];
-    sql = `WITH ${baseCte},\n${top},\n${joined},\nres AS (\n  SELECT ${select.join(", ")}\n  FROM joined\n  GROUP BY ${group.join(", ")}\n)`;
-    rest = [...dims, "other"];
-  } else {
-    const select = [...outKeys, ...dims.map((d) => `d_${d} AS ${d}`), `${value} AS value`];
-    const group = [...outKeys, ...dims.map((d) => `d_${d}`)];
-    sql = `WITH ${baseCte},\nres AS (\n  SELECT ${select.join(", ")}\n  FROM base${group.length ? `\n  GROUP BY ${group.join(", ")}` : ""}\n)`;
-    rest = [...dims];
-  }
-  const order = [...outKeys, ...(q.topN !== undefined ? ["other"] : []), "value DESC", ...dims].join(", ");
-  sql += `\nSELECT * FROM res\nORDER BY ${order}`;
-  const nBuckets = len / span;
   return {
-    sql,
+    sql: plan.sql,
     table: `${lake.catalog}.${lake.schema}.${lake.table}`,
-    startMs: start,
-    endMs: end,
-    resolutionMs: span,
-    dims,
-    ...(series && nBuckets <= MAX_FILL_ROWS
-      ? { fill: { startMs: start, endMs: end, stepMs: span, period: cmp, rest } }
+    startMs,
+    endMs,
+    resolutionMs,
+    dims: [...q.dimensions],
+    ...(series && (endMs - startMs) / resolutionMs <= MAX_FILL_ROWS
+      ? {
+          fill: {
+            startMs,
+            endMs,
+            stepMs: resolutionMs,
+            period: q.comparePrevious === true,
+            rest: plan.rest,
+          },
+        }
       : {}),
   };
 }

@@ -1,7 +1,11 @@
-// Filter AST → parameterised SQL for DuckDB. Column names come only from the
-// parser's fixed tables (schema columns); every user value is a `?`
-// parameter, so the SQL text is the same for any value and nothing typed by a
-// user is ever parsed as SQL.
+// Filter AST → SQL: one walk with nfdump's semantics, rendered through a
+// FilterDialect for the few things engines spell differently (how a value
+// reaches the text, address columns, `!=`, bit and, the text of a string
+// column, the flow duration). duckdbFilter is the default: column names come
+// only from the parser's fixed tables (schema columns); every user value is a
+// `?` parameter, so the SQL text is the same for any value and nothing typed
+// by a user is ever parsed as SQL. The Trino engine's dialect
+// (src/query/engine/trino-sql.ts) writes validated literals instead.
 //
 // How an IP column is compared depends on how the store lays it out; that is
 // behind IpColumnSql, so the store can swap the layout without touching the
@@ -73,28 +77,64 @@ export function duckdbParams(params: readonly unknown[]): { values: DuckDBValue[
   return { values, types: types as DuckDBType[] };
 }
 
+/**
+ * What differs between the SQL engines a filter is rendered for; the walk
+ * (filterToSql) is the same for all. Hooks receive SQL text (column
+ * expressions already qualified by SqlOptions.column).
+ */
+export interface FilterDialect {
+  /** A user value in the SQL text: a placeholder (the value pushed onto `params`) or a literal. */
+  value(v: FilterParam, params: FilterParam[]): string;
+  /** Address columns (ranges are bytewise, lo and hi inclusive). */
+  ip: IpColumnSql;
+  /** The not-equal operator. */
+  notEqual: string;
+  /** Bitwise and of two integers. */
+  bitAnd(a: string, b: string): string;
+  /** A string column as text, absent values as '' (so `not … x` keeps them). */
+  text(col: string): string;
+  /** Flow duration in milliseconds from the start and end time columns. */
+  durationMs(start: string, end: string): string;
+}
+
+/** DuckDB with `?` parameters over millisecond-number time columns (the default). */
+export const duckdbFilter: FilterDialect = {
+  value: (v, params) => {
+    params.push(v);
+    return "?";
+  },
+  ip: uhugeintIp,
+  notEqual: "!=",
+  bitAnd: (a, b) => `(${a} & ${b})`,
+  // String columns store NULL for "" (src/store/writer.ts).
+  text: (col) => `coalesce(${col}, '')`,
+  durationMs: (start, end) => `(${end} - ${start})`,
+};
+
 export interface SqlOptions {
+  /** The engine's spelling; default duckdbFilter. */
+  dialect?: FilterDialect;
+  /** Overrides the dialect's address columns. */
   ip?: IpColumnSql;
   /** Quote/qualify a column name (e.g. a table alias); default: bare name. */
   column?: (name: string) => string;
   /**
-   * Flow duration in milliseconds as SQL; default `(time_flow_end -
-   * time_flow_start)` for millisecond-number time columns. A store with
-   * TIMESTAMP columns passes e.g. `epoch_ms(time_flow_end) - epoch_ms(time_flow_start)`.
+   * Flow duration in milliseconds as SQL; default the dialect's of the two
+   * columns (`(time_flow_end - time_flow_start)` for millisecond-number time
+   * columns). A store with TIMESTAMP columns passes e.g.
+   * `epoch_ms(time_flow_end) - epoch_ms(time_flow_start)`.
    */
   durationMs?: string;
 }
 
 /** Render a parsed filter. */
 export function filterToSql(node: FilterNode, opts: SqlOptions = {}): CompiledFilter {
-  const ip = opts.ip ?? uhugeintIp;
+  const d = opts.dialect ?? duckdbFilter;
+  const ip = opts.ip ?? d.ip;
   const c = opts.column ?? ((n: string) => n);
   const params: FilterParam[] = [];
-  const p = (v: FilterParam): string => {
-    params.push(v);
-    return "?";
-  };
-  const duration = (): string => opts.durationMs ?? `(${c("time_flow_end")} - ${c("time_flow_start")})`;
+  const p = (v: FilterParam): string => d.value(v, params);
+  const duration = (): string => opts.durationMs ?? d.durationMs(c("time_flow_start"), c("time_flow_end"));
   // nfdump's rates: per second of flow duration, 0 for a zero-length flow;
   // bpp is bytes per packet, 0 without packets. nfdump computes them in
   // integer arithmetic (truncating); floor() of the DOUBLE quotient gives the
@@ -127,7 +167,7 @@ export function filterToSql(node: FilterNode, opts: SqlOptions = {}): CompiledFi
         return `(${walk(n.left)} OR ${walk(n.right)})`;
       case "cmp":
         return join(
-          n.targets.map((t) => `${target(t)} ${n.op} ${p(n.value)}`),
+          n.targets.map((t) => `${target(t)} ${n.op === "!=" ? d.notEqual : n.op} ${p(n.value)}`),
           n.all,
         );
       case "in":
@@ -150,21 +190,21 @@ export function filterToSql(node: FilterNode, opts: SqlOptions = {}): CompiledFi
         );
       case "str":
         // Case-insensitive: the parser lower-cases values; `*` becomes LIKE's % (with % _ \ escaped).
-        // coalesce: string columns store NULL for "" (src/store/writer.ts), so `not … x` keeps unknowns.
+        // d.text: absent strings compare as "", so `not … x` keeps unknowns.
         return join(
           n.columns.map((col) =>
             join(
               n.values.map((v) =>
                 v.includes("*")
-                  ? `lower(coalesce(${c(col)}, '')) LIKE ${p(likePattern(v))} ESCAPE '\\'`
-                  : `lower(coalesce(${c(col)}, '')) = ${p(v)}`,
+                  ? `lower(${d.text(c(col))}) LIKE ${p(likePattern(v))} ESCAPE '\\'`
+                  : `lower(${d.text(c(col))}) = ${p(v)}`,
               ),
             ),
           ),
           n.all,
         );
       case "flags":
-        return `(${c("tcp_flags")} & ${p(n.mask)}) = ${p(n.mask)}`;
+        return `${d.bitAnd(c("tcp_flags"), p(n.mask))} = ${p(n.mask)}`;
       case "icmp":
         return `(${c("protocol")} IN (${p(1)}, ${p(58)}) AND ${c(n.field)} = ${p(n.value)})`;
     }

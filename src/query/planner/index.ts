@@ -5,6 +5,8 @@ export {
   filterColumns,
   fillSeries,
   planFlowQuery,
+  planFlowQueryIn,
+  type DialectPlan,
   type FlowPlan,
   type FlowQuery,
   type Metric,
@@ -14,3 +16,4 @@ export {
   type TopKFast,
 } from "./planner.js";
 export { type TopKPairs } from "./topk.js";
+export { duckdbStore, type PlanDialect } from "./dialect.js";

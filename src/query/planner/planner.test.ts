@@ -9,12 +9,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { DuckDBTypeId, type DuckDBConnection } from "@duckdb/node-api";
 import { duckdbParams } from "../filter/index.js";
-import { BatchPool } from "../../collector/batch.js";
-import { FlowDecoder } from "../../collector/decoder.js";
-import { formatIp, parseIp } from "../../collector/ip.js";
-import { CollectorStats } from "../../collector/stats.js";
-import { RecordSink } from "../../collector/types.js";
-import { readUnitDatagrams, unit } from "../../../test/helpers/captures.js";
+import { decodeSpread, type SpreadFlow } from "../../../test/helpers/captures.js";
 import { StoreWriter } from "../../store/writer.js";
 import { MACROS } from "../sql/macros.js";
 import { MAX_FILL_ROWS, PlanError, fillSeries, planFlowQuery, type FlowQuery } from "./planner.js";
@@ -27,17 +22,7 @@ const DAY = 24 * HOUR;
 const T0 = Date.UTC(2026, 0, 10); // data: T0 .. T0 + 3 h
 const SPAN = 3 * HOUR;
 
-interface Flow {
-  t: number;
-  bytes: number;
-  packets: number;
-  flows: number;
-  scale: number;
-  protocol: number;
-  dstAs: number;
-  srcPort: number;
-  srcAddr: string;
-}
+type Flow = SpreadFlow;
 const flows: Flow[] = [];
 const dir = mkdtempSync(join(tmpdir(), "nagare-planner-"));
 const w = new StoreWriter({ config: { path: join(dir, "flows.duckdb") } });
@@ -45,42 +30,7 @@ let conn: DuckDBConnection;
 
 before(async () => {
   await w.start();
-  const stats = new CollectorStats();
-  const decoder = new FlowDecoder({ stats });
-  let n = 0;
-  const sink = new RecordSink(
-    (b) => {
-      for (let i = 0; i < b.length; i++, n++) {
-        // Spread the receive times over 3 hours (a prime step so minutes and hours all differ)
-        // and mark every third flow as sampled 1:100.
-        b.cols.time_received[i] = T0 + ((n * 7919 * 1009) % SPAN);
-        if (n % 3 === 0) b.cols.sampling_rate[i] = 100;
-        flows.push({
-          t: b.cols.time_received[i]!,
-          bytes: b.cols.bytes[i]!,
-          packets: b.cols.packets[i]!,
-          flows: b.cols.flows[i]!,
-          scale: Math.max(b.cols.sampling_rate[i]!, 1),
-          protocol: b.cols.protocol[i]!,
-          dstAs: b.cols.dst_as[i]!,
-          srcPort: b.cols.src_port[i]!,
-          srcAddr: formatIp(b.cols.src_addr, i * 16),
-        });
-      }
-      w.consume(b);
-    },
-    () => {},
-    512,
-    () => {},
-    new BatchPool(512, 2),
-  );
-  for (const name of UNITS) {
-    for (const d of readUnitDatagrams(unit(name))) {
-      const exporterIp = parseIp(d.srcAddr) ?? new Uint8Array(16);
-      decoder.decode(d.payload, { exporter: d.srcAddr, exporterIp, receivedMs: d.timeMs }, sink);
-    }
-  }
-  sink.flush();
+  flows.push(...decodeSpread(UNITS, T0, SPAN, (b) => w.consume(b)));
   await w.flush();
   conn = w.connection;
   for (const m of MACROS) await conn.run(m);

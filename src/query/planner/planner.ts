@@ -6,13 +6,18 @@
 // Only names from fixed tables (schema columns, rollup tables, fixed bucket
 // widths) reach the SQL text; every user value (times, filter values, N) is
 // a `?` parameter.
+//
+// The statement is written through a PlanDialect (./dialect.ts): DuckDB's
+// over the store here, Trino's over the Parquet lake for the Trino engine
+// (src/query/engine/trino-sql.ts), so both engines answer one query shape.
 import { FLOW_COLUMNS, type ColumnKind } from "../../schema.js";
 import { defaultStoreConfig, type RetentionConfig } from "../../store/config.js";
-import { ROLLUP_TABLES, SCALE_SQL, ROLLUP_SETS, TOPK_K, TOPK_TABLES } from "../../store/rollups.js";
+import { ROLLUP_TABLES, ROLLUP_SETS, TOPK_K, TOPK_TABLES } from "../../store/rollups.js";
 import { retentionDays } from "../../store/retention.js";
 import { RAW_TABLE, rawTimeSql } from "../../store/schema.js";
 import type { FilterNode, NumTarget } from "../filter/ast.js";
-import { filterToSql } from "../filter/sql.js";
+import { filterToSql, type FilterParam } from "../filter/sql.js";
+import { duckdbStore, type PlanDialect } from "./dialect.js";
 import { parseFilter } from "../filter/parser.js";
 import { TOPK_MAX_PAIRS, topKMissingSql, topKSql, type TopKInput, type TopKPairs } from "./topk.js";
 
@@ -172,6 +177,7 @@ interface Segment {
 
 /** The tiers for columns `needed`, coarsest first, flows_raw last. */
 function tiersFor(
+  dialect: PlanDialect,
   needed: ReadonlySet<string>,
   now: number,
   retention: RetentionConfig,
@@ -179,14 +185,15 @@ function tiersFor(
   width: number | null,
 ): Tier[] {
   const raw: Tier = {
-    table: RAW_TABLE,
+    table: dialect.flowsTable,
     bucketMs: 0,
     time: "time_received",
     cutMs: now - retention.rawDays * DAY,
     watermarkMs: Infinity,
     // Same scaling as the rollups' sums (src/store/rollups.ts).
-    sum: (m) => `sum(${m}::HUGEINT * ${SCALE_SQL})`,
+    sum: (m) => dialect.flowsSum(m),
   };
+  if (!dialect.rollups) return [raw];
   // Of the sets that keep every needed column, the one with the coarsest
   // table usable at this width (a table's bucket must divide the width);
   // ties go to the earlier set (ROLLUP_SETS order: smaller tables first).
@@ -339,6 +346,24 @@ export function planFlowQuery(
   /** Closed-until watermark (epoch ms) per rollup table (nagare_rollup_state); a table without one is not read. */
   watermarks: ReadonlyMap<string, number> = new Map(),
 ): FlowPlan {
+  const { rest: _rest, ...plan } = planFlowQueryIn(duckdbStore, q, now, retention, watermarks);
+  return plan;
+}
+
+/** A plan written in some engine's dialect. */
+export interface DialectPlan extends FlowPlan {
+  /** The series keys after period and time_ms (the dimensions, then "other" with topN): what an engine filling series itself (PlanDialect.fillInSql false) fills per. */
+  rest: string[];
+}
+
+/** Plan `q` in `dialect` (planFlowQuery is the store's): same validation, range, tiers and statement shape for every engine. */
+export function planFlowQueryIn(
+  dialect: PlanDialect,
+  q: FlowQuery,
+  now: number,
+  retention: RetentionConfig,
+  watermarks: ReadonlyMap<string, number>,
+): DialectPlan {
   // --- validation
   if (!METRICS.includes(q.metric)) {
     throw new PlanError(
@@ -378,7 +403,7 @@ export function planFlowQuery(
   if (filterNode) for (const c of filterColumns(filterNode)) needed.add(c);
 
   // --- tiers: the coarsest tables that hold every column and serve the width
-  const tiers = tiersFor(needed, now, retention, watermarks, width);
+  const tiers = tiersFor(dialect, needed, now, retention, watermarks, width);
   let span: number;
   if (width === null) {
     // Table shape, auto: the exact range; a start older than flows_raw holds
@@ -414,11 +439,9 @@ export function planFlowQuery(
   );
 
   // --- SQL
-  const params: unknown[] = [];
-  const p = (v: unknown): string => {
-    params.push(v);
-    return "?";
-  };
+  const params: FilterParam[] = [];
+  const p = (v: number): string => dialect.value(v, params);
+  // Rollup tiers are the DuckDB store's tables (dialect.rollups): their bounds are DuckDB's.
   const ts = (v: number): string => `epoch_ms(${p(v)}::BIGINT)`;
   const counter = q.metric === "bps" ? "bytes" : q.metric === "pps" ? "packets" : q.metric;
   const cmp = q.comparePrevious === true;
@@ -431,29 +454,27 @@ export function planFlowQuery(
     if (cmp) sel.push(`'${period}' AS period`);
     if (series) {
       // Previous-period buckets are moved forward by the range length so they line up with the current ones.
-      const shifted =
-        period === "previous" ? `(epoch_ms(${t.time}) + ${p(len)}::BIGINT)` : `epoch_ms(${t.time})`;
-      sel.push(`(${shifted} // ${span}) * ${span} AS time_ms`);
+      const ms = dialect.epochMs(t.time);
+      const shifted = period === "previous" ? `(${ms} + ${dialect.bigint(len, params)})` : ms;
+      sel.push(`${dialect.intDiv(shifted, String(span))} * ${span} AS time_ms`);
     }
     // String columns store NULL for "" (src/store/writer.ts, ChunkAppender): read back as "".
     sel.push(
-      ...dims.map((d) => `${KIND.get(d) === "string" ? `coalesce(${d}, '')` : d} AS d_${d}`),
+      ...dims.map((d) => `${KIND.get(d) === "string" ? dialect.text(d) : d} AS d_${d}`),
       `${t.sum(counter)} AS v`,
     );
     // Parameters are pushed in text order: select list, time bounds, filter.
-    // flows_raw's time_received is TIMESTAMP_MS: bound it with TIMESTAMP_MS values (rawTimeSql), or the column is cast and nothing is pruned.
-    const bound = (v: number): string => (t.bucketMs === 0 ? rawTimeSql(p(v)) : ts(v));
-    const where = `${t.time} >= ${bound(seg.lo)} AND ${t.time} < ${bound(seg.hi)}`;
+    const bound = (v: number): string => (t.bucketMs === 0 ? dialect.flowsTime(v, params) : ts(v));
+    const prune = t.bucketMs === 0 && dialect.flowsPrune ? ` AND ${dialect.flowsPrune(seg.lo, seg.hi)}` : "";
+    const where = `${t.time} >= ${bound(seg.lo)} AND ${t.time} < ${bound(seg.hi)}${prune}`;
     let filterSql = "";
     if (filterNode) {
-      const f = filterToSql(filterNode, {
-        durationMs: "(epoch_ms(time_flow_end) - epoch_ms(time_flow_start))",
-      });
+      const f = filterToSql(filterNode, { dialect });
       filterSql = ` AND (${f.sql})`;
       params.push(...f.params);
     }
     parts.push(
-      `  SELECT ${sel.join(", ")}\n  FROM ${t.table}\n  WHERE ${where}${filterSql}${keys.length ? `\n  GROUP BY ${keys.join(", ")}` : ""}`,
+      `  SELECT ${sel.join(", ")}\n  FROM ${t.table}\n  WHERE ${where}${filterSql}${keys.length ? `\n  GROUP BY ${dialect.groupBy(keys).join(", ")}` : ""}`,
     );
   }
   const base = `base AS (\n${parts.length ? parts.join("\n  UNION ALL\n") : `  SELECT ${[...(cmp ? ["NULL::VARCHAR AS period"] : []), ...(series ? ["NULL::BIGINT AS time_ms"] : []), ...dims.map((d) => `NULL AS d_${d}`), "NULL::HUGEINT AS v"].join(", ")} WHERE false`}\n)`;
@@ -461,11 +482,11 @@ export function planFlowQuery(
   const seconds = (series ? span : len) / SECOND;
   const value =
     q.metric === "bps"
-      ? `sum(v)::DOUBLE * 8 / ${seconds}`
+      ? `${dialect.toDouble("sum(v)")} * 8 / ${seconds}`
       : q.metric === "pps"
-        ? `sum(v)::DOUBLE / ${seconds}`
+        ? `${dialect.toDouble("sum(v)")} / ${seconds}`
         : `sum(v)`;
-  const render = (d: string, col: string): string => (KIND.get(d) === "ip" ? `nagare_ip(${col})` : col);
+  const render = (d: string, col: string): string => (KIND.get(d) === "ip" ? dialect.ipText(col) : col);
   const outKeys = [...(cmp ? ["period"] : []), ...(series ? ["time_ms"] : [])];
 
   let sql: string;
@@ -499,7 +520,7 @@ export function planFlowQuery(
   }
   // Ties in value are ordered by the dimensions' output text, so an answer is one fixed row order.
   const order = [...outKeys, ...(q.topN !== undefined ? ["other"] : []), "value DESC", ...dims].join(", ");
-  if (!series) {
+  if (!series || !dialect.fillInSql) {
     sql += `\nSELECT * FROM res\nORDER BY ${order}`;
   } else {
     // Zero-filled: every bucket of the range for every series (a series is a
@@ -548,6 +569,7 @@ export function planFlowQuery(
   const tk = TOPK_TABLES.find((t) => dims.length === 1 && t.key === dims[0] && tiers[0]?.table === t.source);
   const daySegs = segs.filter((x) => x.seg.tier.table === tk?.source);
   if (
+    dialect.rollups &&
     tk &&
     q.topN !== undefined &&
     q.topN < TOPK_K &&
@@ -616,5 +638,6 @@ export function planFlowQuery(
     startMs: start,
     endMs: end,
     resolutionMs: span,
+    rest,
   };
 }

@@ -12,12 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { FlowQueryRunner, queryRoute } from "../../api/query.js";
-import { BatchPool } from "../../collector/batch.js";
-import { FlowDecoder } from "../../collector/decoder.js";
-import { formatIp, parseIp } from "../../collector/ip.js";
-import { CollectorStats } from "../../collector/stats.js";
-import { RecordSink } from "../../collector/types.js";
-import { readUnitDatagrams, unit } from "../../../test/helpers/captures.js";
+import { decodeSpread, type SpreadFlow } from "../../../test/helpers/captures.js";
 import { StoreWriter } from "../../store/writer.js";
 import type { SqlService } from "../sql/index.js";
 import { percentile95 } from "./percentile.js";
@@ -31,15 +26,7 @@ const HOUR = 60 * MIN;
 const T0 = Math.floor((Date.now() - 6 * HOUR) / HOUR) * HOUR;
 const SPAN = 3 * HOUR;
 
-interface Flow {
-  t: number;
-  bytes: number;
-  scaled: number;
-  protocol: number;
-  dstAs: number;
-  dstPort: number;
-  srcAddr: string;
-}
+type Flow = SpreadFlow;
 const flows: Flow[] = [];
 const dir = mkdtempSync(join(tmpdir(), "nagare-values-"));
 const w = new StoreWriter({ config: { path: join(dir, "flows.duckdb") } });
@@ -47,37 +34,7 @@ let runner: FlowQueryRunner;
 
 before(async () => {
   await w.start();
-  const decoder = new FlowDecoder({ stats: new CollectorStats() });
-  let n = 0;
-  const sink = new RecordSink(
-    (b) => {
-      for (let i = 0; i < b.length; i++, n++) {
-        b.cols.time_received[i] = T0 + ((n * 7919 * 1009) % SPAN);
-        if (n % 3 === 0) b.cols.sampling_rate[i] = 100;
-        flows.push({
-          t: b.cols.time_received[i]!,
-          bytes: b.cols.bytes[i]!,
-          scaled: b.cols.bytes[i]! * Math.max(b.cols.sampling_rate[i]!, 1),
-          protocol: b.cols.protocol[i]!,
-          dstAs: b.cols.dst_as[i]!,
-          dstPort: b.cols.dst_port[i]!,
-          srcAddr: formatIp(b.cols.src_addr, i * 16),
-        });
-      }
-      w.consume(b);
-    },
-    () => {},
-    512,
-    () => {},
-    new BatchPool(512, 2),
-  );
-  for (const name of UNITS) {
-    for (const d of readUnitDatagrams(unit(name))) {
-      const exporterIp = parseIp(d.srcAddr) ?? new Uint8Array(16);
-      decoder.decode(d.payload, { exporter: d.srcAddr, exporterIp, receivedMs: d.timeMs }, sink);
-    }
-  }
-  sink.flush();
+  flows.push(...decodeSpread(UNITS, T0, SPAN, (b) => w.consume(b)));
   await w.flush();
   runner = new FlowQueryRunner(() => w.database, 10_000);
 });
@@ -94,7 +51,7 @@ function top(
   n: number,
 ): [string | number, number][] {
   const m = new Map<string | number, number>();
-  for (const f of flows) if (keep(f)) m.set(key(f), (m.get(key(f)) ?? 0) + f.scaled);
+  for (const f of flows) if (keep(f)) m.set(key(f), (m.get(key(f)) ?? 0) + f.bytes * f.scale);
   return [...m]
     .sort((a, b) => b[1] - a[1] || (typeof a[0] === "number" ? a[0] - Number(b[0]) : a[0] < b[0] ? -1 : 1))
     .slice(0, n);
@@ -260,7 +217,7 @@ test("bad requests are 400 with a message", async () => {
 /** Operators' 95th of the 5-minute average bps over [T0, T0+SPAN) of the flows passing `keep`, in JS. */
 function js95(keep: (f: Flow) => boolean): number {
   const win = new Array<number>(SPAN / 300_000).fill(0);
-  for (const f of flows) if (keep(f)) win[Math.floor((f.t - T0) / 300_000)]! += (f.scaled * 8) / 300;
+  for (const f of flows) if (keep(f)) win[Math.floor((f.t - T0) / 300_000)]! += (f.bytes * f.scale * 8) / 300;
   win.sort((a, b) => a - b);
   return win[Math.ceil(0.95 * win.length) - 1]!;
 }

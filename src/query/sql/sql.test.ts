@@ -6,14 +6,10 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { BatchPool, type FlowBatch } from "../../collector/batch.js";
-import { FlowDecoder } from "../../collector/decoder.js";
+import type { FlowBatch } from "../../collector/batch.js";
 import { formatIp, parseIp } from "../../collector/ip.js";
-import { CollectorStats } from "../../collector/stats.js";
-import { SflowDecoder } from "../../collector/sflow/decoder.js";
-import { RecordSink } from "../../collector/types.js";
 import { ConfigError } from "../../config/schema.js";
-import { readUnitDatagrams, unit } from "../../../test/helpers/captures.js";
+import { decodeUnit } from "../../../test/helpers/captures.js";
 import { StoreWriter } from "../../store/writer.js";
 import { defaultSqlConfig, validateSqlConfig } from "./config.js";
 import { SqlCancelledError, SqlError, SqlInvalidError, SqlRefusedError, SqlTimeoutError } from "./errors.js";
@@ -29,30 +25,17 @@ const expectedIps = new Map<string, number>();
 let rows = 0;
 
 function decode(onBatch: (b: FlowBatch) => void): void {
-  const stats = new CollectorStats();
-  const decoder = new FlowDecoder({ stats, sflow: new SflowDecoder({ stats }).hook });
-  const sink = new RecordSink(
-    (b) => {
-      for (let i = 0; i < b.length; i++) {
-        for (const c of IP_COLUMNS) {
-          const col = (b.cols as unknown as Record<string, Uint8Array>)[c]!;
-          const key = `${c}=${formatIp(col, i * 16)}`;
-          expectedIps.set(key, (expectedIps.get(key) ?? 0) + 1);
-        }
+  decodeUnit(UNIT, (b) => {
+    for (let i = 0; i < b.length; i++) {
+      for (const c of IP_COLUMNS) {
+        const col = (b.cols as unknown as Record<string, Uint8Array>)[c]!;
+        const key = `${c}=${formatIp(col, i * 16)}`;
+        expectedIps.set(key, (expectedIps.get(key) ?? 0) + 1);
       }
-      rows += b.length;
-      onBatch(b);
-    },
-    () => {},
-    512,
-    () => {},
-    new BatchPool(512, 2),
-  );
-  for (const d of readUnitDatagrams(unit(UNIT))) {
-    const exporterIp = parseIp(d.srcAddr) ?? new Uint8Array(16);
-    decoder.decode(d.payload, { exporter: d.srcAddr, exporterIp, receivedMs: d.timeMs }, sink);
-  }
-  sink.flush();
+    }
+    rows += b.length;
+    onBatch(b);
+  });
 }
 
 before(async () => {

@@ -1,7 +1,8 @@
 // Test-only: start Debian's gobgpd on loopback with a generated config, and
-// drive it with the gobgp CLI. Used by test/enrich-bgp*.test.ts,
-// test/enrich-bmp*.test.ts and bench/enrich-rib.ts. A missing gobgpd is an
-// error (CI installs it: .ci/setup.d/40-gobgp.sh), never a skip.
+// drive it with the gobgp CLI. Used by test/enrich-bgp*.test.ts and
+// test/enrich-bmp*.test.ts through test/helpers/gobgpd.ts, which stops them
+// after the file. A missing gobgpd is an error (CI installs it:
+// .ci/setup.d/40-gobgp.sh), never a skip.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -34,11 +35,22 @@ export interface GobgpdOptions {
   bmp?: { port: number; policy: string }[];
 }
 
+/**
+ * Path attributes of a route as the gobgp CLI's keyword/value pairs, in the
+ * order given: nexthop, aspath ("65010,{65040,65041}"), community,
+ * large-community, local-pref, identifier (ADD-PATH path id) …
+ */
+export type RouteAttrs = Record<string, string | number>;
+
 export interface Gobgpd {
   api: number;
   proc: ChildProcess;
   /** Run the gobgp CLI against this daemon; rejects on a non-zero exit. */
   cli(args: string[]): Promise<string>;
+  /** `gobgp global rib add prefix -a ipv4|ipv6 attrs…` (the family from the prefix). */
+  announce(prefix: string, attrs?: RouteAttrs): Promise<string>;
+  /** `gobgp global rib del prefix -a ipv4|ipv6 attrs…` (e.g. { identifier: 1 }). */
+  withdraw(prefix: string, attrs?: RouteAttrs): Promise<string>;
   /** SIGTERM and wait for the exit. */
   stop(): Promise<void>;
   log(): string;
@@ -108,6 +120,19 @@ function toml(o: GobgpdOptions): string {
   return lines.join("\n") + "\n";
 }
 
+function ribArgs(op: "add" | "del", prefix: string, attrs: RouteAttrs): string[] {
+  const family = prefix.includes(":") ? "ipv6" : "ipv4";
+  return [
+    "global",
+    "rib",
+    op,
+    prefix,
+    "-a",
+    family,
+    ...Object.entries(attrs).flatMap(([k, v]) => [k, String(v)]),
+  ];
+}
+
 export async function startGobgpd(o: GobgpdOptions): Promise<Gobgpd> {
   requireGobgp();
   const dir = mkdtempSync(join(tmpdir(), "nagare-gobgpd-"));
@@ -135,6 +160,8 @@ export async function startGobgpd(o: GobgpdOptions): Promise<Gobgpd> {
     api,
     proc,
     cli,
+    announce: (prefix, attrs = {}) => cli(ribArgs("add", prefix, attrs)),
+    withdraw: (prefix, attrs = {}) => cli(ribArgs("del", prefix, attrs)),
     log: () => out,
     async stop() {
       if (proc.exitCode === null) proc.kill("SIGTERM");
