@@ -1,4 +1,4 @@
-// `npm run bench -- enrich [--seconds S] [--networks N] [--geo N] [--runs R]`
+// `npm run bench -- enrich [--seconds S] [--networks N] [--geo N] [--runs R] [--ribv4 N] [--ribv6 N]`
 // — what enrichment costs the collector (issue 8: "collector throughput with
 // all enrichment on, next to the figure with it off; at most 25 % slower").
 //
@@ -12,13 +12,18 @@
 //      file (--networks prefixes, IPv4 + IPv6), an AS-names file (70 k ASes),
 //      GeoLite2-layout Country and ASN databases (--geo prefixes each,
 //      written by test/tools/mmdbgen: needs NAGARE_MMDBGEN, see
-//      .ci/setup.d/45-mmdb.sh), exporter and interface classifier rules and
-//      static interfaces. Routing data (BMP/BGP) is measured by
-//      `npm run bench -- rib` (lookup ns per address; 2 per flow).
+//      .ci/setup.d/45-mmdb.sh), exporter and interface classifier rules,
+//      static interfaces, and routing: a generated full-size table (--ribv4
+//      1 M + --ribv6 200 k routes, the generator of bench/enrich-rib.ts)
+//      loaded into the RIB of the stream's exporter before timing, so each
+//      flow costs two route lookups (through the RIB's lookup cache) and the
+//      BGP columns. Prints the address- and route-cache hit rates over the
+//      stream. The bare RIB (memory, uncached lookups): `npm run bench -- rib`.
 //   2. lookup cost per flow: prebuilt 4096-row FlowBatches whose addresses
 //      are drawn from pools of 1 k / 100 k / 1 M distinct addresses, one
-//      source at a time and all together, and GeoIP with its per-address
-//      cache off (every lookup goes to the .mmdb) — CPU ns per flow. Every
+//      source at a time and all together, GeoIP with its per-address cache
+//      off (every lookup walks the .mmdb tree) and routing with the RIB's
+//      lookup cache on and off — CPU ns per flow. Every
 //      variant includes the exporter / interface pass (the interface source
 //      is always present), and the pools are uniform: a worst case for the
 //      per-address cache, real traffic repeats addresses far more.

@@ -20,8 +20,8 @@
 //                              DDoS detection delay per vector over real UDP, counter memory, cost per flow (bench/detect.ts, results-detect.json)
 //   npm run bench -- rib [--v4 N] [--v6 N] [--peers P] [--lookups N] [--seed S] [--via bird [--sample N]]
 //                              routing RIB: memory per route for a generated full table, ns per lookup (bench/enrich-rib.ts, results-rib.json)
-//   npm run bench -- enrich [--seconds S] [--networks N] [--geo N] [--runs R]
-//                              decode + enrichment (networks, GeoIP, AS names, classifiers) vs off; ns per flow (bench/enrich.ts, results-enrich.json)
+//   npm run bench -- enrich [--seconds S] [--networks N] [--geo N] [--runs R] [--ribv4 N] [--ribv6 N]
+//                              decode + enrichment (networks, GeoIP, AS names, classifiers, routing) vs off; ns per flow (bench/enrich.ts, results-enrich.json)
 //   npm run bench -- kafka [--flows N] [--partitions P]
 //                              Kafka producer: encode and encode+produce flows/s to a real broker (bench/kafka.ts, results-kafka.json)
 //   npm run bench -- kafka-e2e [--rate F] [--seconds S] [--partitions P]

@@ -132,8 +132,8 @@ export function prestoLakeSuite(server: () => string, skip: string | false): voi
 }
 
 function lakeTests(server: () => string, skip: string | false): void {
-  const dir = mkdtempSync(join(tmpdir(), "nagare-presto-lake-"));
-  const lakeDir = join(dir, "lake");
+  // Made in before(): a skipped suite runs no hook, so it would leave the directory behind.
+  let dir = "";
   // A schema per run: runs never see each other's tables.
   const lake: LakeTable = { catalog: "hive", schema: `nagare_p${process.pid}`, table: "flows" };
   let writer: StoreWriter | undefined;
@@ -146,6 +146,8 @@ function lakeTests(server: () => string, skip: string | false): void {
 
   before(async () => {
     if (skip) return;
+    dir = mkdtempSync(join(tmpdir(), "nagare-presto-lake-"));
+    const lakeDir = join(dir, "lake");
     const url = server();
     client = new TrinoClient({ server: url, user: "nagare", timeoutMs: 120_000, protocol: "presto" });
     // Set but unreachable: fail here, loudly.
@@ -202,7 +204,7 @@ function lakeTests(server: () => string, skip: string | false): void {
     duck?.close();
     await sql?.stop();
     await writer?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   const T = `${lake.catalog}.${lake.schema}.${lake.table}`;

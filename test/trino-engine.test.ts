@@ -256,6 +256,7 @@ test(
         kind: "trino",
         server: SERVER,
         table: `${lake.catalog}.${lake.schema}.${lake.table}`,
+        label: `Trino ${SERVER} (${lake.catalog}.${lake.schema})`,
       });
       // The app's own store is empty: these rows can only come from the lake in Trino.
       const q = QUERIES[0]![1](base);
@@ -280,6 +281,63 @@ test(
       const bad = await api("POST", "/api/v1/engine/sql", { sql: "SELECT nope FROM nowhere" });
       assert.equal(bad.status, 400);
       assert.match(String(bad.json.error), /trino: .*nowhere/);
+
+      // The whole UI on Trino (docs/trino.md): /api/v1/sql, views and downloads run in Trino's dialect.
+      const top =
+        `SELECT dst_addr, sum(bytes) AS b FROM ${lake.table} ` +
+        `GROUP BY dst_addr ORDER BY b DESC, dst_addr LIMIT 10`;
+      const viaSql = await api("POST", "/api/v1/sql", { sql: top });
+      assert.equal(viaSql.status, 200, JSON.stringify(viaSql.json));
+      const mine = await sql.query(
+        "SELECT nagare_ip(dst_addr) AS d, sum(bytes) AS b FROM flows_raw GROUP BY d ORDER BY b DESC, d LIMIT 10",
+      );
+      assert.deepEqual(
+        viaSql.json.rows,
+        mine.rows.map((r) => r.map(String)),
+      );
+      assert.deepEqual(
+        (viaSql.json.columns as { type: string }[]).map((c) => c.type),
+        ["VARCHAR", "DECIMAL(38,0)"],
+      );
+      const paged = await api("POST", "/api/v1/sql", {
+        sql: `SELECT src_port FROM ${lake.table} ORDER BY time_received, src_port, dst_port, bytes`,
+        limit: 100,
+        offset: 50,
+      });
+      assert.equal(paged.status, 200, JSON.stringify(paged.json));
+      assert.equal((paged.json.rows as unknown[]).length, 100);
+      assert.equal(paged.json.nextOffset, 150);
+      const views = await api("GET", "/api/v1/views");
+      assert.deepEqual(views.json, [lake.table]);
+      const cols = await api("GET", `/api/v1/views/${lake.table}/columns`);
+      assert.ok(
+        (cols.json as unknown as { name: string; type: string }[]).some(
+          (c) => c.name === "src_addr" && c.type === "VARCHAR",
+        ),
+        JSON.stringify(cols.json),
+      );
+      const refused = await api("POST", "/api/v1/sql", { sql: `CREATE TABLE x AS SELECT 1` });
+      assert.equal(refused.status, 403);
+      assert.match(String(refused.json.error), /^CREATE statement refused/);
+      const pos = await api("POST", "/api/v1/sql", { sql: "SELECT nope\nFROM flows" });
+      assert.equal(pos.status, 400, JSON.stringify(pos.json));
+      assert.equal(pos.json.line, 1);
+      assert.equal(pos.json.column, 8);
+      assert.equal(pos.json.offset, 7);
+      // Slow on purpose: a cross join Trino cannot finish in 500 ms.
+      const slow = await api("POST", "/api/v1/sql", {
+        sql: "SELECT count(*) FROM UNNEST(sequence(1, 30000)) a(x) CROSS JOIN UNNEST(sequence(1, 30000)) b(y) WHERE x * y = 7",
+        timeoutMs: 500,
+      });
+      assert.equal(slow.status, 408, JSON.stringify(slow.json));
+      const csv = await fetch(
+        `http://${app.http.address}/api/v1/sql.csv?q=${encodeURIComponent(`SELECT count(*) AS n FROM ${lake.table}`)}`,
+        { headers: { Authorization: `Bearer ${app.token!.token}` } },
+      );
+      assert.equal(
+        await csv.text(),
+        `n\n${String((await sql.query("SELECT count(*) FROM flows_raw")).rows[0]![0])}\n`,
+      );
     } finally {
       await app.stop();
     }

@@ -106,11 +106,7 @@ const a = (method: string, path: string, body?: unknown) =>
 const b = (method: string, path: string, body?: unknown) =>
   call(`http://${app.http.address}`, app.token!.token, method, path, body);
 
-async function sqlOk(
-  on: typeof a,
-  sql: string,
-  extra: Record<string, unknown> = {},
-): Promise<SqlAnswer> {
+async function sqlOk(on: typeof a, sql: string, extra: Record<string, unknown> = {}): Promise<SqlAnswer> {
   const r = await on("POST", "/api/v1/sql", { sql, ...extra });
   assert.equal(r.status, 200, `${sql}\n${r.text}`);
   return r.json as unknown as SqlAnswer;
@@ -158,7 +154,10 @@ before(async () => {
   server = `http://${trinoA.httpAddress}`;
 
   // B builds the web UI into web/dist (what npm test's build does) for the browser test.
-  execFileSync(process.execPath, [join(repoRoot(), "web", "build.mjs")], { cwd: repoRoot(), stdio: "inherit" });
+  execFileSync(process.execPath, [join(repoRoot(), "web", "build.mjs")], {
+    cwd: repoRoot(),
+    stdio: "inherit",
+  });
   const config = validateConfig({
     dataDir: join(dir, "b-data"),
     collector: { listen: ["127.0.0.1:0"], sflowListen: ["127.0.0.1:0"] },
@@ -256,7 +255,10 @@ test("CSV and JSON downloads on B equal A's, byte for byte", async () => {
     assert.ok(got.text.length > 50_000);
     assert.equal(got.text, want.text, `${ext} download differs`);
   }
-  assert.equal((await b("GET", `/api/v1/sql.csv?q=${encodeURIComponent(PAGED)}`)).text.split("\n").length, 2502);
+  assert.equal(
+    (await b("GET", `/api/v1/sql.csv?q=${encodeURIComponent(PAGED)}`)).text.split("\n").length,
+    2502,
+  );
   const refused = await b("GET", `/api/v1/sql.csv?q=${encodeURIComponent("DROP TABLE flows")}`);
   assert.equal(refused.status, 403);
   assert.match(String(refused.json.error), /DROP statement refused/);

@@ -30,7 +30,15 @@ function networks(v6: boolean): { prefix: string; data: unknown }[] {
   const out = new Map<string, unknown>();
   const cc = ["JP", "US", "DE", "FR", "BR"];
   // Nested and adjacent prefixes, the edges of the space, host routes.
-  const fixed = ["0.0.0.0/8", "10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "10.1.2.3/32", "255.255.255.255/32", "128.0.0.0/1"];
+  const fixed = [
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "10.1.0.0/16",
+    "10.1.2.0/24",
+    "10.1.2.3/32",
+    "255.255.255.255/32",
+    "128.0.0.0/1",
+  ];
   for (const p of fixed) out.set(p, null);
   for (let i = 0; i < 400; i++) {
     const len = 8 + (rnd() % 25);
@@ -38,7 +46,8 @@ function networks(v6: boolean): { prefix: string; data: unknown }[] {
     out.set(`${ip4(w)}/${len}`, null);
   }
   if (v6) {
-    for (const p of ["2001:db8::/32", "2001:db8:1::/48", "2001:db8:1:2::1/128", "ffff::/16", "2c0f::/16"]) out.set(p, null);
+    for (const p of ["2001:db8::/32", "2001:db8:1::/48", "2001:db8:1:2::1/128", "ffff::/16", "2c0f::/16"])
+      out.set(p, null);
     for (let i = 0; i < 200; i++) out.set(`2001:db8:${hex(rnd())}::/${33 + (rnd() % 60)}`, null);
   }
   let i = 0;
@@ -48,7 +57,10 @@ function networks(v6: boolean): { prefix: string; data: unknown }[] {
     const data =
       i % 3 === 0
         ? { autonomous_system_number: 64500 + (i % 50), autonomous_system_organization: `ORG ${i % 50}` }
-        : { country: { iso_code: cc[i % cc.length], geoname_id: i % 5 }, registered_country: { iso_code: "ZZ" } };
+        : {
+            country: { iso_code: cc[i % cc.length], geoname_id: i % 5 },
+            registered_country: { iso_code: "ZZ" },
+          };
     return { prefix, data };
   });
 }
@@ -60,7 +72,16 @@ function addresses(v6: boolean): Uint8Array[] {
   ]; // prettier-ignore
   for (let i = 0; i < 3000; i++) texts.push(ip4(rnd()));
   if (v6) {
-    texts.push("::", "::1", "2001:db8::", "2001:db8:1:2::1", "2001:db8:1:2::2", "ffff::1", "ffff:ffff::", "2c0f:ffff::1");
+    texts.push(
+      "::",
+      "::1",
+      "2001:db8::",
+      "2001:db8:1:2::1",
+      "2001:db8:1:2::2",
+      "ffff::1",
+      "ffff:ffff::",
+      "2c0f:ffff::1",
+    );
     for (let i = 0; i < 2000; i++) texts.push(ip6());
   }
   return texts.map((t) => parseIp(t)!);
@@ -101,8 +122,14 @@ test("GeoIp merges databases field by field, with stable answer objects", async 
   writeMmdb(asn, {
     databaseType: "GeoLite2-ASN",
     networks: [
-      { prefix: "192.0.2.0/25", data: { autonomous_system_number: 2914, autonomous_system_organization: "NTT" } },
-      { prefix: "2001:db8::/32", data: { autonomous_system_number: 64500, autonomous_system_organization: "X" } },
+      {
+        prefix: "192.0.2.0/25",
+        data: { autonomous_system_number: 2914, autonomous_system_organization: "NTT" },
+      },
+      {
+        prefix: "2001:db8::/32",
+        data: { autonomous_system_number: 64500, autonomous_system_organization: "X" },
+      },
     ],
   });
   const g = new GeoIp([country, asn], 0);

@@ -250,7 +250,8 @@ export class GeoIp {
       const g = db.lookup(a, off);
       if (g === null || (g.country === "" && g.asn === 0)) continue;
       if (out === null) out = g;
-      else if ((out.country === "" && g.country !== "") || (out.asn === 0 && g.asn !== 0)) out = this.merge(out, g);
+      else if ((out.country === "" && g.country !== "") || (out.asn === 0 && g.asn !== 0))
+        out = this.merge(out, g);
     }
     return out ?? NO_GEO;
   }

@@ -68,7 +68,14 @@ test("PrefixTable = naive longest match (random nested prefixes, IPv4 and IPv6, 
     };
     if (round > 0) add("0.0.0.0/0");
     if (round > 1) add("::/0");
-    for (const t of ["255.255.255.255/32", "255.255.255.0/24", "0.0.0.0/32", "128.0.0.0/1", "ffff::/16", "::/128"])
+    for (const t of [
+      "255.255.255.255/32",
+      "255.255.255.0/24",
+      "0.0.0.0/32",
+      "128.0.0.0/1",
+      "ffff::/16",
+      "::/128",
+    ])
       add(t);
     for (let i = 0; i < 300; i++) add(`${randomV4()}/${rnd(33)}`);
     for (let i = 0; i < 200; i++) add(`${randomV6()}/${rnd(129)}`);

@@ -25,7 +25,7 @@ const dir = mkdtempSync(join(tmpdir(), "nagare-activation-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** The unit decoded as the collector does, in small pooled batches, each retained for the test. */
-function decodeBatches(capacity = 128): FlowBatch[] {
+function decodeBatches(capacity = 128, unitName = UNIT): FlowBatch[] {
   const out: FlowBatch[] = [];
   const stats = new CollectorStats();
   const decoder = new FlowDecoder({ stats, sflow: new SflowDecoder({ stats }).hook });
@@ -38,7 +38,7 @@ function decodeBatches(capacity = 128): FlowBatch[] {
     () => {},
     new BatchPool(capacity, 2),
   );
-  for (const d of readUnitDatagrams(unit(UNIT))) {
+  for (const d of readUnitDatagrams(unit(unitName))) {
     const exporterIp = parseIp(d.srcAddr) ?? new Uint8Array(16);
     decoder.decode(d.payload, { exporter: d.srcAddr, exporterIp, receivedMs: d.timeMs }, sink);
   }
@@ -226,6 +226,43 @@ test("a store without enrichment keeps its stages narrow; flows_raw still has ev
       "SELECT count(*), count(exporter_name), sum(in_if_speed), count(*) FILTER (WHERE out_if_speed = 0) FROM flows_raw",
     ),
     [[BigInt(w.rowsCommitted), 0n, 0n, BigInt(w.rowsCommitted)]],
+  );
+  await w.stop();
+});
+
+test("sFlow's extended gateway activates the BGP route columns: as decoded (tcpdump's decode), none before", async () => {
+  const path = join(dir, "sflow.duckdb");
+  const w = new StoreWriter({ config: { path } });
+  await w.start();
+  // Flow samples without a gateway record, then tcpdump__sflow_expanded's one sample with it.
+  const before = decodeBatches(512, "tcpdump__sflow_multiple_counter_30_pdus");
+  const n0 = before.reduce((s, b) => s + b.length, 0);
+  assert.ok(n0 > 0);
+  for (const b of before) {
+    w.consume(b);
+    b.release();
+  }
+  await w.flush();
+  for (const b of decodeBatches(512, "tcpdump__sflow_expanded")) {
+    w.consume(b);
+    b.release();
+  }
+  await w.flush();
+  assert.equal(w.rowsCommitted, n0 + 1);
+  // The values tcpdump prints for that sample (test/sflow-conformance.test.ts checks the decode).
+  assert.deepEqual(
+    await rows(
+      w.connection,
+      "SELECT as_path, bgp_communities, local_pref, dst_as FROM flows_raw WHERE as_path IS NOT NULL",
+    ),
+    [["8218 29605 203361", "8218:101 29169:100 29169:50000 29169:51706", 100, 203361]],
+  );
+  assert.deepEqual(
+    await rows(
+      w.connection,
+      "SELECT count(*) FROM flows_raw WHERE as_path IS NULL AND bgp_communities IS NULL AND local_pref = 0",
+    ),
+    [[BigInt(n0)]],
   );
   await w.stop();
 });

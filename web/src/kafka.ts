@@ -24,8 +24,25 @@ interface KafkaState {
     lagUpdatedMs: number;
     metrics: Record<string, number>;
     malformed: Record<string, number>;
+    lastError: BusError | null;
   } | null;
   producer: Record<string, number> | null;
+  producerLastError: BusError | null;
+}
+
+/** Why the last produce or fetch failed (src/bus/errors.ts): tls, auth, network or other. */
+interface BusError {
+  kind: string;
+  message: string;
+  atMs: number;
+}
+
+function errorLine(id: string, who: string, e: BusError): HTMLElement {
+  return h(
+    "p",
+    { id, class: "error" },
+    `${who} error (${e.kind}, ${new Date(e.atMs).toISOString().slice(11, 19)}Z): ${e.message}`,
+  );
 }
 
 /** Appends the section to root; returns its stop function. */
@@ -79,7 +96,9 @@ export function kafkaSection(root: HTMLElement): () => void {
             ),
           ),
         );
+        if (c.lastError) parts.push(errorLine("kafka-consumer-error", "consumer", c.lastError));
       }
+      if (s.producerLastError) parts.push(errorLine("kafka-producer-error", "producer", s.producerLastError));
       if (s.producer) {
         parts.push(
           h(

@@ -466,8 +466,8 @@ const S_PATH = 3;
 const S_NODE = 4;
 
 /**
- * Lookup cache entries per RIB (4-way set-associative; 65 536 × 28 bytes
- * ≈ 1.8 MB, allocated at the first lookup by a flow of the router). A full-table trie lookup is 2-3 µs of
+ * Lookup cache entries per RIB, at most (4-way set-associative, 36 bytes an
+ * entry: ≤ 2.4 MB; it starts at 4096 entries and grows with the working set). A full-table trie lookup is 2-3 µs of
  * cache misses over ~100 MB; flow addresses repeat, so most lookups are
  * answered here in a few tens of ns.
  */
@@ -482,8 +482,15 @@ export class Rib {
    */
   generation = 1;
   /** Lookup cache: per entry the 4 address words and the generation; the answer beside it. */
-  private ck: Int32Array | null = null;
+  private ck = new Int32Array(0);
+  /** Words 0-2 of each entry's address (only IPv6 entries need them). */
+  private cw = new Int32Array(0);
   private cv: (RouteInfo | null)[] = [];
+  private ccap = 0;
+  private cmask = 0;
+  /** Live entries evicted since `window` (the lookup count when the current window began). */
+  private evictions = 0;
+  private window = 0;
   cacheHits = 0;
   cacheMisses = 0;
   /** false: every lookup walks the trie (the bench's uncached figure). */
@@ -507,6 +514,7 @@ export class Rib {
 
   constructor(attrs: AttrTable) {
     this.attrs = attrs;
+    this.growCache(4096);
   }
 
   get routes(): number {
@@ -631,42 +639,77 @@ export class Rib {
     const w1 = (addr[off + 4]! << 24) | (addr[off + 5]! << 16) | (addr[off + 6]! << 8) | addr[off + 7]!;
     const w2 = (addr[off + 8]! << 24) | (addr[off + 9]! << 16) | (addr[off + 10]! << 8) | addr[off + 11]!;
     const w3 = (addr[off + 12]! << 24) | (addr[off + 13]! << 16) | (addr[off + 14]! << 8) | addr[off + 15]!;
-    let ck = this.ck;
-    if (ck === null) {
-      ck = this.ck = new Int32Array(RCACHE * 5);
-      this.cv = new Array<RouteInfo | null>(RCACHE).fill(null);
-    }
-    // Multiplicative mixing (murmur3 constants); IPv4-mapped addresses differ only in w3.
-    let h = Math.imul(w3, 0xcc9e2d51) ^ Math.imul(w0 ^ w1 ^ w2, 0x1b873593);
-    h ^= h >>> 15;
+    const v4 = w0 === 0 && w1 === 0 && w2 === 0xffff;
+    // Check word: 0 for IPv4-mapped, else an odd hash of words 0-2 (kept in
+    // a side table, compared only for IPv6).
+    const chk = v4 ? 0 : (Math.imul(w0, 0x1b873593) ^ Math.imul(w1 ^ (w2 >>> 7), 0xcc9e2d51) ^ w2) | 1;
+    let h = Math.imul(w3, 0xcc9e2d51) ^ chk;
+    h ^= h >>> 16;
     h = Math.imul(h, 0x85ebca6b);
     h ^= h >>> 13;
-    // 4-way sets, ways in insertion order (way 0 the newest): a miss shifts
+    // 4-way sets of 4-word slots [generation, word 3, check, 0]: one 64-byte
+    // line per set. Ways in insertion order (way 0 the newest): a miss shifts
     // the set down one way, dropping the oldest. (Direct-mapped or 2-way, the
-    // addresses sharing a set by chance kept evicting each other: measured
-    // 2 % misses on a 5 k-address working set, each a 2-3 µs trie walk.)
-    const e = (h & (RCACHE / 4 - 1)) << 2;
+    // addresses sharing a set by chance kept evicting each other: 2 % misses
+    // on a 5 k-address working set, each a 2-3 µs trie walk.)
+    const ck = this.ck;
+    const e = (h & this.cmask) << 2;
     const gen = this.generation;
-    for (let x = e, k = e * 5; x < e + 4; x++, k += 5)
-      if (ck[k] === gen && ck[k + 4] === w3 && ck[k + 3] === w2 && ck[k + 2] === w1 && ck[k + 1] === w0) {
+    for (let x = e, k = e << 2; x < e + 4; x++, k += 4)
+      if (ck[k] === gen && ck[k + 1] === w3 && ck[k + 2] === chk) {
+        if (!v4) {
+          const f = this.cw;
+          if (f[x * 3] !== w0 || f[x * 3 + 1] !== w1 || f[x * 3 + 2] !== w2) continue;
+        }
         this.cacheHits++;
         return this.cv[x]!;
       }
     this.cacheMisses++;
     const r = this.lookupTrie(addr, off);
-    const k = e * 5;
-    for (let j = 19; j >= 5; j--) ck[k + j] = ck[k + j - 5]!;
+    const k = e << 2;
+    if (ck[k + 12] === gen) this.evictions++;
+    const seen = this.cacheHits + this.cacheMisses;
+    if (seen - this.window > this.ccap * 2) {
+      // Over the last 2 × capacity lookups, more than 1/64 of the capacity
+      // in live entries evicted: the working set outgrew the table.
+      if (this.evictions > this.ccap >> 6 && this.ccap < RCACHE) {
+        this.growCache(this.ccap * 2);
+        return r;
+      }
+      this.window = seen;
+      this.evictions = 0;
+    }
+    for (let j = 15; j >= 4; j--) ck[k + j] = ck[k + j - 4]!;
     const cv = this.cv;
+    const f = this.cw;
+    for (let j = 3 * e + 11; j >= 3 * e + 3; j--) f[j] = f[j - 3]!;
     cv[e + 3] = cv[e + 2]!;
     cv[e + 2] = cv[e + 1]!;
     cv[e + 1] = cv[e]!;
     ck[k] = gen;
-    ck[k + 1] = w0;
-    ck[k + 2] = w1;
-    ck[k + 3] = w2;
-    ck[k + 4] = w3;
+    ck[k + 1] = w3;
+    ck[k + 2] = chk;
+    f[3 * e] = w0;
+    f[3 * e + 1] = w1;
+    f[3 * e + 2] = w2;
     cv[e] = r;
     return r;
+  }
+
+  /**
+   * A fresh (empty) cache of `entries`. It starts small and doubles while
+   * live entries get evicted, up to RCACHE: a table much larger than the
+   * working set costs a cache miss per probe (the probe of a 1.3 MB table
+   * was most of a cached lookup's time on a shared VM).
+   */
+  private growCache(entries: number): void {
+    this.ccap = entries;
+    this.cmask = entries / 4 - 1;
+    this.ck = new Int32Array(entries * 4);
+    this.cw = new Int32Array(entries * 3);
+    this.cv = new Array<RouteInfo | null>(entries).fill(null);
+    this.evictions = 0;
+    this.window = this.cacheHits + this.cacheMisses;
   }
 
   /** A new generation (kept a non-zero int32: it is stored in an Int32Array whose fresh entries are 0). */

@@ -89,7 +89,7 @@ export function readOnlyStatement(sql: string): string {
   if (body.includes(";"))
     throw new SqlRefusedError(`${statements} statements: only one statement may be run at a time`);
   let k = keywordAt(body);
-  if (k.word === "") throw new SqlInvalidError("no SQL statement");
+  if (k.word === "") throw new SqlInvalidError("nothing to run: no SQL statement");
   while (k.word === "EXPLAIN") {
     let at = k.end;
     for (;;) {
