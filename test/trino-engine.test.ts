@@ -297,7 +297,8 @@ test(
       );
       assert.deepEqual(
         (viaSql.json.columns as { type: string }[]).map((c) => c.type),
-        ["VARCHAR", "DECIMAL(38,0)"],
+        // Trino's sum of a bigint is a bigint (DuckDB's a HUGEINT): named as DuckDB names Trino's type.
+        ["VARCHAR", "BIGINT"],
       );
       const paged = await api("POST", "/api/v1/sql", {
         sql: `SELECT src_port FROM ${lake.table} ORDER BY time_received, src_port, dst_port, bytes`,
@@ -326,7 +327,7 @@ test(
       assert.equal(pos.json.offset, 7);
       // Slow on purpose: a cross join Trino cannot finish in 500 ms.
       const slow = await api("POST", "/api/v1/sql", {
-        sql: "SELECT count(*) FROM UNNEST(sequence(1, 30000)) a(x) CROSS JOIN UNNEST(sequence(1, 30000)) b(y) WHERE x * y = 7",
+        sql: "SELECT count(*) FROM UNNEST(sequence(1, 10000)) a(x) CROSS JOIN UNNEST(sequence(1, 10000)) b(y) CROSS JOIN UNNEST(sequence(1, 100)) c(z) WHERE x * y * z = 7",
         timeoutMs: 500,
       });
       assert.equal(slow.status, 408, JSON.stringify(slow.json));

@@ -246,12 +246,16 @@ export class AddrCache {
   put(net: NetworkInfo | null, geo: GeoAnswer): AddrAnswer {
     // Bounded even if every answer differs.
     if (this.answers.length >= this.maxCapacity || this.geoIds.size >= this.maxCapacity) this.clear();
-    // Grow at a quarter full, or on an eviction once an eighth full: with 4
-    // ways, sets overflow by chance well before the table is full (at half
-    // full ~10 % of entries would keep evicting each other, each eviction a
-    // GeoIP lookup of microseconds when its address comes back).
+    // Grow at a quarter full, or on an eviction once 3/16 full: with 4 ways,
+    // sets overflow by chance well before the table is full (at half full
+    // ~10 % of entries would keep evicting each other, each eviction a
+    // lookup of the sources when its address comes back). Not earlier: with
+    // the eviction rule at 1/8 the bench stream's 4.9 k addresses grew the
+    // table to 64 k slots (2 MB with the side table), and the probes missed
+    // the CPU caches; a miss costs a GeoIP tree walk now, not a mmdb-lib
+    // text lookup, so a rare eviction is cheaper than a bigger table.
     if (this.capacity < this.maxCapacity && this.size * 4 >= this.capacity) this.grow();
-    else if (this.capacity < this.maxCapacity && this.size * 8 >= this.capacity && this.setFull())
+    else if (this.capacity < this.maxCapacity && this.size * 16 >= this.capacity * 3 && this.setFull())
       this.grow();
     let nid = 0;
     if (net) {
@@ -671,7 +675,6 @@ export class EnrichmentService implements FlowConsumer {
   private rowOut: IfEntry[] = [];
   private rowS: (AddrAnswer | null)[] = [];
   private rowD: (AddrAnswer | null)[] = [];
-  private rowRS: (RouteInfo | null)[] = [];
   private rowRD: (RouteInfo | null)[] = [];
 
   /**
@@ -721,7 +724,6 @@ export class EnrichmentService implements FlowConsumer {
       grow(this.rowOut, NO_IF_ENTRY);
       grow(this.rowS, null);
       grow(this.rowD, null);
-      grow(this.rowRS, null);
       grow(this.rowRD, null);
     }
     const rowE = this.rowE;
@@ -729,7 +731,6 @@ export class EnrichmentService implements FlowConsumer {
     const rowOut = this.rowOut;
     const rowS = this.rowS;
     const rowD = this.rowD;
-    const rowRS = this.rowRS;
     const rowRD = this.rowRD;
 
     // ---- resolve: exporter, interfaces, per-address answers, AS numbers, prefix lengths
@@ -771,7 +772,7 @@ export class EnrichmentService implements FlowConsumer {
         const ver = ip_version[i]!;
         if (!withAddrs || (ver !== 4 && ver !== 6)) {
           rowS[i] = rowD[i] = null;
-          rowRS[i] = rowRD[i] = null;
+          rowRD[i] = null;
           continue;
         }
         const rs = routing !== null && e !== null ? this.route(e.text, src, off) : null;
@@ -784,7 +785,6 @@ export class EnrichmentService implements FlowConsumer {
         if (rd !== null && (over || dst_prefix_len[i] === 0)) dst_prefix_len[i] = rd.prefixLen;
         rowS[i] = as;
         rowD[i] = ad;
-        rowRS[i] = rs;
         rowRD[i] = rd;
       }
     }

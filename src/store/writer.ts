@@ -111,6 +111,10 @@ export class StoreWriter implements FlowConsumer {
   private unflushed = 0;
   /** Rows appended since the last merge started. */
   private pending = 0;
+  /** The raw INSERTs + COMMIT in progress (commitRaw), if any: the aggregation lets it run alone. */
+  private rawCommit: Promise<void> | null = null;
+  /** Off: the aggregation does not wait for raw commits (NAGARE_STORE_AGG_YIELD=0; A/B of the bench). */
+  aggYield = process.env.NAGARE_STORE_AGG_YIELD !== "0";
   /** Rows appended in total. */
   rowsAppended = 0;
   /** Rows merged into flows_raw (committed, queryable). */
@@ -409,13 +413,16 @@ export class StoreWriter implements FlowConsumer {
     // Read before commitRaw clears the runs.
     const newest = this.stageRuns[s]!.newest;
     try {
-      await this.commitRaw(stageName(s), this.stageShape[s]!, this.stageRuns[s]!);
+      this.rawCommit = this.commitRaw(stageName(s), this.stageShape[s]!, this.stageRuns[s]!);
+      await this.rawCommit;
     } catch (err) {
       // Rows stay in their stage (the insert rolled back); the next flush retries them.
       this.stageBusy[s] = false;
       this.flushErrors++;
       this.log.limited("store:flush", "error", "store flush failed", { error: String(err) });
       return false;
+    } finally {
+      this.rawCommit = null;
     }
     this.stageRows[s] = 0;
     this.aggQueue.push(s);
@@ -484,7 +491,10 @@ export class StoreWriter implements FlowConsumer {
         : `(${stages.map((s) => `SELECT ${CORE_LIST} FROM ${stageName(s)}`).join(" UNION ALL ")})`;
     const t = TRACE ? [performance.now()] : null;
     try {
-      for (const set of ROLLUP_SETS) await conn.run(this.pendingInsertSql(set, from));
+      for (const set of ROLLUP_SETS) {
+        await this.yieldToCommit();
+        await conn.run(this.pendingInsertSql(set, from));
+      }
     } catch (err) {
       this.rollupErrors++;
       this.log.limited("store:rollup", "error", "rollup pending aggregate failed", { error: String(err) });
@@ -500,6 +510,7 @@ export class StoreWriter implements FlowConsumer {
     if (newest > this.newestCommitted) this.newestCommitted = newest;
     t?.push(performance.now());
     try {
+      await this.yieldToCommit();
       await this.closeBuckets(conn);
       t?.push(performance.now());
       if (performance.now() - this.lastCompact >= COMPACT_EVERY_MS) {
@@ -517,6 +528,18 @@ export class StoreWriter implements FlowConsumer {
       this.rollupErrors++;
       this.log.limited("store:rollup", "error", "rollup close failed", { error: String(err) });
     }
+  }
+
+  /**
+   * Wait while a raw commit runs (between the aggregation's statements):
+   * the commit is the visibility path, the aggregation is not; on two cores
+   * a GROUP BY on DuckDB's threads beside a raw INSERT slows the INSERT.
+   * The commit never waits for this (no deadlock), and each statement waits
+   * for one commit at most, so back-to-back commits cannot starve the
+   * aggregation (the stages it frees are what commits need).
+   */
+  private async yieldToCommit(): Promise<void> {
+    if (this.aggYield && this.rawCommit) await this.rawCommit.catch(() => {});
   }
 
   /**

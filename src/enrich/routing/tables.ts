@@ -128,6 +128,9 @@ export class RoutingTables {
   private readonly map: Map<string, string>;
   private readonly fallback: boolean;
   private readonly cache = new Map<string, RouterEntry | null>();
+  /** The last exporter looked up and its router (null: none; cleared with the cache). */
+  private lastExporter: string | null = null;
+  private lastRouter: RouterEntry | null = null;
 
   constructor(map: Record<string, string>, fallback: boolean) {
     this.map = new Map(Object.entries(map).map(([e, r]) => [canonicalAddress(e), canonicalAddress(r)]));
@@ -144,6 +147,7 @@ export class RoutingTables {
       r = new RouterEntry(address, kind, this.attrs);
       this.routers.set(`${kind}|${address}`, r);
       this.cache.clear();
+      this.lastExporter = null;
     }
     return r;
   }
@@ -152,6 +156,7 @@ export class RoutingTables {
     r.rib.clear();
     this.routers.delete(`${r.kind}|${r.address}`);
     this.cache.clear();
+    this.lastExporter = null;
   }
 
   all(): RouterEntry[] {
@@ -170,11 +175,18 @@ export class RoutingTables {
    * router comes or goes); the text is canonicalised once per new exporter.
    */
   lookup(exporter: string, addr: Uint8Array, offset: number): RouteInfo | null {
-    let r = this.cache.get(exporter);
-    if (r === undefined) {
-      r = this.pick(canonicalAddress(exporter));
-      if (this.cache.size > 100_000) this.cache.clear();
-      this.cache.set(exporter, r);
+    // The flows of a batch mostly share one exporter (the same string): skip the Map then.
+    let r: RouterEntry | null | undefined;
+    if (exporter === this.lastExporter) r = this.lastRouter;
+    else {
+      r = this.cache.get(exporter);
+      if (r === undefined) {
+        r = this.pick(canonicalAddress(exporter));
+        if (this.cache.size > 100_000) this.cache.clear();
+        this.cache.set(exporter, r);
+      }
+      this.lastExporter = exporter;
+      this.lastRouter = r;
     }
     if (r && r.rib.routes > 0) return r.rib.lookup(addr, offset);
     if (!this.fallback) return null;
