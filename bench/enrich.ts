@@ -63,7 +63,8 @@ function parseArgs(argv: string[]): Args {
   for (let i = 0; i < argv.length; i += 2) {
     const k = argv[i]!.replace(/^--/, "") as keyof Args;
     const v = Number(argv[i + 1]);
-    if (!(k in a) || !Number.isFinite(v) || v <= 0)
+    // --ribv4 0 --ribv6 0: no routes (routing lookups then find no RIB to walk).
+    if (!(k in a) || !Number.isFinite(v) || v < 0 || (v === 0 && k !== "ribv4" && k !== "ribv6"))
       throw new Error(`bench enrich: bad argument ${argv[i]} ${argv[i + 1]}`);
     a[k] = v;
   }

@@ -19,11 +19,16 @@
 // TABLES / DESCRIBE; Trino's error position comes back as line/column/offset.
 // Then Chromium (playwright-core) on B's SQL page: the engine label names
 // Trino and the grid shows A's rows.
+// Over HTTPS (query.engine.trino.ca): Apps that reach A's TLS listener with
+// A's self-signed certificate (<dataDir>/trino-tls/cert.pem) as their CA and
+// a real Nagare user + password of A (HTTP Basic) answer as B does, also
+// through the streamed POST /api/v1/engine/sql; a wrong password and a wrong
+// CA answer 502 naming authentication and the certificate.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -70,6 +75,7 @@ const flowsA = new FlowQueryRunner(() => writer.database, 5000);
 let apiA: HttpApi;
 let trinoA: TrinoServer;
 let app: App;
+let users: UserStore;
 let server = "";
 let span = { start: "", end: "" };
 
@@ -126,7 +132,7 @@ before(async () => {
   span = { start: String(row[0]), end: String(row[1]) };
   assert.equal(Number(row[2]), COPIES_MS.length * UNIT_FLOWS);
 
-  const users = new UserStore(join(dir, "a-data"));
+  users = new UserStore(join(dir, "a-data"));
   apiA = new HttpApi({
     listen: parseListen("127.0.0.1:0") as ListenAddress,
     token: TOKEN_A,
@@ -454,4 +460,135 @@ test("browser: B's SQL page names the Trino engine and shows A's rows", { timeou
   } finally {
     await browser?.close().catch(() => undefined);
   }
+});
+
+// ---------------------------------------------------------------- HTTPS, a password and a private CA
+
+const ENGINE_USER = "b-engine-tls";
+const ENGINE_PASSWORD = "engine-password-1234";
+
+/** An App like B reaching A's HTTPS listener with `trino` over the defaults below. */
+async function tlsApp(name: string, trino: Record<string, unknown>): Promise<App> {
+  const c = new App({
+    config: validateConfig({
+      dataDir: join(dir, name),
+      collector: { listen: ["127.0.0.1:0"], sflowListen: ["127.0.0.1:0"] },
+      http: { listen: "127.0.0.1:0" },
+      demo: { enabled: false },
+      query: {
+        sql: { timeoutMs: 15_000, maxRows: 1000 },
+        engine: {
+          kind: "trino",
+          trino: {
+            server: `https://${trinoA.address}`,
+            catalog: "nagare",
+            schema: "default",
+            user: ENGINE_USER,
+            password: ENGINE_PASSWORD,
+            ca: trinoA.certPath,
+            ...trino,
+          },
+        },
+      },
+    }),
+    log: silentLogger,
+  });
+  await c.start();
+  return c;
+}
+
+test("over HTTPS with A's certificate as query.engine.trino.ca and a Nagare user's password: same answers; wrong password, wrong CA named", async () => {
+  // A real user of A (users.json); A's HTTPS listener has no anonymous access.
+  await users.set(ENGINE_USER, "viewer", ENGINE_PASSWORD);
+  // Another self-signed certificate: a CA that did not sign A's certificate.
+  const other = join(dir, "other-ca.pem");
+  execFileSync(
+    "openssl",
+    ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+     "-subj", "/CN=not nagare", "-keyout", join(dir, "other-ca.key"), "-out", other],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  ); // prettier-ignore
+  const [good, badPass, badCa] = await Promise.all([
+    tlsApp("c-good", {}),
+    tlsApp("c-badpass", { password: "not-the-password" }),
+    tlsApp("c-badca", { ca: other }),
+  ]);
+  const on = (x: App) => (method: string, path: string, body?: unknown) =>
+    call(`http://${x.http.address}`, x.token!.token, method, path, body);
+  try {
+    const c = on(good);
+    assert.equal(
+      (await c("GET", "/api/v1/engine")).json.label,
+      `Trino https://${trinoA.address} (nagare.default)`,
+    );
+    assert.deepEqual((await sqlOk(c, TOPN)).rows, (await sqlOk(a, TOPN)).rows);
+    // Paged as on B: several of A's Trino pages per page of C.
+    const want = await sqlOk(a, PAGED);
+    const rows: unknown[][] = [];
+    for (let offset: number | null = 0; offset !== null;) {
+      const p: SqlAnswer = await sqlOk(c, PAGED, { offset });
+      rows.push(...p.rows);
+      offset = p.nextOffset;
+    }
+    assert.deepEqual(rows, want.rows);
+
+    // POST /api/v1/engine/sql streams the whole result (2,500 rows over 7 of A's pages) in one answer.
+    const eng = await c("POST", "/api/v1/engine/sql", { sql: PAGED });
+    assert.equal(eng.status, 200, eng.text.slice(0, 300));
+    assert.equal(eng.json.engine, "trino");
+    assert.match(String(eng.json.queryId), /./);
+    assert.deepEqual(
+      (eng.json.columns as { name: string }[]).map((x) => x.name),
+      ["time_received", "src_addr_text", "dst_port", "bytes"],
+    );
+    assert.equal(eng.json.error, undefined);
+    const streamed = eng.json.rows as unknown[][];
+    assert.equal(streamed.length, 2500);
+    // Raw Trino JSON values: compare the columns whose text is engine-independent.
+    assert.deepEqual(
+      streamed.map((r) => [String(r[1]), String(r[2]), String(r[3])]),
+      want.rows.map((r) => [String(r[1]), String(r[2]), String(r[3])]),
+    );
+    const bad = await c("POST", "/api/v1/engine/sql", { sql: "SELECT nope FROM nowhere" });
+    assert.equal(bad.status, 400, bad.text);
+    assert.match(String(bad.json.error), /trino: .*nowhere/);
+
+    // Wrong password: A answers 401; C says it is an authentication failure and which keys to check.
+    const wp = await on(badPass)("POST", "/api/v1/sql", { sql: TOPN });
+    assert.equal(wp.status, 502, wp.text);
+    assert.match(String(wp.json.error), /refused authentication as user "b-engine-tls" \(HTTP 401\)/);
+    assert.match(String(wp.json.error), /query\.engine\.trino\.password/);
+    const wpe = await on(badPass)("POST", "/api/v1/engine/sql", { sql: TOPN });
+    assert.equal(wpe.status, 502, wpe.text);
+    assert.match(String(wpe.json.error), /authentication/);
+
+    // Wrong CA: Node refuses A's certificate; the error names the certificate and the key.
+    const wc = await on(badCa)("POST", "/api/v1/sql", { sql: TOPN });
+    assert.equal(wc.status, 502, wc.text);
+    assert.match(
+      String(wc.json.error),
+      /TLS certificate not accepted: self-signed certificate \[DEPTH_ZERO_SELF_SIGNED_CERT\]/,
+    );
+    assert.match(String(wc.json.error), /query\.engine\.trino\.ca/);
+  } finally {
+    await Promise.all([good.stop(), badPass.stop(), badCa.stop()]);
+  }
+});
+
+test("query.engine.trino.ca is checked at start-up: the file must exist and hold a certificate that parses", () => {
+  const engine = (ca: string) => ({
+    query: { engine: { kind: "trino", trino: { server: "https://127.0.0.1:8443", ca } } },
+  });
+  assert.throws(
+    () => validateConfig(engine(join(dir, "no-such.pem"))),
+    /query\.engine\.trino\.ca: .*cannot read: ENOENT/,
+  );
+  const notPem = join(dir, "not-a-cert.pem");
+  writeFileSync(notPem, "hello\n");
+  assert.throws(() => validateConfig(engine(notPem)), /query\.engine\.trino\.ca: .*no PEM certificate/);
+  const broken = join(dir, "broken.pem");
+  writeFileSync(broken, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+  assert.throws(() => validateConfig(engine(broken)), /query\.engine\.trino\.ca: .*does not parse/);
+  // A's own certificate is a good CA file.
+  assert.equal(validateConfig(engine(trinoA.certPath)).query.engine.trino.ca, trinoA.certPath);
 });

@@ -21,7 +21,7 @@ import { Consumer, type Message } from "@platformatic/kafka";
 import { BatchPool, type FlowBatch } from "../collector/batch.js";
 import { silentLogger, type Logger } from "../log.js";
 import { binaryPreenriched } from "./binary.js";
-import { describeBusError, type BusError, type BusErrorKind } from "./errors.js";
+import { describeBusError, SocketErrors, type BusError, type BusErrorKind } from "./errors.js";
 import type { BatchSink, BusFormat, FlowMessageDecoder } from "./types.js";
 
 /** Which decoder a message goes to: one format, or "auto" (a leading "{" is pmacct JSON, anything else nagare binary). */
@@ -209,6 +209,7 @@ export class KafkaFlowSource {
       autocommit: false,
     });
     this.consumer = consumer;
+    this.socketErrors.watch(consumer);
     consumer.on("consumer:group:join", () => {
       this.rebalances++;
       this.forgetRevoked();
@@ -278,10 +279,13 @@ export class KafkaFlowSource {
 
   /** Classify, count and keep a broker error. */
   private noteError(err: unknown): BusError {
-    const e = (this.lastError = describeBusError(err));
+    const e = (this.lastError = describeBusError(err, Date.now(), this.socketErrors.recent()));
     this.errorsByKind[e.kind]++;
     return e;
   }
+
+  /** TLS alerts after the handshake (a refused client certificate): ./errors.ts SocketErrors. */
+  private readonly socketErrors = new SocketErrors();
 
   private reopenTimer: NodeJS.Timeout | null = null;
   /** Stream restarts after an error. */

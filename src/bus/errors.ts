@@ -12,6 +12,17 @@
 // classify it (tls / auth / network / other), count it by kind (metrics) and
 // keep the last one (GET /api/v1/kafka): a wrong CA or password shows as
 // such, not as "Cannot connect to any broker." retried forever.
+//
+// Client certificates (ssl.client.auth=required) need one more step. With
+// TLS 1.3 the client's handshake completes before the broker has checked
+// the client's certificate; the broker then sends an alert ("certificate
+// required", "unknown ca") and closes. The library has already counted the
+// connection as made: the alert arrives as an 'error' event of its
+// Connection, which nobody keeps, and the request fails with a bare
+// "Connection closed". SocketErrors listens to the connections the client
+// makes (its "client:broker:connect" event) and keeps the last socket error,
+// and describeBusError reads it as the cause of a "Connection closed" that
+// followed within a few seconds (test/kafka-mtls.test.ts, a real broker).
 
 export type BusErrorKind = "tls" | "auth" | "network" | "other";
 export const BUS_ERROR_KINDS: readonly BusErrorKind[] = ["tls", "auth", "network", "other"];
@@ -48,14 +59,69 @@ function chain(err: unknown, out: ErrLike[] = [], depth = 0): ErrLike[] {
 
 const text = (v: unknown): string => (typeof v === "string" ? v : "");
 
-/** Classify and describe a client error (never throws). */
-export function describeBusError(err: unknown, now: number = Date.now()): BusError {
+/** The part of a @platformatic/kafka client SocketErrors listens to. */
+export interface ClientEvents {
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+}
+
+/** The last socket-level error of a client's established connections (see the header). */
+export class SocketErrors {
+  private last: { err: unknown; atMs: number } | null = null;
+  constructor(private readonly windowMs = 10_000) {}
+
+  /** Listen to the connections `client` makes from now on. */
+  watch(client: ClientEvents): void {
+    client.on("client:broker:connect", (payload: unknown) => {
+      const p = payload as
+        { broker?: { host?: string; port?: number }; connection?: ClientEvents } | undefined;
+      const where = p?.broker ? `${p.broker.host}:${p.broker.port}` : "?";
+      p?.connection?.on("error", (err: unknown) => {
+        // Shaped as the library's own failures, so describeBusError finds the broker's address.
+        this.last = { err: { message: `Connection to ${where} failed.`, cause: err }, atMs: Date.now() };
+      });
+    });
+  }
+
+  /** The last socket error if it is recent, else undefined. */
+  recent(now: number = Date.now()): unknown {
+    return this.last && now - this.last.atMs <= this.windowMs ? this.last.err : undefined;
+  }
+}
+
+/**
+ * OpenSSL's line without its location noise: "80CC…:error:0A000412:SSL
+ * routines:ssl3_read_bytes:sslv3 alert bad certificate:../deps/…:1601:SSL
+ * alert number 42" → "sslv3 alert bad certificate (SSL alert number 42)".
+ */
+function opensslReason(message: string): string {
+  const m = /:([^:]*alert[^:]*):.*?(SSL alert number \d+)?\s*$/i.exec(message);
+  return m?.[1] ? `${m[1]}${m[2] ? ` (${m[2]})` : ""}` : message.trim();
+}
+
+/** A TLS alert the broker sent: it refused us (our client certificate), not the other way round. */
+const ALERT_CODE = /_ALERT_/;
+
+/**
+ * Classify and describe a client error (never throws). `socketError`
+ * (SocketErrors.recent()) is read as the cause of a bare "Connection closed".
+ */
+export function describeBusError(err: unknown, now: number = Date.now(), socketError?: unknown): BusError {
   const all = chain(err);
+  if (socketError !== undefined && all.some((e) => /^Connection closed/.test(text(e.message))))
+    all.push(...chain(socketError));
   const top = all[0] ? text(all[0].message) : String(err);
   // Where: the first "Connection to host:port failed." of the chain.
   const where = all.map((e) => /Connection to (\S+) /.exec(text(e.message))?.[1]).find(Boolean);
   const at = where ? ` (${where})` : "";
   const tls = all.find((e) => typeof e.code === "string" && TLS_CODES.test(e.code));
+  if (tls && ALERT_CODE.test(String(tls.code)))
+    return {
+      kind: "tls",
+      message:
+        `TLS: the broker refused the connection: ${opensslReason(text(tls.message))} [${String(tls.code)}]${at}; ` +
+        "check bus.tls.cert / bus.tls.key (a client certificate signed by a CA the broker trusts)",
+      atMs: now,
+    };
   if (tls)
     return {
       kind: "tls",

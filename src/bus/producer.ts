@@ -21,7 +21,7 @@ import type { FlowBatch } from "../collector/batch.js";
 import { silentLogger, type Logger } from "../log.js";
 import type { FlowConsumer } from "../pipeline/index.js";
 import { NagareBinaryEncoder } from "./binary.js";
-import { describeBusError, type BusError, type BusErrorKind } from "./errors.js";
+import { describeBusError, SocketErrors, type BusError, type BusErrorKind } from "./errors.js";
 import { parseBroker, type BusConfig } from "./config.js";
 import { PmacctHistory } from "./history.js";
 import { PmacctJsonEncoder } from "./pmacct.js";
@@ -76,6 +76,8 @@ export class KafkaProducer implements FlowConsumer {
   private readonly encoder: FlowEncoder | null;
   private readonly history: PmacctHistory | null;
   private client: Producer<Buffer, Buffer, string, string> | null = null;
+  /** TLS alerts after the handshake (a refused client certificate): ./errors.ts SocketErrors. */
+  private readonly socketErrors = new SocketErrors();
   private readonly queue: Queued[] = [];
   /** Bytes of every buffered message, including those of the produce in flight. */
   private bufferBytes = 0;
@@ -146,6 +148,7 @@ export class KafkaProducer implements FlowConsumer {
       autocreateTopics: false,
       ...connectionOptions(this.cfg),
     });
+    this.socketErrors.watch(this.client);
     if (this.history) {
       this.purgeTimer = setInterval(() => this.purge(), this.cfg.producer.pmacct.refreshSeconds * 1000);
       this.purgeTimer.unref();
@@ -231,7 +234,7 @@ export class KafkaProducer implements FlowConsumer {
     } catch (err) {
       // The messages stay at the head of the buffer, re-sent after the backoff.
       this.sendErrors++;
-      const e = (this.lastError = describeBusError(err));
+      const e = (this.lastError = describeBusError(err, Date.now(), this.socketErrors.recent()));
       this.errorsByKind[e.kind]++;
       this.retriedMessages += n;
       this.backoffMs = Math.min(this.backoffMs ? this.backoffMs * 2 : p.retryBackoffMs, p.retryMaxMs);

@@ -187,6 +187,10 @@ export class StoreWriter implements FlowConsumer {
     this.instance = await DuckDBInstance.create(this.config.path);
     this.conn = await this.instance.connect();
     await migrate(this.conn);
+    // NAGARE_STORE_CHECKPOINT_THRESHOLD (e.g. 64MB): DuckDB's automatic checkpoint threshold, for A/B runs (docs/store.md).
+    const ckpt = process.env.NAGARE_STORE_CHECKPOINT_THRESHOLD;
+    if (ckpt && /^\d+(\.\d+)?\s*[KMGT]i?B$/.test(ckpt))
+      await this.conn.run(`SET checkpoint_threshold = '${ckpt}'`);
     await addMissingColumns(this.conn);
     // The stages and the rollups' pending tables live in an in-memory
     // database of this instance (every connection sees it); the stages in
@@ -454,6 +458,8 @@ export class StoreWriter implements FlowConsumer {
         firstAgeMs: Date.now() - (runs.times[0] ?? Date.now()),
         insertMs: t[1]! - t[0]!,
         commitMs: t[2]! - t[1]!,
+        // A WAL smaller than the commit's rows wrote: an automatic checkpoint ran in this COMMIT.
+        wal: String((await conn.runAndReadAll(WAL_SQL)).getRowsJS()[0]?.[0]).replace(" ", ""),
       });
     this.freshnessWindow.addRuns(runs, Date.now());
     runs.clear();
@@ -783,8 +789,9 @@ export class StoreWriter implements FlowConsumer {
  * bucket closes), to see where the freshness goes (docs/store.md).
  */
 const TRACE = process.env.NAGARE_STORE_TRACE === "1";
-function trace(step: string, o: Record<string, number>): void {
-  const f = Object.entries(o).map(([k, v]) => `${k}=${Math.round(v)}`);
+const WAL_SQL = "SELECT wal_size FROM pragma_database_size() WHERE database_name = current_database()";
+function trace(step: string, o: Record<string, number | string>): void {
+  const f = Object.entries(o).map(([k, v]) => `${k}=${typeof v === "number" ? Math.round(v) : v}`);
   process.stderr.write(`store-trace ${Date.now()} ${step} ${f.join(" ")}\n`);
 }
 

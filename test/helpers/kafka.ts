@@ -15,8 +15,10 @@
 //   SSL             TLS, server certificate signed by a throwaway CA made per run with openssl
 //   SASL_SSL        TLS + SASL SCRAM-SHA-512 / -256 (credentials created at `kafka-storage format`, KRaft)
 //   SASL_PLAINTEXT  SASL PLAIN without TLS (users in the listener's JAAS config)
+//   MTLS            TLS with ssl.client.auth=required: clients must show a certificate the
+//                   per-run CA signed (a protocol SSL listener named MTLS)
 // kafka.secure has their bootstraps, the CA (and a second, unrelated CA for
-// "wrong CA" tests) and the users.
+// "wrong CA" tests), client certificates (one from each CA) and the users.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -48,6 +50,12 @@ export interface SecureListeners {
   ssl: string;
   saslSsl: string;
   saslPlaintext: string;
+  /** SSL listener with ssl.client.auth=required (trusts `caFile` for client certificates). */
+  mtls: string;
+  /** Client certificate and key (PEM files) signed by `caFile`: accepted by `mtls`. */
+  client: { cert: string; key: string };
+  /** Client certificate and key signed by `otherCaFile`: refused by `mtls`. */
+  otherClient: { cert: string; key: string };
   /** PEM file of the CA that signed the broker's certificate (SAN IP:127.0.0.1, DNS:localhost). */
   caFile: string;
   /** PEM file of another CA, unrelated to the broker (verification must fail with it). */
@@ -83,7 +91,15 @@ function openssl(dir: string, args: string[]): void {
  * "BEGIN PRIVATE KEY") followed by the certificate chain, which Kafka reads
  * with ssl.keystore.type=PEM (KIP-651).
  */
-function makeCerts(dir: string): { caFile: string; otherCaFile: string; keystore: string } {
+interface Certs {
+  caFile: string;
+  otherCaFile: string;
+  keystore: string;
+  client: { cert: string; key: string };
+  otherClient: { cert: string; key: string };
+}
+
+function makeCerts(dir: string): Certs {
   const days = ["-days", "2"];
   for (const ca of ["ca", "other-ca"])
     openssl(dir, [
@@ -101,6 +117,24 @@ function makeCerts(dir: string): { caFile: string; otherCaFile: string; keystore
     "x509", "-req", "-in", "broker.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
     "-out", "broker.pem", ...days, "-extfile", "broker.ext",
   ]); // prettier-ignore
+  // Client certificates for the MTLS listener: one the broker trusts, one
+  // from the unrelated CA (the broker must refuse it).
+  writeFileSync(
+    join(dir, "client.ext"),
+    "extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n",
+  );
+  for (const [name, ca] of [
+    ["client", "ca"],
+    ["other-client", "other-ca"],
+  ] as const) {
+    openssl(dir, [
+      "req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=nagare ${name}`,
+    ]); // prettier-ignore
+    openssl(dir, [
+      "x509", "-req", "-in", `${name}.csr`, "-CA", `${ca}.pem`, "-CAkey", `${ca}.key`, "-CAcreateserial",
+      "-out", `${name}.pem`, ...days, "-extfile", "client.ext",
+    ]); // prettier-ignore
+  }
   const keystore = join(dir, "broker-keystore.pem");
   writeFileSync(
     keystore,
@@ -108,7 +142,13 @@ function makeCerts(dir: string): { caFile: string; otherCaFile: string; keystore
       readFileSync(join(dir, "broker.pem"), "utf8") +
       readFileSync(join(dir, "ca.pem"), "utf8"),
   );
-  return { caFile: join(dir, "ca.pem"), otherCaFile: join(dir, "other-ca.pem"), keystore };
+  return {
+    caFile: join(dir, "ca.pem"),
+    otherCaFile: join(dir, "other-ca.pem"),
+    keystore,
+    client: { cert: join(dir, "client.pem"), key: join(dir, "client.key") },
+    otherClient: { cert: join(dir, "other-client.pem"), key: join(dir, "other-client.key") },
+  };
 }
 
 const START_TIMEOUT_MS = 90_000;
@@ -226,12 +266,20 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> 
   const secProps: Record<string, string> = {};
   const scramArgs: string[] = [];
   if (opts.secure) {
-    const [sslPort, saslSslPort, saslPlainPort] = [await another(), await another(), await another()];
+    const [sslPort, saslSslPort, saslPlainPort, mtlsPort] = [
+      await another(),
+      await another(),
+      await another(),
+      await another(),
+    ];
     const certs = makeCerts(dir);
     secure = {
       ssl: `127.0.0.1:${sslPort}`,
       saslSsl: `127.0.0.1:${saslSslPort}`,
       saslPlaintext: `127.0.0.1:${saslPlainPort}`,
+      mtls: `127.0.0.1:${mtlsPort}`,
+      client: certs.client,
+      otherClient: certs.otherClient,
       caFile: certs.caFile,
       otherCaFile: certs.otherCaFile,
       scram: { username: "nagare", password: `scram-${randomBytes(6).toString("hex")}` },
@@ -245,6 +293,11 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> 
     Object.assign(secProps, {
       ...tlsKeys("ssl"),
       ...tlsKeys("sasl_ssl"),
+      ...tlsKeys("mtls"),
+      // Client certificates: required, verified against the per-run CA (a PEM truststore, KIP-651).
+      "listener.name.mtls.ssl.client.auth": "required",
+      "listener.name.mtls.ssl.truststore.type": "PEM",
+      "listener.name.mtls.ssl.truststore.location": certs.caFile,
       "listener.name.sasl_ssl.sasl.enabled.mechanisms": "SCRAM-SHA-512,SCRAM-SHA-256",
       "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config":
         "org.apache.kafka.common.security.scram.ScramLoginModule required;",
@@ -262,11 +315,12 @@ export async function startKafka(opts: KafkaOptions = {}): Promise<KafkaBroker> 
       `SSL://127.0.0.1:${sslPort}`,
       `SASL_SSL://127.0.0.1:${saslSslPort}`,
       `SASL_PLAINTEXT://127.0.0.1:${saslPlainPort}`,
+      `MTLS://127.0.0.1:${mtlsPort}`,
     ].join(",");
     secProps.listeners = `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort},${extra}`;
     secProps["advertised.listeners"] = `PLAINTEXT://127.0.0.1:${port},${extra}`;
     secProps["listener.security.protocol.map"] =
-      "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,SASL_PLAINTEXT:SASL_PLAINTEXT";
+      "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,MTLS:SSL";
   }
   const props: Record<string, string> = {
     "process.roles": "broker,controller",

@@ -186,6 +186,12 @@ test("lookup cache: every change is seen by the next lookup (announce, withdraw,
     for (let k = 0; k < 20; k++) {
       const x = addrs[rnd(addrs.length)]!;
       assert.deepEqual(rib.lookup(x, 0), rib.lookupTrie(x, 0));
+      // Unaligned (the byte path of the cache key) and inside a column (the word view).
+      const col = new Uint8Array(64);
+      col.set(x, 3);
+      assert.deepEqual(rib.lookup(col, 3), rib.lookupTrie(x, 0));
+      col.fill(0).set(x, 32);
+      assert.deepEqual(rib.lookup(col, 32), rib.lookupTrie(x, 0));
     }
   }
   assert.ok(rib.cacheHits > 0);

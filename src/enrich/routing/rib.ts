@@ -473,6 +473,17 @@ const S_NODE = 4;
  */
 const RCACHE = 65_536;
 
+/** Words 8-11 of an IPv4-mapped address (00 00 ff ff) in host byte order. */
+const MAPPED_W2 = new Int32Array(new Uint8Array([0, 0, 0xff, 0xff]).buffer)[0]!;
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** The 32-bit word at a[o…o+4] as an Int32Array view would read it (host order). */
+function hostWord(a: Uint8Array, o: number): number {
+  return LITTLE_ENDIAN
+    ? (a[o + 3]! << 24) | (a[o + 2]! << 16) | (a[o + 1]! << 8) | a[o]!
+    : (a[o]! << 24) | (a[o + 1]! << 16) | (a[o + 2]! << 8) | a[o + 3]!;
+}
+
 /** Routes of one router, from any number of peers (ids 0-65535). */
 export class Rib {
   /**
@@ -495,6 +506,11 @@ export class Rib {
   cacheMisses = 0;
   /** false: every lookup walks the trie (the bench's uncached figure). */
   useCache = true;
+  // The last two address columns looked up in, and their word views (null: not 4-byte aligned).
+  private colA: Uint8Array | null = null;
+  private viewA: Int32Array | null = null;
+  private colB: Uint8Array | null = null;
+  private viewB: Int32Array | null = null;
   readonly attrs: AttrTable;
   readonly v4 = new PrefixTrie(1);
   readonly v6 = new PrefixTrie(4);
@@ -634,12 +650,35 @@ export class Rib {
    */
   lookup(addr: Uint8Array, off: number): RouteInfo | null {
     if (!this.useCache) return this.lookupTrie(addr, off);
-    // The 16 bytes as 4 big-endian words: the cache key.
-    const w0 = (addr[off]! << 24) | (addr[off + 1]! << 16) | (addr[off + 2]! << 8) | addr[off + 3]!;
-    const w1 = (addr[off + 4]! << 24) | (addr[off + 5]! << 16) | (addr[off + 6]! << 8) | addr[off + 7]!;
-    const w2 = (addr[off + 8]! << 24) | (addr[off + 9]! << 16) | (addr[off + 10]! << 8) | addr[off + 11]!;
-    const w3 = (addr[off + 12]! << 24) | (addr[off + 13]! << 16) | (addr[off + 14]! << 8) | addr[off + 15]!;
-    const v4 = w0 === 0 && w1 === 0 && w2 === 0xffff;
+    // The 16 bytes as 4 words in host order (the cache key: only equality
+    // and the hash need them): 4 loads through a word view of the column
+    // (kept for the last two columns seen: a flow's source and destination),
+    // else 16 byte loads.
+    let wv: Int32Array | null;
+    if (addr === this.colA) wv = this.viewA;
+    else if (addr === this.colB) wv = this.viewB;
+    else {
+      wv =
+        (addr.byteOffset & 3) === 0 ? new Int32Array(addr.buffer, addr.byteOffset, addr.length >> 2) : null;
+      this.colB = this.colA;
+      this.viewB = this.viewA;
+      this.colA = addr;
+      this.viewA = wv;
+    }
+    let w0: number, w1: number, w2: number, w3: number;
+    if (wv !== null && (off & 3) === 0) {
+      const i = off >> 2;
+      w0 = wv[i]!;
+      w1 = wv[i + 1]!;
+      w2 = wv[i + 2]!;
+      w3 = wv[i + 3]!;
+    } else {
+      w0 = hostWord(addr, off);
+      w1 = hostWord(addr, off + 4);
+      w2 = hostWord(addr, off + 8);
+      w3 = hostWord(addr, off + 12);
+    }
+    const v4 = w0 === 0 && w1 === 0 && w2 === MAPPED_W2;
     // Check word: 0 for IPv4-mapped, else an odd hash of words 0-2 (kept in
     // a side table, compared only for IPv6).
     const chk = v4 ? 0 : (Math.imul(w0, 0x1b873593) ^ Math.imul(w1 ^ (w2 >>> 7), 0xcc9e2d51) ^ w2) | 1;

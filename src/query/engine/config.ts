@@ -3,6 +3,8 @@
 // the Parquet export's Hive table (./trino.ts, docs/trino.md). Defaults and
 // validation in the style of src/alerts/config.ts: unknown keys are errors
 // and every error names the key path ("query.engine.trino.server: …").
+import { X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { ConfigError } from "../../config/schema.js";
 import { isObject } from "../../config/check.js";
 
@@ -18,6 +20,11 @@ export interface TrinoEngineSection {
   password: string;
   /** Client header family: "trino" (X-Trino-*) or "presto" (X-Presto-*: PrestoSQL ≤ 350, PrestoDB). */
   protocol: "trino" | "presto";
+  /**
+   * PEM file of the CA(s) trusted for an https:// server, e.g. a private CA or
+   * the server's self-signed certificate; "" = Node's bundled public CAs.
+   */
+  ca: string;
 }
 
 export interface EngineConfig {
@@ -36,6 +43,7 @@ export function defaultEngineConfig(): EngineConfig {
       user: "nagare",
       password: "",
       protocol: "trino",
+      ca: "",
     },
   };
 }
@@ -48,6 +56,38 @@ function str(v: unknown, key: string, check?: (s: string) => string | null): str
 }
 
 const nonEmpty = (s: string): string | null => (s === "" ? "must not be empty" : null);
+
+/**
+ * A CA file must exist and hold at least one PEM certificate that parses:
+ * found at start-up, naming the key, not as a TLS failure on the first query.
+ */
+function checkCaFile(path: string, key: string): void {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(
+      key,
+      `${JSON.stringify(path)} — cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    );
+  }
+  const pems = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (pems.length === 0)
+    throw new ConfigError(
+      key,
+      `${JSON.stringify(path)} — no PEM certificate (-----BEGIN CERTIFICATE-----) in it`,
+    );
+  for (const pem of pems) {
+    try {
+      new X509Certificate(pem);
+    } catch (err) {
+      throw new ConfigError(
+        key,
+        `${JSON.stringify(path)} — a certificate does not parse: ${(err as Error).message}`,
+      );
+    }
+  }
+}
 
 /** Validate a raw `query.engine` section over the defaults; throws ConfigError naming the key. */
 export function validateEngineConfig(
@@ -85,6 +125,9 @@ export function validateEngineConfig(
             case "password":
               out.trino.password = str(tv, tkey);
               break;
+            case "ca":
+              out.trino.ca = str(tv, tkey);
+              break;
             case "protocol":
               if (tv !== "trino" && tv !== "presto")
                 throw new ConfigError(tkey, `${JSON.stringify(tv)} — must be trino or presto`);
@@ -100,6 +143,7 @@ export function validateEngineConfig(
         throw new ConfigError(key, "unknown key");
     }
   }
+  if (out.trino.ca !== "") checkCaFile(out.trino.ca, `${prefix}.trino.ca`);
   if (out.kind === "trino") {
     if (out.trino.server === "")
       throw new ConfigError(`${prefix}.trino.server`, "must be set when kind is trino");

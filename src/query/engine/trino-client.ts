@@ -14,6 +14,8 @@
 // exact sums ask for DECIMAL, which arrives as a string), strings for
 // varchar, decimal, date/time and timestamp types.
 import { Buffer } from "node:buffer";
+import { readFileSync } from "node:fs";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 
 export interface TrinoServerConfig {
   /** Base URL, e.g. http://127.0.0.1:8080 or https://trino.example:8443 */
@@ -32,6 +34,12 @@ export interface TrinoServerConfig {
    * PrestoSQL ≤ 350 and PrestoDB, which ignore X-Trino-User and refuse the query).
    */
   protocol?: "trino" | "presto";
+  /**
+   * PEM file of the CA(s) to trust for an https:// server (a private CA, or
+   * the server's self-signed certificate itself) instead of Node's bundled
+   * public CAs; "" = those. Read when the client is made.
+   */
+  ca?: string;
 }
 
 export interface TrinoColumn {
@@ -95,10 +103,87 @@ export function parseExact(text: string): unknown {
 
 const RETRY_STATUS = new Set([429, 502, 503, 504]);
 
+/** Node's certificate verification failures (X509_V_ERR_* names as node reports them). */
+const CERT_CODES =
+  /^(?:ERR_TLS_|ERR_SSL_|SELF_SIGNED_CERT|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_|CERT_|HOSTNAME_MISMATCH)/;
+
+/** The first error of a cause chain with a TLS code (fetch wraps it: TypeError "fetch failed" → cause). */
+function tlsCause(err: unknown): { message: string; code: string } | null {
+  for (let e = err, depth = 0; typeof e === "object" && e !== null && depth < 5; depth++) {
+    const x = e as { message?: unknown; code?: unknown; cause?: unknown };
+    if (typeof x.code === "string" && CERT_CODES.test(x.code))
+      return { message: String(x.message), code: x.code };
+    e = x.cause;
+  }
+  return null;
+}
+
+/** An answer read whole (QueryResults pages are small: one page of rows). */
+interface Answer {
+  status: number;
+  text: string;
+}
+
+/**
+ * One request with node:https and our own CA: Node 20's fetch takes no CA
+ * option (its `dispatcher` needs undici's Agent, which is not a dependency),
+ * so a server with a private CA is asked through https.request with an Agent
+ * holding the CA (kept alive: the nextUri requests reuse the connection).
+ */
+function requestWithCa(
+  agent: HttpsAgent,
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  signal: AbortSignal | undefined,
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { method, headers, agent, ...(signal ? { signal } : {}) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () =>
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }),
+      );
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
 export class TrinoClient {
+  /** With cfg.ca: the https Agent trusting it (requestWithCa); null = fetch with Node's CAs. */
+  private readonly agent: HttpsAgent | null = null;
+
   constructor(private readonly cfg: TrinoServerConfig) {
     if (!/^https?:\/\//.test(cfg.server))
       throw new Error(`trino server ${JSON.stringify(cfg.server)} is not an http(s) URL`);
+    if (cfg.ca && cfg.server.startsWith("https://"))
+      this.agent = new HttpsAgent({ ca: readFileSync(cfg.ca), keepAlive: true, maxSockets: 16 });
+  }
+
+  /** Close the kept-alive connections (requestWithCa's Agent). */
+  close(): void {
+    this.agent?.destroy();
+  }
+
+  /** One HTTP exchange, the answer read whole. */
+  private async send(
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Answer> {
+    if (this.agent) return requestWithCa(this.agent, url, method, headers, body, signal);
+    const res = await fetch(url, {
+      method,
+      headers,
+      ...(body !== undefined ? { body } : {}),
+      ...(signal ? { signal } : {}),
+    });
+    return { status: res.status, text: await res.text() };
   }
 
   private headers(): Record<string, string> {
@@ -125,16 +210,25 @@ export class TrinoClient {
     extra?: Record<string, string>,
   ): Promise<QueryResults | null> {
     for (let attempt = 0; ; attempt++) {
-      let res: Response;
+      let res: Answer;
       try {
-        res = await fetch(url, {
+        res = await this.send(
           method,
-          headers: extra ? { ...this.headers(), ...extra } : this.headers(),
-          ...(body !== undefined ? { body } : {}),
-          ...(signal ? { signal } : {}),
-        });
+          url,
+          extra ? { ...this.headers(), ...extra } : this.headers(),
+          body,
+          signal,
+        );
       } catch (err) {
         if (signal?.aborted) throw new TrinoError(`trino query timed out`, "TIMEOUT");
+        const tls = tlsCause(err);
+        if (tls)
+          // A wrong or missing CA shows as such, not as "fetch failed".
+          throw new TrinoError(
+            `trino server ${this.cfg.server}: TLS certificate not accepted: ${tls.message} [${tls.code}]; ` +
+              `check query.engine.trino.ca (the PEM file of the CA that signed the server's certificate)`,
+            "CERTIFICATE",
+          );
         throw new TrinoError(
           `trino server ${this.cfg.server} unreachable: ${(err as Error).message}`,
           "UNREACHABLE",
@@ -143,11 +237,19 @@ export class TrinoClient {
       if (method === "DELETE") return null;
       if (RETRY_STATUS.has(res.status) && attempt < 20) {
         // The coordinator is busy or restarting: same URI again after a short wait.
-        await res.body?.cancel();
         await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
         continue;
       }
-      const text = await res.text();
+      const text = res.text;
+      if (res.status === 401 || res.status === 403) {
+        // Our credentials, not the user's SQL: say which keys to check.
+        throw new TrinoError(
+          `trino server ${this.cfg.server} refused authentication as user ${JSON.stringify(this.cfg.user)} ` +
+            `(HTTP ${res.status}${this.cfg.password ? "" : ", no password sent"}): ${text.trim().slice(0, 200)}; ` +
+            `check query.engine.trino.user / query.engine.trino.password`,
+          `HTTP_${res.status}`,
+        );
+      }
       if (res.status !== 200) {
         throw new TrinoError(
           `trino answered HTTP ${res.status}: ${text.slice(0, 300)}`,

@@ -355,7 +355,7 @@ export function sqlErrorOf(err: TrinoError, sql: string): SqlError {
       message = `trino: line ${loc.lineNumber}:${loc.columnNumber}: ${err.message}`;
   }
   const name = err.errorName;
-  if (name === "UNREACHABLE" || name === "BAD_RESPONSE" || name.startsWith("HTTP_"))
+  if (name === "UNREACHABLE" || name === "BAD_RESPONSE" || name === "CERTIFICATE" || name.startsWith("HTTP_"))
     return new EngineSqlError("unavailable", 502, message, detail);
   if (name === "PERMISSION_DENIED" || name === "ACCESS_DENIED")
     return new EngineSqlError("refused", 403, message, detail);
@@ -407,6 +407,7 @@ export class TrinoSqlService implements SqlEngine {
       catalog: t.catalog,
       schema: t.schema,
       protocol: (t as { protocol?: "trino" | "presto" }).protocol,
+      ca: (t as { ca?: string }).ca ?? "",
       timeoutMs: opts.sql.timeoutMs,
     });
     this.info = { kind: "trino", label: engineLabel(t) };

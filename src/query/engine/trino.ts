@@ -164,7 +164,10 @@ export class TrinoQueryEngine {
 
 /** A Trino failure as an API answer (502: the engine behind Nagare failed, not the request). */
 export function trinoErrorAnswer(err: TrinoError): ApiAnswer {
-  const status = err.errorName === "UNREACHABLE" || err.errorName.startsWith("HTTP_") ? 502 : 400;
+  const status =
+    err.errorName === "UNREACHABLE" || err.errorName === "CERTIFICATE" || err.errorName.startsWith("HTTP_")
+      ? 502
+      : 400;
   return { status, body: { error: `trino: ${err.message}`, code: err.errorName } };
 }
 
