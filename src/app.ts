@@ -122,6 +122,8 @@ export class App {
    * The Trino protocol endpoint (`trino`) always serves the local store.
    */
   readonly sqlEngine: SqlEngine | null;
+  /** /api/v1/engine[/sql]; closed at stop (its Trino client may hold an https Agent). */
+  private readonly engineRoutes: EngineRoutes;
   readonly flows: FlowQueryRunner | null;
   /** Parquet export of closed hours of flows_raw (store.export.enabled). */
   readonly export: ParquetExport | null;
@@ -363,6 +365,7 @@ export class App {
             log: this.log,
           })
         : null;
+    this.engineRoutes = new EngineRoutes(cfg.query.engine, cfg.query.sql.timeoutMs);
     this.http = new HttpApi({
       listen: parseListen(cfg.http.listen) as ListenAddress,
       get token() {
@@ -395,7 +398,7 @@ export class App {
           this.producer ? () => this.producer!.metrics() : null,
           this.producer ? () => this.producer!.lastError : null,
         ),
-        new EngineRoutes(cfg.query.engine, cfg.query.sql.timeoutMs),
+        this.engineRoutes,
         new EnrichmentRoutes({
           states: () => this.enrich.states(),
           interfaces: this.interfaces ?? undefined,
@@ -473,6 +476,7 @@ export class App {
         const trinoSql = this.sqlEngine;
         this.started.push(() => trinoSql.stop());
       }
+      this.started.push(async () => this.engineRoutes.close());
       // Content before the HTTP server serves it; the first start gets the Overview dashboard.
       this.content.load();
       if (this.content.ensureOverview(overviewDashboard))

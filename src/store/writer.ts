@@ -27,6 +27,14 @@
 // are rebuilt from the flows_raw rows at or after each set's finest
 // watermark (the open buckets only).
 //
+// Column activation: the stages hold the enrichment columns
+// (ENRICHMENT_COLUMNS, src/schema.ts) only once one has carried a value in
+// this process — DuckDB's appender and the copy pay per column even for
+// NULLs — and the copy into flows_raw writes NULL / 0 for the absent ones.
+// When the shape grows, batches are held (retained) until the next commit
+// switches to a stage recreated in the new shape (docs/store.md "Column
+// activation").
+//
 // Three connections: the appenders' (main thread, synchronous), the commits'
 // and the rollup aggregations' (both asynchronous). A stage is never appended
 // to while it is committed or aggregated. Each committed row's delay from
@@ -495,12 +503,10 @@ export class StoreWriter implements FlowConsumer {
       stages.length === 1
         ? stageName(stages[0]!)
         : `(${stages.map((s) => `SELECT ${CORE_LIST} FROM ${stageName(s)}`).join(" UNION ALL ")})`;
+    await this.yieldToCommit();
     const t = TRACE ? [performance.now()] : null;
     try {
-      for (const set of ROLLUP_SETS) {
-        await this.yieldToCommit();
-        await conn.run(this.pendingInsertSql(set, from));
-      }
+      for (const set of ROLLUP_SETS) await conn.run(this.pendingInsertSql(set, from));
     } catch (err) {
       this.rollupErrors++;
       this.log.limited("store:rollup", "error", "rollup pending aggregate failed", { error: String(err) });
@@ -516,7 +522,6 @@ export class StoreWriter implements FlowConsumer {
     if (newest > this.newestCommitted) this.newestCommitted = newest;
     t?.push(performance.now());
     try {
-      await this.yieldToCommit();
       await this.closeBuckets(conn);
       t?.push(performance.now());
       if (performance.now() - this.lastCompact >= COMPACT_EVERY_MS) {
@@ -537,12 +542,14 @@ export class StoreWriter implements FlowConsumer {
   }
 
   /**
-   * Wait while a raw commit runs (between the aggregation's statements):
-   * the commit is the visibility path, the aggregation is not; on two cores
-   * a GROUP BY on DuckDB's threads beside a raw INSERT slows the INSERT.
-   * The commit never waits for this (no deadlock), and each statement waits
-   * for one commit at most, so back-to-back commits cannot starve the
-   * aggregation (the stages it frees are what commits need).
+   * An aggregation pass starts once the raw commit in progress, if any, has
+   * ended: the commit is the visibility path, the aggregation is not, and on
+   * two cores a GROUP BY on DuckDB's threads beside the raw INSERT slows the
+   * INSERT; the pass then mostly fits in the gap before the next commit.
+   * One wait per pass, not per statement: waiting before each of its
+   * statements let back-to-back commits (a saturated store) delay a pass by
+   * seven commits (traced: 18 s), and the stages it frees are what commits
+   * need. The commit never waits for this (no deadlock).
    */
   private async yieldToCommit(): Promise<void> {
     if (this.aggYield && this.rawCommit) await this.rawCommit.catch(() => {});

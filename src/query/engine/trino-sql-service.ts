@@ -429,6 +429,7 @@ export class TrinoSqlService implements SqlEngine {
   /** Cancel every running query (app stop). */
   stop(): Promise<void> {
     for (const id of [...this.running.keys()]) this.cancel(id);
+    this.client.close();
     return Promise.resolve();
   }
 

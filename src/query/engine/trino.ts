@@ -197,4 +197,10 @@ export class TrinoFlowQueryRunner extends FlowQueryRunner {
   override async values(q: ValuesQuery): Promise<ApiAnswer> {
     return super.values(q);
   }
+
+  /** Also closes the engine client's https Agent (query.engine.trino.ca). */
+  override close(): void {
+    super.close();
+    this.engine.client.close();
+  }
 }
