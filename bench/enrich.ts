@@ -41,7 +41,7 @@ import { validateEnrichConfig, type EnrichConfig } from "../src/enrich/config.js
 import { createInterfaceSource } from "../src/enrich/interfaces/index.js";
 import { RoutingTables } from "../src/enrich/routing/tables.js";
 import type { Rib } from "../src/enrich/routing/rib.js";
-import { EnrichmentService } from "../src/enrich/service.js";
+import { EnrichmentService, type RibRouting } from "../src/enrich/service.js";
 import type { EnrichSource, RouteLookup } from "../src/enrich/types.js";
 import { loadGeneratedTable } from "./enrich-rib.js";
 import { writeMmdb } from "../test/helpers/mmdb.js";
@@ -83,6 +83,19 @@ const ip4 = (w: number): string => `${w >>> 24}.${(w >>> 16) & 255}.${(w >>> 8) 
 
 /** Data files in `dir`; returns the enrich section for them. */
 export function writeSources(dir: string, a: Args): EnrichConfig {
+  return validateEnrichConfig(writeSourcesRaw(dir, a, BENCH_SRC.exporter));
+}
+
+/**
+ * The "all on" sources written into `dir`, as the `enrich` section of a
+ * config file (unvalidated); static interfaces for `exporter`. Also used by
+ * `bench receive --enrich` (bench/receive.ts) for the forked collector.
+ */
+export function writeSourcesRaw(
+  dir: string,
+  a: Pick<Args, "networks" | "geo">,
+  exporter: string,
+): Record<string, unknown> {
   const rng = new Rng(42);
   // Networks: random /16../28 prefixes over 10/8 (where the synthetic sources live), 192.168/16 and 2001:db8::/32.
   const lines = ["prefix,name,role,site,tenant,asn"];
@@ -135,13 +148,15 @@ export function writeSources(dir: string, a: Args): EnrichConfig {
       description: k % 4 === 0 ? `Transit: P${k % 5}` : k % 4 === 1 ? `Peer: IX${k % 3}` : `Cust: C${k}`,
       speedBps: 10e9,
     };
-  return validateEnrichConfig({
+  return {
     networksFile: join(dir, "networks.csv"),
     asNamesFile: join(dir, "asnames.txt"),
     geoipDatabases: [join(dir, "country.mmdb"), join(dir, "asn.mmdb")],
     pollSeconds: 0,
     exporterClassifiers: [
       { match: { exporter: "10.0.0.0/8" }, set: { role: "core" } },
+      // The exporter of `bench receive --enrich` (loopback).
+      { match: { exporter: "127.0.0.0/8" }, set: { name: "bench", role: "edge", site: "lo" } },
       {
         match: { exporter: "192.0.2.0/24" },
         set: { name: "edge1", role: "edge", site: "osaka", region: "jp" },
@@ -162,8 +177,8 @@ export function writeSources(dir: string, a: Args): EnrichConfig {
       },
       { set: { boundary: "internal" } },
     ],
-    interfaces: { static: { [BENCH_SRC.exporter]: ifs } },
-  });
+    interfaces: { static: { [exporter]: ifs } },
+  };
 }
 
 /**
@@ -174,9 +189,11 @@ export function benchRouting(a: Args): { source: RouteLookup & EnrichSource; rib
   const tables = new RoutingTables({}, false);
   const router = tables.add("bmp", BENCH_SRC.exporter);
   loadGeneratedTable(router, a.ribv4, a.ribv6);
-  const source: RouteLookup & EnrichSource = {
+  // router(): the service then caches each address's route (with the RIB's generation) in its AddrCache.
+  const source: RouteLookup & EnrichSource & RibRouting = {
     name: "routing",
     lookup: (exporter, addr, off) => tables.lookup(exporter, addr, off),
+    router: (exporter) => tables.router(exporter),
     start: async () => {},
     stop: async () => {},
     state: () => [router.baseState("bmp", "loaded")],

@@ -166,7 +166,8 @@ export class NagareUnderTest {
   port = 0;
   private dir = "";
 
-  async start(): Promise<void> {
+  /** `configFile`: passed as --config (bench receive --enrich: every enrichment source configured). */
+  async start(configFile?: string): Promise<void> {
     this.port = await freeUdpPort();
     const http = await freePort();
     this.dir = mkdtempSync(join(tmpdir(), "nagare-bench-"));
@@ -184,6 +185,7 @@ export class NagareUnderTest {
         this.dir,
         "--log-level",
         "error",
+        ...(configFile ? ["--config", configFile] : []),
       ],
       {
         execArgv: s.execArgv,
@@ -316,6 +318,65 @@ export async function runReceive(
     best: bestRates(steps),
     memory,
   };
+}
+
+/**
+ * `npm run bench -- receive --enrich`: the loss-free rate of the real
+ * collector (`nagare start --no-store`, forked) with enrichment off and with
+ * every static source on — networks file, GeoIP Country + ASN .mmdb, AS
+ * names, exporter and interface classifier rules, static interface names for
+ * the sending exporter (127.0.0.1): the sources of `bench enrich`
+ * (bench/enrich.ts writeSourcesRaw, written as a config file). Routing is not
+ * configured: a forked CLI can only get routes over a BGP/BMP session, and
+ * feeding a full table that way is a benchmark of its own (bench enrich
+ * measures routing in-process). Two long-running collectors, stepped
+ * alternately at each rate; the peers are not run in this mode.
+ */
+export async function runReceiveEnrich(
+  opts: { rates?: number[]; seconds?: number; log?: (s: string) => void } = {},
+): Promise<{ steps: StepResult[]; best: Record<string, number> }> {
+  const rates = opts.rates ?? RECEIVE_RATES;
+  const seconds = opts.seconds ?? 3;
+  const log = opts.log ?? (() => {});
+  raiseRmemMax(RCVBUF * 2);
+  const { writeSourcesRaw } = await import("./enrich.js");
+  const dir = mkdtempSync(join(tmpdir(), "nagare-bench-enrich-cfg-"));
+  const steps: StepResult[] = [];
+  const off = new NagareUnderTest();
+  const on = new NagareUnderTest();
+  try {
+    const cfg = join(dir, "nagare.json");
+    writeFileSync(
+      cfg,
+      JSON.stringify({ enrich: writeSourcesRaw(dir, { networks: 10_000, geo: 20_000 }, HOST) }, null, 2),
+    );
+    await off.start();
+    await on.start(cfg);
+    for (const rate of rates) {
+      for (const [name, c] of [
+        ["nagare", off],
+        ["nagare+enrich", on],
+      ] as const) {
+        const { s, before, after, c0, c1, received } = await c.measure(rate, seconds);
+        steps.push(
+          step(
+            name,
+            rate,
+            s,
+            received,
+            c0,
+            c1,
+            dropNote(after.kernelDrops - before.kernelDrops, after.ringDrops - before.ringDrops),
+          ),
+        );
+        log(line(steps.at(-1)!));
+      }
+    }
+  } finally {
+    await Promise.allSettled([off.stop(), on.stop()]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return { steps, best: bestRates(steps) };
 }
 
 function dropNote(kernel: number, ring: number): string | undefined {

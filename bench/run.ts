@@ -38,7 +38,14 @@ import { runKafkaPart } from "./kafka.js";
 import { runKafkaE2EPart } from "./kafka-e2e.js";
 import { runDashboardPart } from "./dashboard.js";
 import { decodeCases, runDecodeCase, type DecodeResult } from "./decode.js";
-import { LOSS_LIMIT, RECEIVE_RATES, runReceive, type ReceiveResult } from "./receive.js";
+import {
+  LOSS_LIMIT,
+  RECEIVE_RATES,
+  runReceive,
+  runReceiveEnrich,
+  type ReceiveResult,
+  type StepResult,
+} from "./receive.js";
 import { runFreshnessPart } from "./freshness.js";
 import { runMonthPart } from "./month.js";
 import { runSflowPart } from "./sflow.js";
@@ -111,6 +118,38 @@ async function main(): Promise<void> {
   }
   if (part === "rib") {
     await runRibPart(machine, process.argv.slice(3));
+    return;
+  }
+  if (part === "receive" && process.argv.includes("--enrich")) {
+    // receive --enrich [--rates 0.1,0.25] [--seconds S]: Nagare only, enrichment off vs on (bench/receive.ts).
+    const arg = (k: string): string | undefined => process.argv[process.argv.indexOf(k) + 1];
+    const rates = process.argv.includes("--rates")
+      ? (arg("--rates") ?? "").split(",").map((x) => Math.round(Number(x) * 1e6))
+      : RECEIVE_RATES;
+    const seconds = process.argv.includes("--seconds") ? Number(arg("--seconds")) : 3;
+    console.log(
+      `Receive over loopback, nagare start --no-store with enrichment off / on (static sources; steps ${rates.map((r) => M(r)).join(", ")} M records/s, ${seconds} s)`,
+    );
+    const r = await runReceiveEnrich({ rates, seconds, log: (s) => console.log(s) });
+    const at = (c: string, rate: number) => r.steps.find((s) => s.collector === c && s.targetRate === rate);
+    const loss = (s: StepResult | undefined): string =>
+      s ? `${(s.loss * 100).toFixed(3)}% (${M(s.sentRate)})` : "-";
+    const cpu = (s: StepResult | undefined): string =>
+      s?.cpuPercent === null || s?.cpuPercent === undefined ? "-" : `${s.cpuPercent}%`;
+    console.log(
+      "\n" +
+        table(
+          ["target M/s", "loss, enrich off", "loss, enrich on", "cpu off", "cpu on"],
+          rates.map((rate) => {
+            const a = at("nagare", rate);
+            const b = at("nagare+enrich", rate);
+            return [M(rate), loss(a), loss(b), cpu(a), cpu(b)];
+          }),
+        ),
+    );
+    console.log(
+      `\nHighest rate with < ${LOSS_LIMIT * 100}% loss (M records/s): enrichment off ${M(r.best.nagare ?? 0)}, on ${M(r.best["nagare+enrich"] ?? 0)}`,
+    );
     return;
   }
   if (part === "kafka-e2e") {

@@ -32,6 +32,7 @@ import type { FlowBatch } from "../collector/batch.js";
 import { formatIp } from "../collector/ip.js";
 import { silentLogger, type Logger } from "../log.js";
 import type { FlowConsumer } from "../pipeline/index.js";
+import { AddrCache, type AddrAnswer } from "./addrcache.js";
 import { AsNamesSource } from "./asnames.js";
 import { Classifier, EMPTY_EXPORTER, type ExporterTags, type InterfaceTags } from "./classify.js";
 import type { AsSource, EnrichConfig } from "./config.js";
@@ -81,239 +82,7 @@ interface ExporterEntry {
   dense: (IfEntry | undefined)[];
 }
 
-/** Words 8-11 of an IPv4-mapped address (00 00 ff ff) read in host byte order. */
-const MAPPED_W2 = new Int32Array(new Uint8Array([0, 0, 0xff, 0xff]).buffer)[0]!;
-
-/** What the static sources answer for one address; shared by every address with the same answer. */
-export interface AddrAnswer {
-  net: NetworkInfo | null;
-  geo: GeoAnswer;
-  /** Last AS number named for this answer, and its name (0: none yet; -1: an uncached answer, never memoized). */
-  memoAsn: number;
-  memoName: string;
-}
-
-/**
- * Per-address answers of the static sources (networks file, GeoIP, AS name),
- * keyed by the 16-byte address: a 4-way set-associative table in one
- * Int32Array (hash of the 4 address words → set; clock / second-chance
- * eviction within the set), so it is bounded whatever the traffic (spoofed
- * sources included) and a hit is one probe of two cache lines with no
- * allocation. A slot is 4 words, so a set is one 64-byte cache line: the
- * address's last word, a check word (0 for IPv4-mapped addresses, else an
- * odd hash of the first three words, which are kept in a side table and
- * compared only for IPv6), the generation it was written in, and the index
- * of its interned AddrAnswer × 2 + the second-chance bit. (8-word slots made
- * every probe two cache misses: the probe was 40 % of the enrichment time.)
- * Answers are interned (few distinct ones: networks × countries × ASes seen),
- * which keeps the table a flat typed array and lets the AS-name memo serve
- * every address of an answer. A reload of any source bumps the generation,
- * which drops every entry in O(1).
- */
-export class AddrCache {
-  private mask: number;
-  private slots: Int32Array;
-  /** Words 0-2 of each slot's address (IPv6 only needs them). */
-  private full: Int32Array;
-  private hand: Uint8Array;
-  readonly answers: AddrAnswer[] = [];
-  /** Answer index by (GeoAnswer id × 2^32 + NetworkInfo id). */
-  private readonly interned = new Map<number, number>();
-  private readonly netIds = new Map<NetworkInfo, number>();
-  private readonly geoIds = new Map<GeoAnswer, number>();
-  private readonly geoKeys = new Map<string, number>();
-  gen = 1;
-  /** Slots written in the current generation (for the metric). */
-  size = 0;
-  /** Slots now; grows (doubling) up to maxCapacity while the table fills. */
-  capacity: number;
-  readonly maxCapacity: number;
-  // The last probe's words and set, so put() after a miss does not recompute them.
-  private w0 = 0;
-  private w1 = 0;
-  private w2 = 0;
-  private w3 = 0;
-  private chk = 0;
-  private base = 0;
-
-  constructor(entries: number) {
-    // Twice the slots asked for: with 4 ways, sets overflow by chance well
-    // before the table is full (measured: 3.7 % of 20 k addresses kept missing
-    // in a 64 k-slot table; 0.2 % at 128 k).
-    let sets = 1;
-    while (sets * 4 < entries * 2) sets *= 2;
-    this.maxCapacity = sets * 4;
-    // Start small and grow with the distinct addresses actually seen: a
-    // table much larger than the working set costs a cache and TLB miss per
-    // probe (measured: an 8 MB table made every probe a miss on a VM).
-    this.capacity = Math.min(this.maxCapacity, 4096);
-    this.mask = this.capacity / 4 - 1;
-    this.slots = new Int32Array(this.capacity * 4);
-    this.full = new Int32Array(this.capacity * 4);
-    this.hand = new Uint8Array(this.capacity / 4);
-  }
-
-  /** Forget every entry (a source was reloaded). */
-  clear(): void {
-    this.gen++;
-    this.size = 0;
-    this.answers.length = 0;
-    this.interned.clear();
-    this.netIds.clear();
-    this.geoIds.clear();
-    this.geoKeys.clear();
-  }
-
-  /** First slot of the set of an address (multiplicative mixing, murmur3 constants). */
-  private setOf(w3: number, chk: number): number {
-    // IPv4-mapped addresses differ only in w3: it must reach every bit of the set index.
-    let h = Math.imul(w3, 0xcc9e2d51) ^ chk;
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    return (h & this.mask) << 2;
-  }
-
-  /**
-   * The AddrAnswer of the address at words w[i…i+4] (the 16-byte address
-   * read as four 32-bit words in host order: only equality and the hash need
-   * them), or null (then put() stores it).
-   */
-  find(w: Int32Array, i: number): AddrAnswer | null {
-    const w0 = w[i]!;
-    const w1 = w[i + 1]!;
-    const w2 = w[i + 2]!;
-    const w3 = w[i + 3]!;
-    const v4 = w0 === 0 && w1 === 0 && w2 === MAPPED_W2;
-    const chk = v4 ? 0 : (Math.imul(w0, 0x1b873593) ^ Math.imul(w1 ^ (w2 >>> 7), 0xcc9e2d51) ^ w2) | 1;
-    const base = this.setOf(w3, chk);
-    this.w0 = w0;
-    this.w1 = w1;
-    this.w2 = w2;
-    this.w3 = w3;
-    this.chk = chk;
-    this.base = base;
-    const t = this.slots;
-    const gen = this.gen;
-    for (let k = base << 2, end = k + 16; k < end; k += 4) {
-      if (t[k] === w3 && t[k + 1] === chk && t[k + 2] === gen) {
-        if (!v4) {
-          const f = this.full;
-          if (f[k] !== w0 || f[k + 1] !== w1 || f[k + 2] !== w2) continue;
-        }
-        const m = t[k + 3]!;
-        t[k + 3] = m | 1;
-        return this.answers[m >>> 1]!;
-      }
-    }
-    return null;
-  }
-
-  /** The set of the last find() has no free way. */
-  private setFull(): boolean {
-    const t = this.slots;
-    for (let k = this.base << 2, end = k + 16; k < end; k += 4) if (t[k + 2] !== this.gen) return false;
-    return true;
-  }
-
-  /** Double the table, keeping the live entries (those whose new set is full are dropped). */
-  private grow(): void {
-    const old = this.slots;
-    const oldFull = this.full;
-    const gen = this.gen;
-    this.capacity *= 2;
-    this.mask = this.capacity / 4 - 1;
-    this.slots = new Int32Array(this.capacity * 4);
-    this.full = new Int32Array(this.capacity * 4);
-    this.hand = new Uint8Array(this.capacity / 4);
-    this.size = 0;
-    const t = this.slots;
-    for (let k = 0; k < old.length; k += 4) {
-      if (old[k + 2] !== gen) continue;
-      const base = this.setOf(old[k]!, old[k + 1]!);
-      for (let j = base << 2, end = j + 16; j < end; j += 4)
-        if (t[j + 2] !== gen) {
-          t.set(old.subarray(k, k + 4), j);
-          this.full.set(oldFull.subarray(k, k + 4), j);
-          this.size++;
-          break;
-        }
-    }
-    this.base = this.setOf(this.w3, this.chk);
-  }
-
-  /** Store the answer for the address of the last find() (which missed); returns the interned answer. */
-  put(net: NetworkInfo | null, geo: GeoAnswer): AddrAnswer {
-    // Bounded even if every answer differs.
-    if (this.answers.length >= this.maxCapacity || this.geoIds.size >= this.maxCapacity) this.clear();
-    // Grow at a quarter full, or on an eviction once 3/16 full: with 4 ways,
-    // sets overflow by chance well before the table is full (at half full
-    // ~10 % of entries would keep evicting each other, each eviction a
-    // lookup of the sources when its address comes back). Not earlier: with
-    // the eviction rule at 1/8 the bench stream's 4.9 k addresses grew the
-    // table to 64 k slots (2 MB with the side table), and the probes missed
-    // the CPU caches; a miss costs a GeoIP tree walk now, not a mmdb-lib
-    // text lookup, so a rare eviction is cheaper than a bigger table.
-    if (this.capacity < this.maxCapacity && this.size * 4 >= this.capacity) this.grow();
-    else if (this.capacity < this.maxCapacity && this.size * 16 >= this.capacity * 3 && this.setFull())
-      this.grow();
-    let nid = 0;
-    if (net) {
-      nid = this.netIds.get(net) ?? 0;
-      if (nid === 0) this.netIds.set(net, (nid = this.netIds.size + 1));
-    }
-    // Interned by identity first: the GeoIP databases return one object per
-    // record, so a miss costs two Map probes and no string (the text key only
-    // for an answer object not seen before).
-    let gid = this.geoIds.get(geo);
-    if (gid === undefined) {
-      const text = `${geo.country}|${geo.asn}|${geo.asName}`;
-      gid = this.geoKeys.get(text);
-      if (gid === undefined) this.geoKeys.set(text, (gid = this.geoKeys.size));
-      this.geoIds.set(geo, gid);
-    }
-    const key = gid * 4294967296 + nid;
-    let idx = this.interned.get(key);
-    if (idx === undefined) {
-      idx = this.answers.length;
-      this.answers.push({ net, geo, memoAsn: 0, memoName: "" });
-      this.interned.set(key, idx);
-    }
-    const t = this.slots;
-    const gen = this.gen;
-    const base = this.base;
-    let s = -1;
-    for (let k = base; k < base + 4; k++)
-      if (t[(k << 2) + 2] !== gen) {
-        s = k;
-        this.size++;
-        break;
-      }
-    if (s < 0) {
-      // Second chance: skip (and clear) recently used slots, at most one full turn.
-      const set = base >>> 2;
-      let h = this.hand[set]!;
-      for (let n = 0; n < 4; n++) {
-        const r = ((base + h) << 2) + 3;
-        if ((t[r]! & 1) === 0) break;
-        t[r] = t[r]! & ~1;
-        h = (h + 1) & 3;
-      }
-      s = base + h;
-      this.hand[set] = (h + 1) & 3;
-    }
-    const k = s << 2;
-    t[k] = this.w3;
-    t[k + 1] = this.chk;
-    t[k + 2] = gen;
-    t[k + 3] = idx * 2;
-    const f = this.full;
-    f[k] = this.w0;
-    f[k + 1] = this.w1;
-    f[k + 2] = this.w2;
-    return this.answers[idx]!;
-  }
-}
+export { AddrCache, type AddrAnswer };
 
 /** The answer of every address when neither the networks file nor GeoIP is configured (never memoized). */
 const NO_ANSWER: AddrAnswer = Object.freeze({ net: null, geo: NO_GEO, memoAsn: -1, memoName: "" });
@@ -333,6 +102,18 @@ const NO_IF_ENTRY: IfEntry = Object.freeze({
   speedBps: 0,
   tags: NO_IF,
 });
+
+/** A RIB as the cached path sees it (routing/rib.ts Rib): answers are cached per (id, generation). */
+interface RibLike {
+  readonly id: number;
+  readonly generation: number;
+  lookup(addr: Uint8Array, off: number): RouteInfo | null;
+}
+
+/** A routing source that names the RIB lookup() would answer from for an exporter (routing/tables.ts). */
+export interface RibRouting {
+  router(exporter: string): RibLike | null;
+}
 
 export interface EnrichmentServiceOptions {
   config: EnrichConfig;
@@ -370,6 +151,10 @@ export class EnrichmentService implements FlowConsumer {
   private readonly asOrder: number[];
   /** "routing" comes before "flow" in asOrder: routing attributes override the exporter's. */
   private readonly routingFirst: boolean;
+  /** "flow" is in asOrder (else the flow's own AS number is never used). */
+  private readonly hasFlowAs: boolean;
+  /** The routing source, when it can name the RIB it answers from (routing/tables.ts): routes are then cached per address. */
+  private readonly ribs: RibRouting | null;
   private readonly exporters4 = new Map<number, ExporterEntry>();
   private readonly exporters6 = new Map<string, ExporterEntry>();
   /** Per-address answers of networks / GeoIP / AS names; null when none is configured or cacheSize is 0. */
@@ -409,7 +194,11 @@ export class EnrichmentService implements FlowConsumer {
     const r = cfg.asOrder.indexOf("routing");
     const f = cfg.asOrder.indexOf("flow");
     this.routingFirst = r >= 0 && (f < 0 || r < f);
-    this.addrs = cfg.cacheSize > 0 && (this.networks || this.geoip) ? new AddrCache(cfg.cacheSize) : null;
+    this.hasFlowAs = f >= 0;
+    const rr = this.routing as Partial<RibRouting> | null;
+    this.ribs = rr !== null && typeof rr.router === "function" ? (rr as RibRouting) : null;
+    this.addrs =
+      cfg.cacheSize > 0 && (this.networks || this.geoip || this.ribs) ? new AddrCache(cfg.cacheSize) : null;
   }
 
   /**
@@ -676,6 +465,11 @@ export class EnrichmentService implements FlowConsumer {
   private rowS: (AddrAnswer | null)[] = [];
   private rowD: (AddrAnswer | null)[] = [];
   private rowRD: (RouteInfo | null)[] = [];
+  /** AS names of the rows (cached path). */
+  private rowSN: string[] = [];
+  private rowDN: string[] = [];
+  /** The answer of an address that was not cached (a source threw), from addrSlot(). */
+  private fresh: AddrAnswer = NO_ANSWER;
 
   /**
    * Two phases, for memory rather than for logic: a FlowBatch is columnar
@@ -725,6 +519,8 @@ export class EnrichmentService implements FlowConsumer {
       grow(this.rowS, null);
       grow(this.rowD, null);
       grow(this.rowRD, null);
+      grow(this.rowSN, "");
+      grow(this.rowDN, "");
     }
     const rowE = this.rowE;
     const rowIn = this.rowIn;
@@ -733,44 +529,57 @@ export class EnrichmentService implements FlowConsumer {
     const rowD = this.rowD;
     const rowRD = this.rowRD;
 
-    // ---- resolve: exporter, interfaces, per-address answers, AS numbers, prefix lengths
-    {
-      const { exporter_address: exp, in_if, out_if, ip_version, src_addr: src, dst_addr: dst } = cols;
-      const { src_as, dst_as, src_prefix_len, dst_prefix_len } = cols;
-      const srcW = c ? words(src) : null;
-      const dstW = c ? words(dst) : null;
-      const expW = withExporter ? words(exp) : null;
-      const over = this.routingFirst;
+    // ---- resolve, 1: exporter and interfaces
+    if (withExporter) {
+      const { exporter_address: exp, in_if, out_if } = cols;
+      const expW = words(exp);
       let last: ExporterEntry | null = null;
       let lastOff = -1;
       for (let i = 0; i < n; i++) {
         const off = i * 16;
-        let e: ExporterEntry | null = null;
-        if (withExporter) {
-          // Rows of a batch mostly share one exporter: compare with the previous row first.
-          if (
-            last !== null &&
-            (expW !== null ? sameWords(expW, off >> 2, lastOff >> 2) : sameAddr(exp, off, lastOff))
-          )
-            e = last;
-          else e = this.exporterOf(exp, off);
-          last = e;
-          lastOff = off;
-          if (withIfaces) {
-            // Fast path inline: a small ifIndex checked within the interval is one element load.
-            const ii = in_if[i]!;
-            let fi = ii < DENSE_IFINDEX ? e.dense[ii] : undefined;
-            if (fi === undefined || now - fi.checkedMs >= IF_RECHECK_MS) fi = this.ifaceOf(e, ii, now);
-            rowIn[i] = fi;
-            const oi = out_if[i]!;
-            let fo = oi < DENSE_IFINDEX ? e.dense[oi] : undefined;
-            if (fo === undefined || now - fo.checkedMs >= IF_RECHECK_MS) fo = this.ifaceOf(e, oi, now);
-            rowOut[i] = fo;
-          }
-        }
+        let e: ExporterEntry;
+        // Rows of a batch mostly share one exporter: compare with the previous row first.
+        if (
+          last !== null &&
+          (expW !== null ? sameWords(expW, off >> 2, lastOff >> 2) : sameAddr(exp, off, lastOff))
+        )
+          e = last;
+        else e = this.exporterOf(exp, off);
+        last = e;
+        lastOff = off;
         rowE[i] = e;
+        if (withIfaces) {
+          // Fast path inline: a small ifIndex checked within the interval is one element load.
+          const ii = in_if[i]!;
+          let fi = ii < DENSE_IFINDEX ? e.dense[ii] : undefined;
+          if (fi === undefined || now - fi.checkedMs >= IF_RECHECK_MS) fi = this.ifaceOf(e, ii, now);
+          rowIn[i] = fi;
+          const oi = out_if[i]!;
+          let fo = oi < DENSE_IFINDEX ? e.dense[oi] : undefined;
+          if (fo === undefined || now - fo.checkedMs >= IF_RECHECK_MS) fo = this.ifaceOf(e, oi, now);
+          rowOut[i] = fo;
+        }
+      }
+    } else for (let i = 0; i < n; i++) rowE[i] = null;
+
+    // ---- resolve, 2: per-address answers, AS numbers, prefix lengths (and AS names on the cached path)
+    const { ip_version, src_addr: src, dst_addr: dst } = cols;
+    const srcW = c !== null ? words(src) : null;
+    const dstW = c !== null ? words(dst) : null;
+    // The cached path: one AddrCache probe per address answers the static
+    // sources, the route (when the routing source names its RIBs) and the AS
+    // numbers; else (no cache, unaligned columns, a routing source that
+    // cannot say which RIB answers) every source is asked per row.
+    const cached = c !== null && srcW !== null && dstW !== null && (routing === null || this.ribs !== null);
+    if (cached) this.resolveCached(n, cols, c, srcW, dstW, withNames);
+    else if (withAddrs) {
+      const { src_as, dst_as, src_prefix_len, dst_prefix_len } = cols;
+      const over = this.routingFirst;
+      for (let i = 0; i < n; i++) {
+        const off = i * 16;
+        const e = rowE[i]!;
         const ver = ip_version[i]!;
-        if (!withAddrs || (ver !== 4 && ver !== 6)) {
+        if (ver !== 4 && ver !== 6) {
           rowS[i] = rowD[i] = null;
           rowRD[i] = null;
           continue;
@@ -850,7 +659,10 @@ export class EnrichmentService implements FlowConsumer {
       const { dst_net_name, dst_net_role, dst_net_site, dst_net_tenant, dst_country } = cols;
       this.netColumns(n, rowD, dst_net_name, dst_net_role, dst_net_site, dst_net_tenant, dst_country);
     }
-    if (withNames) {
+    if (withNames && cached) {
+      copyNames(n, this.rowSN, cols.src_as_name);
+      copyNames(n, this.rowDN, cols.dst_as_name);
+    } else if (withNames) {
       this.nameColumn(n, rowS, cols.src_as, cols.src_as_name);
       this.nameColumn(n, rowD, cols.dst_as, cols.dst_as_name);
     }
@@ -871,6 +683,183 @@ export class EnrichmentService implements FlowConsumer {
           for (let k = 0, o = i * 16; k < 16; k++) bgp_next_hop[o + k] = nh[k]!;
       }
     }
+  }
+
+  /**
+   * Resolve pass 2 on the cached path: per address one AddrCache probe. A
+   * hit whose route was read from the same RIB in its current generation
+   * needs nothing else: the AS numbers of the non-flow sources (asPre /
+   * asPost) and the last AS name are on the entry, so a row costs two probes,
+   * a few compares and the stores of its own columns.
+   */
+  private resolveCached(
+    n: number,
+    cols: FlowBatch["cols"],
+    c: AddrCache,
+    srcW: Int32Array,
+    dstW: Int32Array,
+    withNames: boolean,
+  ): void {
+    const { ip_version, src_addr: src, dst_addr: dst } = cols;
+    const { src_as, dst_as, src_prefix_len, dst_prefix_len } = cols;
+    const { rowE, rowS, rowD, rowRD, rowSN, rowDN } = this;
+    const over = this.routingFirst;
+    const hasFlow = this.hasFlowAs;
+    const ribs = this.ribs;
+    let ribE: ExporterEntry | null | undefined;
+    let rib: RibLike | null = null;
+    let ribId = 0;
+    let ribGen = 0;
+    for (let i = 0; i < n; i++) {
+      const ver = ip_version[i]!;
+      if (ver !== 4 && ver !== 6) {
+        rowS[i] = rowD[i] = null;
+        rowRD[i] = null;
+        rowSN[i] = rowDN[i] = "";
+        continue;
+      }
+      const e = rowE[i];
+      if (e !== ribE) {
+        // Another exporter: which RIB answers it, in which generation (fixed for the batch).
+        ribE = e;
+        rib = null;
+        ribId = 0;
+        ribGen = 0;
+        if (ribs !== null && e !== null && e !== undefined) {
+          try {
+            rib = ribs.router(e.text);
+            if (rib !== null) {
+              ribId = rib.id;
+              ribGen = rib.generation;
+            }
+          } catch (err) {
+            this.sourceError("routing", err);
+            ribId = -2; // never cached (see addrSlot)
+          }
+        }
+      }
+      const off = i * 16;
+      // source
+      let s = this.addrSlot(c, src, srcW, off, rib, ribId, ribGen);
+      let flowAs = src_as[i]!;
+      let asn: number;
+      if (s >= 0) {
+        const pre = c.asPre[s]!;
+        asn = pre !== 0 ? pre : hasFlow && flowAs !== 0 ? flowAs : c.asPost[s]!;
+        const r = c.rVal[s]!;
+        if (r !== null && (over || src_prefix_len[i] === 0)) src_prefix_len[i] = r.prefixLen;
+        rowS[i] = c.answerAt(s);
+        if (withNames) rowSN[i] = asn === 0 ? "" : c.nAs[s] === asn ? c.nStr[s]! : this.slotName(c, s, asn);
+      } else {
+        const ans = this.fresh;
+        const r = rib !== null ? this.ribRoute(rib, src, off) : null;
+        asn = this.pickAs(flowAs, r, ans);
+        if (r !== null && (over || src_prefix_len[i] === 0)) src_prefix_len[i] = r.prefixLen;
+        rowS[i] = ans;
+        if (withNames) rowSN[i] = this.asNameAt(asn, ans);
+      }
+      if (asn !== flowAs) src_as[i] = asn;
+      // destination (its route's attributes fill the BGP columns)
+      s = this.addrSlot(c, dst, dstW, off, rib, ribId, ribGen);
+      flowAs = dst_as[i]!;
+      if (s >= 0) {
+        const pre = c.asPre[s]!;
+        asn = pre !== 0 ? pre : hasFlow && flowAs !== 0 ? flowAs : c.asPost[s]!;
+        const r = c.rVal[s]!;
+        if (r !== null && (over || dst_prefix_len[i] === 0)) dst_prefix_len[i] = r.prefixLen;
+        rowD[i] = c.answerAt(s);
+        rowRD[i] = r;
+        if (withNames) rowDN[i] = asn === 0 ? "" : c.nAs[s] === asn ? c.nStr[s]! : this.slotName(c, s, asn);
+      } else {
+        const ans = this.fresh;
+        const r = rib !== null ? this.ribRoute(rib, dst, off) : null;
+        asn = this.pickAs(flowAs, r, ans);
+        if (r !== null && (over || dst_prefix_len[i] === 0)) dst_prefix_len[i] = r.prefixLen;
+        rowD[i] = ans;
+        rowRD[i] = r;
+        if (withNames) rowDN[i] = this.asNameAt(asn, ans);
+      }
+      if (asn !== flowAs) dst_as[i] = asn;
+    }
+  }
+
+  /**
+   * The AddrCache slot of the address at a[off…off+16] with its route read
+   * from `rib` in generation `ribGen` (ribId 0: no RIB; < 0: the routing
+   * source failed, the answer is not kept) and its AS numbers computed; -1
+   * when a static source threw (nothing cached: `fresh` holds the answer).
+   */
+  private addrSlot(
+    c: AddrCache,
+    a: Uint8Array,
+    w: Int32Array,
+    off: number,
+    rib: RibLike | null,
+    ribId: number,
+    ribGen: number,
+  ): number {
+    let s = c.probe(w, off >> 2);
+    if (s >= 0) {
+      this.geoHits++;
+      if (c.rRib[s] === ribId && c.rGen[s] === ribGen) return s;
+    } else {
+      this.geoMisses++;
+      this.failed = false;
+      const net = this.networks !== null ? this.network(a, off) : null;
+      const geo = this.geoip !== null ? this.geoOf(a, off) : NO_GEO;
+      if (this.failed) {
+        this.fresh = { net, geo, memoAsn: -1, memoName: "" };
+        return -1;
+      }
+      s = c.store(net, geo);
+    }
+    // The route (first sight of the address, or the RIB changed) and the AS numbers that depend on it.
+    this.failed = false;
+    const r = rib !== null ? this.ribRoute(rib, a, off) : null;
+    const ans = c.answerAt(s);
+    const order = this.asOrder;
+    let pre = 0;
+    let post = 0;
+    let after = false;
+    for (let k = 0; k < order.length; k++) {
+      const src = order[k]!;
+      if (src === AS_FLOW) {
+        after = true;
+        continue;
+      }
+      const v =
+        src === AS_ROUTING ? (r?.originAs ?? 0) : src === AS_GEOIP ? ans.geo.asn : (ans.net?.asn ?? 0);
+      if (v === 0) continue;
+      if (!after) {
+        if (pre === 0) pre = v;
+      } else if (post === 0) post = v;
+    }
+    c.rVal[s] = r;
+    c.asPre[s] = pre;
+    c.asPost[s] = post;
+    c.rRib[s] = this.failed || ribId < 0 ? -1 : ribId;
+    c.rGen[s] = ribGen;
+    return s;
+  }
+
+  private ribRoute(rib: RibLike, a: Uint8Array, off: number): RouteInfo | null {
+    try {
+      return rib.lookup(a, off);
+    } catch (err) {
+      this.sourceError("routing", err);
+      return null;
+    }
+  }
+
+  /** AS name of `asn` for the address of slot `s`, remembered there (unless a source threw). */
+  private slotName(c: AddrCache, s: number, asn: number): string {
+    this.failed = false;
+    const name = this.asName(asn, c.answerAt(s).geo);
+    if (!this.failed) {
+      c.nAs[s] = asn;
+      c.nStr[s] = name;
+    }
+    return name;
   }
 
   /** src_net_* / dst_net_* and the country, from each row's answer. */
@@ -954,6 +943,14 @@ export class EnrichmentService implements FlowConsumer {
  */
 function words(a: Uint8Array): Int32Array | null {
   return a.byteOffset % 4 === 0 ? new Int32Array(a.buffer, a.byteOffset, a.length >> 2) : null;
+}
+
+/** The AS names resolved per row into their column ("" is what rows arrive with). */
+function copyNames(n: number, names: string[], out: string[]): void {
+  for (let i = 0; i < n; i++) {
+    const s = names[i]!;
+    if (s !== "") out[i] = s;
+  }
 }
 
 function sameAddr(a: Uint8Array, ao: number, bo: number): boolean {

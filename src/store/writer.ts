@@ -121,8 +121,12 @@ export class StoreWriter implements FlowConsumer {
   private pending = 0;
   /** The raw INSERTs + COMMIT in progress (commitRaw), if any: the aggregation lets it run alone. */
   private rawCommit: Promise<void> | null = null;
-  /** Off: the aggregation does not wait for raw commits (NAGARE_STORE_AGG_YIELD=0; A/B of the bench). */
-  aggYield = process.env.NAGARE_STORE_AGG_YIELD !== "0";
+  /**
+   * An aggregation pass waits for the raw commit in progress (see
+   * yieldToCommit). Off unless NAGARE_STORE_AGG_YIELD=1: an experiment
+   * for a quiet machine's A/B (no difference measurable on the shared one).
+   */
+  aggYield = process.env.NAGARE_STORE_AGG_YIELD === "1";
   /** Rows appended in total. */
   rowsAppended = 0;
   /** Rows merged into flows_raw (committed, queryable). */

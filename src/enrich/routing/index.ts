@@ -9,6 +9,7 @@ import type { EnrichSource, RouteInfo, RouteLookup, SourceState } from "../types
 import { BgpListener } from "./bgp-listener.js";
 import { BmpStation } from "./bmp-station.js";
 import type { RoutingConfig } from "./config.js";
+import type { Rib } from "./rib.js";
 import { RoutingTables } from "./tables.js";
 
 export { defaultRoutingConfig, validateRoutingConfig, ROUTING_KEYS, type RoutingConfig } from "./config.js";
@@ -45,6 +46,10 @@ class Routing implements RoutingSource {
 
   lookup(exporter: string, addr: Uint8Array, offset: number): RouteInfo | null {
     return this.tables.lookup(exporter, addr, offset);
+  }
+
+  router(exporter: string): Rib | null {
+    return this.tables.router(exporter);
   }
 
   ports(): { bmp: number; bgp: number } {

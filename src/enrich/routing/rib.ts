@@ -485,7 +485,11 @@ function hostWord(a: Uint8Array, o: number): number {
 }
 
 /** Routes of one router, from any number of peers (ids 0-65535). */
+let ribIds = 0;
+
 export class Rib {
+  /** Identity (≥ 1) for caches outside the RIB that key answers by (RIB, generation). */
+  readonly id = ++ribIds;
   /**
    * Bumped on every change (announce, withdraw, peer removal): a cached
    * answer is used only when it was computed in the current generation, so

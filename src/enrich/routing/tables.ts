@@ -193,4 +193,22 @@ export class RoutingTables {
     for (const f of this.routers.values()) if (f.rib.routes > 0) return f.rib.lookup(addr, offset);
     return null;
   }
+
+  /**
+   * The RIB lookup() would answer from for `exporter` now (null: none), so
+   * that a caller can cache answers per (RIB id, RIB generation): the choice
+   * may change with any RIB change (fallback), so it is asked again per batch.
+   */
+  router(exporter: string): Rib | null {
+    let r = this.cache.get(exporter);
+    if (r === undefined) {
+      r = this.pick(canonicalAddress(exporter));
+      if (this.cache.size > 100_000) this.cache.clear();
+      this.cache.set(exporter, r);
+    }
+    if (r && r.rib.routes > 0) return r.rib;
+    if (!this.fallback) return null;
+    for (const f of this.routers.values()) if (f.rib.routes > 0) return f.rib;
+    return null;
+  }
 }
