@@ -13,14 +13,9 @@
 //    keep A's names, the pmacct rows get B's, and the store's enrichment
 //    counters moved for the pmacct rows only.
 import assert from "node:assert/strict";
-import { createSocket } from "node:dgram";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import { App } from "../src/app.js";
-import { FlowBatch } from "../src/collector/batch.js";
-import { validateConfig } from "../src/config/schema.js";
+import { describe, it } from "node:test";
 import {
   BINARY_VERSION,
   FLAG_PREENRICHED,
@@ -28,50 +23,26 @@ import {
   NagareBinaryEncoder,
   binaryPreenriched,
 } from "../src/bus/binary.js";
-import type { BatchSink } from "../src/bus/types.js";
-import { FLOW_COLUMNS } from "../src/schema.js";
-import { silentLogger } from "../src/log.js";
-import { CAPTURES_DIR, decodeUnit } from "./helpers/captures.js";
-import { startKafka, type KafkaBroker } from "./helpers/kafka.js";
-import { readPcapUdp } from "./helpers/pcap.js";
+import type { KafkaBroker } from "./helpers/kafka.js";
+import {
+  CollectSink,
+  capturePath,
+  copiedBatches,
+  metricsText,
+  sendPcap,
+  startCollectorApp,
+  startStoreApp,
+  until,
+  untilDrained,
+  useKafka,
+} from "./helpers/kafka-apps.js";
 
 const UNIT = "graylog__nprobe-netflow9-3";
 // expected/SUMMARY.tsv: 892 flow records in this unit (tshark).
 const FLOWS = 892;
 
-class CollectSink implements BatchSink {
-  readonly batches: FlowBatch[] = [];
-  batch(): FlowBatch {
-    let b = this.batches.at(-1);
-    if (!b || b.full) this.batches.push((b = new FlowBatch(1024)));
-    return b;
-  }
-  rows(): Record<string, string | number>[] {
-    return this.batches.flatMap((b) => Array.from({ length: b.length }, (_, i) => b.row(i)));
-  }
-}
-
-/** The capture's flows, copied out of the decoder's recycled batches. */
-function captureBatches(): FlowBatch[] {
-  const out: FlowBatch[] = [];
-  decodeUnit(UNIT, (b) => {
-    const c = new FlowBatch(b.length);
-    const src = b.cols as unknown as Record<string, ArrayLike<number> | string[]>;
-    const dst = c.cols as unknown as Record<string, unknown[]>;
-    for (const col of FLOW_COLUMNS) {
-      const s = src[col.name]!;
-      const d = dst[col.name]!;
-      const n = col.kind === "ip" ? b.length * 16 : b.length;
-      for (let i = 0; i < n; i++) d[i] = s[i];
-    }
-    c.length = b.length;
-    out.push(c);
-  });
-  return out;
-}
-
 describe("nagare-binary header: PREENRICHED flag, version 2, version 1 still read", () => {
-  const batches = captureBatches();
+  const batches = copiedBatches(UNIT);
 
   it("the flag is set only by an enriching producer, and both decode to the same rows", () => {
     assert.equal(BINARY_VERSION, 2);
@@ -120,22 +91,9 @@ describe("nagare-binary header: PREENRICHED flag, version 2, version 1 still rea
 describe("store mode does not enrich what a Nagare collector enriched", () => {
   let kafka: KafkaBroker;
   let dir: string;
-  before(async () => {
-    kafka = await startKafka();
-    dir = mkdtempSync(join(tmpdir(), "nagare-preenriched-"));
+  useKafka({}, "nagare-preenriched-", (k, d) => {
+    [kafka, dir] = [k, d];
   });
-  after(async () => {
-    await kafka?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  });
-
-  async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 45_000): Promise<void> {
-    const end = Date.now() + ms;
-    while (!(await cond())) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
 
   /** A networks file naming every address (IPv4 and IPv6) `name`. */
   function networks(file: string, name: string): string {
@@ -153,28 +111,14 @@ describe("store mode does not enrich what a Nagare collector enriched", () => {
     format: string,
     networksFile: string,
   ): Promise<Record<string, number>> {
-    let decoded = 0;
-    const app = new App({
-      config: validateConfig({
-        mode: "collector",
-        dataDir: join(dir, name),
-        collector: { listen: ["127.0.0.1:0"], sflowListen: ["127.0.0.1:0"] },
-        http: { listen: "127.0.0.1:0" },
-        demo: { enabled: false },
-        enrich: { networksFile },
-        bus: { enabled: true, brokers: [kafka.bootstrap], topic, producer: { format, lingerMs: 5 } },
-      }),
-      log: silentLogger,
-      consumers: [{ name: "count", consume: (b: FlowBatch) => void (decoded += b.length) }],
-    });
-    await app.start();
+    const { app, decoded } = await startCollectorApp(
+      join(dir, name),
+      { enabled: true, brokers: [kafka.bootstrap], topic, producer: { format, lingerMs: 5 } },
+      { enrich: { networksFile } },
+    );
     try {
-      const port = app.collector.bound[0]!.port;
-      const sock = createSocket("udp4");
-      for (const d of readPcapUdp(join(CAPTURES_DIR, `${UNIT}.pcap`)))
-        await new Promise<void>((r, j) => sock.send(d.payload, port, "127.0.0.1", (e) => (e ? j(e) : r())));
-      sock.close();
-      await until(`${name} decoded the capture`, () => decoded >= FLOWS);
+      await sendPcap(app, capturePath(UNIT));
+      await until(`${name} decoded the capture`, () => decoded.flows >= FLOWS);
       await until(`${name} published`, () => app.producer!.metrics().produced_flows! >= FLOWS);
       assert.equal(app.enrich.metrics().enrich_flows, FLOWS, `${name} enriched what it publishes`);
       return app.producer!.metrics();
@@ -192,31 +136,15 @@ describe("store mode does not enrich what a Nagare collector enriched", () => {
     await publish("collector-binary", topic, "nagare-binary", atCollector);
     await publish("collector-pmacct", topic, "pmacct-json", atCollector);
 
-    const store = new App({
-      config: validateConfig({
-        mode: "store",
-        dataDir: join(dir, "store"),
-        http: { listen: "127.0.0.1:0" },
-        demo: { enabled: false },
-        store: { intervalMs: 100 },
-        enrich: { networksFile: atStore },
-        bus: {
-          enabled: true,
-          brokers: [kafka.bootstrap],
-          topic,
-          consumer: { groupId: "pre-store", commitIntervalMs: 200, lagIntervalMs: 0 },
-        },
-      }),
-      log: silentLogger,
-    });
-    await store.start();
+    const store = await startStoreApp(
+      join(dir, "store"),
+      { enabled: true, brokers: [kafka.bootstrap], topic },
+      { groupId: "pre-store", commitIntervalMs: 200, lagIntervalMs: 0 },
+      { enrich: { networksFile: atStore } },
+    );
     try {
       const src = store.kafka!;
-      await until("both copies stored and committed", async () => {
-        await src.commitNow();
-        await src.refreshLag();
-        return src.flows >= 2 * FLOWS && src.partitions().every((p) => p.lag === 0);
-      });
+      await untilDrained(src, "both copies stored and committed", 2 * FLOWS);
       const page = await store.sql!.query(
         "SELECT src_net_name, dst_net_role, count(*)::BIGINT FROM flows GROUP BY ALL ORDER BY 1",
       );
@@ -236,7 +164,7 @@ describe("store mode does not enrich what a Nagare collector enriched", () => {
         FLOWS,
         "the store enriched only the pmacct JSON rows",
       );
-      const text = await (await fetch(`http://${store.http.address}/metrics`)).text();
+      const text = await metricsText(store);
       assert.match(text, new RegExp(`^nagare_kafka_consumer_flows_preenriched_total ${FLOWS}$`, "m"));
       assert.match(text, /^nagare_kafka_consumer_batches_preenriched_total [1-9]\d*$/m);
     } finally {
@@ -247,52 +175,22 @@ describe("store mode does not enrich what a Nagare collector enriched", () => {
   it("a collector with enrich.enabled false publishes unflagged binary: the store enriches it", async () => {
     const topic = "pre.bare";
     await kafka.createTopic(topic, 1);
-    let decoded = 0;
-    const collector = new App({
-      config: validateConfig({
-        mode: "collector",
-        dataDir: join(dir, "collector-bare"),
-        collector: { listen: ["127.0.0.1:0"], sflowListen: ["127.0.0.1:0"] },
-        http: { listen: "127.0.0.1:0" },
-        demo: { enabled: false },
-        enrich: { enabled: false },
-        bus: { enabled: true, brokers: [kafka.bootstrap], topic, producer: { lingerMs: 5 } },
-      }),
-      log: silentLogger,
-      consumers: [{ name: "count", consume: (b: FlowBatch) => void (decoded += b.length) }],
-    });
-    const store = new App({
-      config: validateConfig({
-        mode: "store",
-        dataDir: join(dir, "store-bare"),
-        http: { listen: "127.0.0.1:0" },
-        demo: { enabled: false },
-        store: { intervalMs: 100 },
-        enrich: { networksFile: networks("store-bare.yaml", "at-store") },
-        bus: {
-          enabled: true,
-          brokers: [kafka.bootstrap],
-          topic,
-          consumer: { groupId: "pre-bare", commitIntervalMs: 200, lagIntervalMs: 0 },
-        },
-      }),
-      log: silentLogger,
-    });
-    await collector.start();
-    await store.start();
+    const { app: collector, decoded } = await startCollectorApp(
+      join(dir, "collector-bare"),
+      { enabled: true, brokers: [kafka.bootstrap], topic, producer: { lingerMs: 5 } },
+      { enrich: { enabled: false } },
+    );
+    const store = await startStoreApp(
+      join(dir, "store-bare"),
+      { enabled: true, brokers: [kafka.bootstrap], topic },
+      { groupId: "pre-bare", commitIntervalMs: 200, lagIntervalMs: 0 },
+      { enrich: { networksFile: networks("store-bare.yaml", "at-store") } },
+    );
     try {
-      const port = collector.collector.bound[0]!.port;
-      const sock = createSocket("udp4");
-      for (const d of readPcapUdp(join(CAPTURES_DIR, `${UNIT}.pcap`)))
-        await new Promise<void>((r, j) => sock.send(d.payload, port, "127.0.0.1", (e) => (e ? j(e) : r())));
-      sock.close();
+      await sendPcap(collector, capturePath(UNIT));
       const src = store.kafka!;
-      await until("every flow stored", async () => {
-        await src.commitNow();
-        await src.refreshLag();
-        return src.flows >= FLOWS && src.partitions().every((p) => p.lag === 0);
-      });
-      assert.equal(decoded, FLOWS);
+      await untilDrained(src, "every flow stored", FLOWS);
+      assert.equal(decoded.flows, FLOWS);
       const page = await store.sql!.query("SELECT src_net_name, count(*)::BIGINT FROM flows GROUP BY ALL");
       assert.deepEqual(
         page.rows.map((r) => [r[0], Number(r[1])]),

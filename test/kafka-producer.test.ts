@@ -13,14 +13,12 @@ import { after, before, describe, it } from "node:test";
 import { Consumer } from "@platformatic/kafka";
 import { FlowBatch } from "../src/collector/batch.js";
 import { parseIp } from "../src/collector/ip.js";
-import { FLOW_COLUMNS } from "../src/schema.js";
 import { NagareBinaryDecoder } from "../src/bus/binary.js";
 import { defaultBusConfig, type BusConfig } from "../src/bus/config.js";
 import { PmacctJsonDecoder } from "../src/bus/pmacct.js";
 import { KafkaProducer } from "../src/bus/producer.js";
-import type { BatchSink } from "../src/bus/types.js";
-import { decodeUnit } from "./helpers/captures.js";
 import { consoleConsume, type KafkaBroker, startKafka } from "./helpers/kafka.js";
+import { CollectSink, copiedBatches } from "./helpers/kafka-apps.js";
 
 let kafka: KafkaBroker;
 before(async () => {
@@ -46,18 +44,6 @@ function config(topic: string, over: Partial<BusConfig["producer"]> = {}): BusCo
     ...over,
   };
   return c;
-}
-
-class CollectSink implements BatchSink {
-  readonly batches: FlowBatch[] = [];
-  batch(): FlowBatch {
-    let b = this.batches.at(-1);
-    if (!b || b.full) this.batches.push((b = new FlowBatch(1024)));
-    return b;
-  }
-  rows(): Record<string, string | number>[] {
-    return this.batches.flatMap((b) => Array.from({ length: b.length }, (_, i) => b.row(i)));
-  }
 }
 
 /** Read `topic` from the beginning with the Node client until `done(count, message)` or `timeoutMs`. */
@@ -92,23 +78,7 @@ async function readTopic(
 }
 
 /** Rows of a real capture (NetFlow v9), copied out of the pooled batches. */
-function captureRows(): FlowBatch[] {
-  const out: FlowBatch[] = [];
-  decodeUnit("graylog__nprobe-netflow9-3", (b) => {
-    const c = new FlowBatch(b.length);
-    const src = b.cols as unknown as Record<string, ArrayLike<number> | string[]>;
-    const dst = c.cols as unknown as Record<string, { set?: (a: ArrayLike<number>) => void } & unknown[]>;
-    for (const col of FLOW_COLUMNS) {
-      const s = src[col.name]!;
-      const d = dst[col.name]!;
-      const n = col.kind === "ip" ? b.length * 16 : b.length;
-      for (let i = 0; i < n; i++) d[i] = s[i];
-    }
-    c.length = b.length;
-    out.push(c);
-  });
-  return out;
-}
+const captureRows = (): FlowBatch[] => copiedBatches("graylog__nprobe-netflow9-3");
 
 /** `n` flows numbered by `packets` = first … first+n-1 (the end-to-end id), one exporter. */
 function numbered(first: number, n: number): FlowBatch {

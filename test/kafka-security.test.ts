@@ -12,62 +12,41 @@
 // the collector keeps decoding UDP, the failures are counted by cause in
 // /metrics and described in GET /api/v1/kafka, nothing crashes or hangs.
 import assert from "node:assert/strict";
-import { createSocket } from "node:dgram";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
-import { App } from "../src/app.js";
-import type { FlowBatch } from "../src/collector/batch.js";
+import { describe, it } from "node:test";
 import { validateConfig } from "../src/config/schema.js";
 import { NagareBinaryDecoder } from "../src/bus/binary.js";
 import { KafkaFlowSource } from "../src/bus/consumer.js";
-import type { BusError } from "../src/bus/errors.js";
 import { PmacctJsonDecoder } from "../src/bus/pmacct.js";
 import { connectionOptions } from "../src/bus/producer.js";
-import { silentLogger } from "../src/log.js";
-import { CAPTURES_DIR } from "./helpers/captures.js";
-import { startKafka, type KafkaBroker, type SecureListeners } from "./helpers/kafka.js";
-import { readPcapUdp } from "./helpers/pcap.js";
+import type { KafkaBroker, SecureListeners } from "./helpers/kafka.js";
+import {
+  type ConsumerState,
+  type Totals,
+  assertProducerFails,
+  assertStoreConsumerFails,
+  addTotals,
+  apiGet,
+  NPROBE_V9,
+  sendPcap,
+  sqlTotals,
+  startCollectorApp,
+  startStoreApp,
+  until,
+  untilDrained,
+  useKafka,
+  zeroTotals,
+} from "./helpers/kafka-apps.js";
 
-const CAPTURE = "graylog__nprobe-netflow9-3.pcap";
-// expected/SUMMARY.tsv: tshark decodes 892 flow records, 224593 bytes, 2949 packets in this unit.
-const EXPECTED = { flows: 892, bytes: 224_593, packets: 2949 };
+// graylog__nprobe-netflow9-3 and tshark's totals for it (expected/SUMMARY.tsv).
+const { pcap: CAPTURE, totals: EXPECTED } = NPROBE_V9;
 
 let kafka: KafkaBroker;
 let sec: SecureListeners;
 let dir: string;
-before(async () => {
-  kafka = await startKafka({ secure: true });
-  sec = kafka.secure!;
-  dir = mkdtempSync(join(tmpdir(), "nagare-kafka-sec-"));
+useKafka({ secure: true }, "nagare-kafka-sec-", (k, d) => {
+  [kafka, sec, dir] = [k, k.secure!, d];
 });
-after(async () => {
-  await kafka?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 45_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-interface Totals {
-  flows: number;
-  bytes: number;
-  packets: number;
-}
-const zero = (): Totals => ({ flows: 0, bytes: 0, packets: 0 });
-function add(t: Totals, b: FlowBatch): void {
-  t.flows += b.length;
-  for (let i = 0; i < b.length; i++) {
-    t.bytes += b.cols.bytes[i]!;
-    t.packets += b.cols.packets[i]!;
-  }
-}
 
 /** The `bus` section a user writes for one listener (tls / sasl as in docs/kafka.md). */
 function busSection(brokers: string, topic: string, extra: Record<string, unknown>): Record<string, unknown> {
@@ -82,37 +61,12 @@ function busSection(brokers: string, topic: string, extra: Record<string, unknow
 
 let n = 0;
 /** A collector-mode App publishing to `bus`; `decoded` counts what its pipeline saw (the UDP path). */
-async function collectorApp(bus: Record<string, unknown>): Promise<{ app: App; decoded: Totals }> {
-  const decoded = zero();
-  const app = new App({
-    config: validateConfig({
-      mode: "collector",
-      dataDir: join(dir, `collector-${++n}`),
-      collector: { listen: ["127.0.0.1:0"], sflowListen: ["127.0.0.1:0"] },
-      http: { listen: "127.0.0.1:0" },
-      demo: { enabled: false },
-      bus,
-    }),
-    log: silentLogger,
-    consumers: [{ name: "test-totals", consume: (b: FlowBatch) => add(decoded, b) }],
-  });
-  await app.start();
-  return { app, decoded };
-}
-
-async function sendCapture(app: App): Promise<void> {
-  const datagrams = readPcapUdp(join(CAPTURES_DIR, CAPTURE));
-  const port = app.collector.bound[0]!.port;
-  const sock = createSocket("udp4");
-  for (const d of datagrams)
-    await new Promise<void>((r, j) => sock.send(d.payload, port, "127.0.0.1", (e) => (e ? j(e) : r())));
-  sock.close();
-}
+const collectorApp = (bus: Record<string, unknown>) => startCollectorApp(join(dir, `collector-${++n}`), bus);
 
 /** The consumer a store-mode App builds (src/app.ts), from the same bus section; flows counted instead of stored. */
 function consumerFor(bus: Record<string, unknown>, groupId: string): { src: KafkaFlowSource; got: Totals } {
   const cfg = validateConfig({ mode: "store", bus }).bus;
-  const got = zero();
+  const got = zeroTotals();
   const src = new KafkaFlowSource({
     brokers: cfg.brokers,
     topic: cfg.topic,
@@ -124,51 +78,65 @@ function consumerFor(bus: Record<string, unknown>, groupId: string): { src: Kafk
     lagIntervalMs: 0,
     maxWaitMs: 200,
     connection: connectionOptions(cfg),
-    push: (b) => add(got, b),
+    push: (b) => addTotals(got, b),
   });
   return { src, got };
 }
 
-async function api<T>(app: App, path: string): Promise<T> {
-  const res = await fetch(`http://${app.http.address}${path}`, {
-    headers: { Authorization: `Bearer ${app.token!.token}` },
-  });
-  assert.equal(res.status, 200, path);
-  return (await res.json()) as T;
-}
-
-async function metricsText(app: App): Promise<string> {
-  return (await fetch(`http://${app.http.address}/metrics`)).text();
-}
-
-const metricValue = (text: string, name: string): number => {
-  const m = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
-  assert.ok(m, `${name} in /metrics`);
-  return Number(m[1]);
-};
-
 describe("round trips over secured listeners", () => {
-  it("TLS with CA verification: collector App → SSL listener → consumer, every flow", async () => {
-    const topic = "sec.tls";
-    await kafka.createTopic(topic, 2);
-    const bus = busSection(sec.ssl, topic, { tls: { enabled: true, ca: sec.caFile } });
-    const { app, decoded } = await collectorApp(bus);
-    const { src, got } = consumerFor(bus, "sec-tls");
-    try {
-      await src.start();
-      await sendCapture(app);
-      await until("every flow consumed over TLS", () => got.flows >= EXPECTED.flows);
-      assert.deepEqual(decoded, EXPECTED);
-      assert.deepEqual(got, EXPECTED);
-      const pm = app.producer!.metrics();
-      assert.equal(pm.produce_errors, 0);
-      assert.equal(pm.produced_flows, EXPECTED.flows);
-      assert.equal(src.lastError, null);
-    } finally {
-      await src.stop();
-      await app.stop();
-    }
-  });
+  // Collector App → secured listener → the consumer a store App builds: every flow, no error.
+  const roundTrips: [string, string, number, (topic: string) => Record<string, unknown>][] = [
+    [
+      "TLS with CA verification",
+      "sec.tls",
+      2,
+      (topic) => busSection(sec.ssl, topic, { tls: { enabled: true, ca: sec.caFile } }),
+    ],
+    [
+      "SASL_SSL SCRAM-SHA-256",
+      "sec.scram256",
+      1,
+      (topic) =>
+        busSection(sec.saslSsl, topic, {
+          tls: { enabled: true, ca: sec.caFile },
+          sasl: { mechanism: "scram-sha-256", username: sec.scram.username, password: sec.scram.password },
+        }),
+    ],
+    [
+      "SASL_PLAINTEXT PLAIN",
+      "sec.plain",
+      1,
+      (topic) =>
+        busSection(sec.saslPlaintext, topic, {
+          sasl: { mechanism: "plain", username: sec.plain.username, password: sec.plain.password },
+        }),
+    ],
+  ];
+  for (const [what, topic, partitions, section] of roundTrips)
+    it(`${what}: collector App → consumer, every flow`, async () => {
+      await kafka.createTopic(topic, partitions);
+      const bus = section(topic);
+      const { app, decoded } = await collectorApp(bus);
+      const { src, got } = consumerFor(bus, topic.replace(".", "-"));
+      try {
+        await src.start();
+        await sendPcap(app, CAPTURE);
+        await until(`every flow consumed over ${what}`, () => got.flows >= EXPECTED.flows);
+        assert.deepEqual(decoded, EXPECTED);
+        assert.deepEqual(got, EXPECTED);
+        // The broker may serve the consumer before the producer has read its acknowledgement.
+        await until("the producer counted its acknowledged flows", () => {
+          return app.producer!.metrics().produced_flows! >= EXPECTED.flows;
+        });
+        const pm = app.producer!.metrics();
+        assert.equal(pm.produce_errors, 0);
+        assert.equal(pm.produced_flows, EXPECTED.flows);
+        assert.equal(src.lastError, null);
+      } finally {
+        await src.stop();
+        await app.stop();
+      }
+    });
 
   it("SASL_SSL SCRAM-SHA-512: collector App → store-mode App, SQL totals equal the capture", async () => {
     const topic = "sec.scram";
@@ -178,83 +146,21 @@ describe("round trips over secured listeners", () => {
       sasl: { mechanism: "scram-sha-512", username: sec.scram.username, password: sec.scram.password },
     });
     const { app, decoded } = await collectorApp(bus);
-    const store = new App({
-      config: validateConfig({
-        mode: "store",
-        dataDir: join(dir, "store-scram"),
-        http: { listen: "127.0.0.1:0" },
-        demo: { enabled: false },
-        store: { intervalMs: 100 },
-        bus: { ...bus, consumer: { groupId: "sec-scram", commitIntervalMs: 200, lagIntervalMs: 0 } },
-      }),
-      log: silentLogger,
+    const store = await startStoreApp(join(dir, "store-scram"), bus, {
+      groupId: "sec-scram",
+      commitIntervalMs: 200,
+      lagIntervalMs: 0,
     });
-    await store.start();
     try {
-      await sendCapture(app);
-      const src = store.kafka!;
-      await until("every flow stored and committed over SASL_SSL", async () => {
-        await src.commitNow();
-        await src.refreshLag();
-        return src.flows >= EXPECTED.flows && src.partitions().every((p) => p.lag === 0);
-      });
+      await sendPcap(app, CAPTURE);
+      await untilDrained(store.kafka!, "every flow stored and committed over SASL_SSL", EXPECTED.flows);
       assert.deepEqual(decoded, EXPECTED);
-      const page = await store.sql!.query(
-        "SELECT count(*)::BIGINT, sum(bytes)::BIGINT, sum(packets)::BIGINT FROM flows",
-      );
-      const [flows, bytes, packets] = page.rows[0]!.map(Number);
-      assert.deepEqual({ flows, bytes, packets }, EXPECTED);
-      const state = await api<{ consumer: { lastError: BusError | null; metrics: Record<string, number> } }>(
-        store,
-        "/api/v1/kafka",
-      );
+      assert.deepEqual(await sqlTotals(store), EXPECTED);
+      const state = await apiGet<ConsumerState>(store, "/api/v1/kafka");
       assert.equal(state.consumer.lastError, null);
       assert.equal(state.consumer.metrics.errors_auth, 0);
     } finally {
       await store.stop();
-      await app.stop();
-    }
-  });
-
-  it("SASL_SSL SCRAM-SHA-256: collector App → consumer, every flow", async () => {
-    const topic = "sec.scram256";
-    await kafka.createTopic(topic, 1);
-    const bus = busSection(sec.saslSsl, topic, {
-      tls: { enabled: true, ca: sec.caFile },
-      sasl: { mechanism: "scram-sha-256", username: sec.scram.username, password: sec.scram.password },
-    });
-    const { app, decoded } = await collectorApp(bus);
-    const { src, got } = consumerFor(bus, "sec-scram256");
-    try {
-      await src.start();
-      await sendCapture(app);
-      await until("every flow consumed over SCRAM-SHA-256", () => got.flows >= EXPECTED.flows);
-      assert.deepEqual(decoded, EXPECTED);
-      assert.deepEqual(got, EXPECTED);
-      assert.equal(app.producer!.metrics().produce_errors, 0);
-    } finally {
-      await src.stop();
-      await app.stop();
-    }
-  });
-
-  it("SASL_PLAINTEXT PLAIN: collector App → consumer, every flow", async () => {
-    const topic = "sec.plain";
-    await kafka.createTopic(topic, 1);
-    const bus = busSection(sec.saslPlaintext, topic, {
-      sasl: { mechanism: "plain", username: sec.plain.username, password: sec.plain.password },
-    });
-    const { app, decoded } = await collectorApp(bus);
-    const { src, got } = consumerFor(bus, "sec-plain");
-    try {
-      await src.start();
-      await sendCapture(app);
-      await until("every flow consumed over SASL PLAIN", () => got.flows >= EXPECTED.flows);
-      assert.deepEqual(decoded, EXPECTED);
-      assert.deepEqual(got, EXPECTED);
-      assert.equal(app.producer!.metrics().produce_errors, 0);
-    } finally {
-      await src.stop();
       await app.stop();
     }
   });
@@ -271,21 +177,13 @@ describe("failures are counted and described, never a crash or a hang", () => {
       const t0 = Date.now();
       await src.start(); // resolves: the join failure is retried in the background
       assert.ok(Date.now() - t0 < 30_000, "consumer start does not hang on a TLS failure");
-      await sendCapture(app);
-      await until("the collector decoded the capture", () => decoded.flows >= EXPECTED.flows);
-      assert.deepEqual(decoded, EXPECTED, "UDP path unaffected");
-      await until("a produce failed", () => app.producer!.metrics().produce_errors_tls! > 0);
-      const pm = app.producer!.metrics();
+      const pm = await assertProducerFails(app, decoded, CAPTURE, EXPECTED, "tls", [
+        /certificate/i,
+        /bus\.tls\.ca/,
+      ]);
       assert.equal(pm.produced_flows, 0);
       assert.equal(pm.produce_errors_auth, 0);
       assert.equal(pm.dropped_flows_buffer_full, 0, "held in the buffer for when the CA is fixed");
-
-      const state = await api<{ producerLastError: BusError | null }>(app, "/api/v1/kafka");
-      assert.equal(state.producerLastError?.kind, "tls");
-      assert.match(state.producerLastError!.message, /certificate/i);
-      assert.match(state.producerLastError!.message, /bus\.tls\.ca/);
-      const text = await metricsText(app);
-      assert.ok(metricValue(text, "nagare_kafka_producer_produce_errors_tls_total") > 0);
 
       assert.equal(src.lastError?.kind, "tls");
       assert.match(src.lastError!.message, /self-signed certificate in certificate chain/);
@@ -316,41 +214,16 @@ describe("failures are counted and described, never a crash or a hang", () => {
       sasl: { mechanism: "scram-sha-512", username: sec.scram.username, password: "not-the-password" },
     });
     const { app, decoded } = await collectorApp(bus);
-    const store = new App({
-      config: validateConfig({
-        mode: "store",
-        dataDir: join(dir, "store-badpass"),
-        http: { listen: "127.0.0.1:0" },
-        demo: { enabled: false },
-        bus: { ...bus, consumer: { groupId: "sec-badpass", lagIntervalMs: 0 } },
-      }),
-      log: silentLogger,
+    const store = await startStoreApp(join(dir, "store-badpass"), bus, {
+      groupId: "sec-badpass",
+      lagIntervalMs: 0,
     });
-    const t0 = Date.now();
-    await store.start();
-    assert.ok(Date.now() - t0 < 30_000, "store start does not hang on a SASL failure");
     try {
-      await sendCapture(app);
-      await until("the collector decoded the capture", () => decoded.flows >= EXPECTED.flows);
-      assert.deepEqual(decoded, EXPECTED, "UDP path unaffected");
-      await until("a produce failed", () => app.producer!.metrics().produce_errors_auth! > 0);
-      const ps = await api<{ producerLastError: BusError | null }>(app, "/api/v1/kafka");
-      assert.equal(ps.producerLastError?.kind, "auth");
-      assert.match(ps.producerLastError!.message, /invalid credentials with SASL mechanism SCRAM-SHA-512/);
-      assert.ok(metricValue(await metricsText(app), "nagare_kafka_producer_produce_errors_auth_total") > 0);
+      await assertProducerFails(app, decoded, CAPTURE, EXPECTED, "auth", [
+        /invalid credentials with SASL mechanism SCRAM-SHA-512/,
+      ]);
 
-      await until("the store's consumer reported the failure", () => store.kafka!.lastError !== null);
-      const ss = await api<{ consumer: { lastError: BusError | null; metrics: Record<string, number> } }>(
-        store,
-        "/api/v1/kafka",
-      );
-      assert.equal(ss.consumer.lastError?.kind, "auth");
-      assert.match(ss.consumer.lastError!.message, /bus\.sasl\.password/);
-      assert.ok(ss.consumer.metrics.errors_auth! > 0);
-      assert.ok(metricValue(await metricsText(store), "nagare_kafka_consumer_errors_auth_total") > 0);
-      // The store node still serves: SQL answers (no flows).
-      const page = await store.sql!.query("SELECT count(*)::BIGINT FROM flows");
-      assert.equal(Number(page.rows[0]![0]), 0);
+      await assertStoreConsumerFails(store, "auth", [/bus\.sasl\.password/]);
     } finally {
       await store.stop();
       await app.stop();

@@ -36,6 +36,7 @@ import { defaultStoreConfig } from "../src/store/config.js";
 import { StoreWriter } from "../src/store/writer.js";
 import { decodeUnit } from "./helpers/captures.js";
 import { prestoLakeSuite } from "./presto-lake.js";
+import { assertTopDestinations } from "./helpers/lake.js";
 import { freePort, type KafkaBroker, startKafka } from "./helpers/kafka.js";
 import { repoRoot } from "./helpers/repo.js";
 
@@ -240,17 +241,7 @@ test("old pipeline: select * from <topic> limit 10 gives flows of the store", { 
 });
 
 test("old pipeline: the TopN of destinations by bytes equals Nagare's", { skip }, async () => {
-  const top = await presto(
-    `SELECT ip_dst, sum(bytes) AS b FROM ${TABLE} GROUP BY ip_dst ORDER BY b DESC, ip_dst LIMIT 10`,
-  );
-  const mine = await sql.query(
-    "SELECT nagare_ip(dst_addr) AS d, sum(bytes) AS b FROM flows_raw GROUP BY d ORDER BY b DESC, d LIMIT 10",
-  );
-  assert.equal(top.rows.length, 10);
-  assert.deepEqual(
-    top.rows.map((r) => r.map(String)),
-    mine.rows.map((r) => r.map(String)),
-  );
+  await assertTopDestinations(presto, TABLE, "ip_dst", sql);
   // Both families are among the destinations: IPv6 text is the same on both sides.
   const fam = await presto(`SELECT count(DISTINCT ip_dst) FILTER (WHERE ip_dst LIKE '%:%') FROM ${TABLE}`);
   assert.ok(Number(fam.rows[0]![0]) > 0, "no IPv6 destination in the topic");

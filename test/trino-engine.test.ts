@@ -14,88 +14,54 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { FlowQueryRunner } from "../src/api/query.js";
-import { App } from "../src/app.js";
-import { validateConfig } from "../src/config/schema.js";
-import { silentLogger } from "../src/log.js";
-import type { FlowQuery } from "../src/query/planner/index.js";
-import { SqlService } from "../src/query/sql/index.js";
 import { TrinoClient } from "../src/query/engine/trino-client.js";
-import { lakeTableDdl, type LakeTable } from "../src/query/engine/trino-sql.js";
+import type { LakeTable } from "../src/query/engine/trino-sql.js";
 import { TrinoQueryEngine } from "../src/query/engine/trino.js";
-import { defaultStoreConfig } from "../src/store/config.js";
-import { ParquetExport } from "../src/store/export.js";
-import { StoreWriter } from "../src/store/writer.js";
-import { decodeUnit } from "./helpers/captures.js";
+import {
+  EXPLORER_QUERIES,
+  type LocalLake,
+  appApi,
+  assertExplorerEqual,
+  assertHttpExplorer,
+  assertOldPipeline,
+  assertServerUp,
+  buildLocalLake,
+  dropLake,
+  registerLake,
+  startEngineApp,
+} from "./helpers/lake.js";
 
 const SERVER = process.env.NAGARE_TRINO_SERVER ?? "";
-const UNIT = "ipfixcol2__example_flows"; // IPFIX, IPv4 and IPv6
-const HOUR = 3_600_000;
 
 const dir = mkdtempSync(join(tmpdir(), "nagare-trino-"));
-const lakeDir = join(dir, "lake");
 // A schema per run: runs never see each other's tables.
 const lake: LakeTable = { catalog: "hive", schema: `nagare_t${process.pid}`, table: "flows" };
-let writer: StoreWriter;
-let sql: SqlService;
-let duck: FlowQueryRunner;
+const T = `${lake.catalog}.${lake.schema}.${lake.table}`;
+let local: LocalLake;
 let trino: TrinoQueryEngine;
 let client: TrinoClient;
-let base = 0;
 
 before(async () => {
   if (!SERVER) return;
   client = new TrinoClient({ server: SERVER, user: "nagare", timeoutMs: 120_000 });
   // Set but unreachable: fail here, loudly.
-  const info = await fetch(`${SERVER}/v1/info`).catch((err: Error) => {
-    throw new Error(`NAGARE_TRINO_SERVER=${SERVER} is set but unreachable: ${err.message}`);
-  });
-  assert.equal(info.status, 200, `NAGARE_TRINO_SERVER=${SERVER} answered ${info.status}`);
+  await assertServerUp(SERVER, `NAGARE_TRINO_SERVER=${SERVER} is set but`);
 
-  writer = new StoreWriter({ config: { ...defaultStoreConfig(), path: join(dir, "db.duckdb") } });
-  await writer.start();
-  // The capture's flows moved into three whole hours ending two hours ago (inside every retention).
-  base = Math.floor(Date.now() / HOUR) * HOUR - 5 * HOUR;
-  let i = 0;
-  decodeUnit(UNIT, (b) => {
-    for (let k = 0; k < b.length; k++, i++) {
-      b.cols.time_received[k] = base + (i % 3) * HOUR + (i % 1800) * 2000 + 17;
-    }
-    writer.consume(b);
-  });
-  await writer.flush();
-  const exp = new ParquetExport({
-    db: () => writer.database,
-    config: { ...defaultStoreConfig().export, enabled: true, dir: lakeDir, intervalMs: 3_600_000 },
-    protect: [join(dir, "db.duckdb")],
-  });
-  await exp.start();
-  await exp.run(base + 3 * HOUR + 10 * 60_000);
-  await exp.stop();
-  assert.equal(exp.stats.hoursWritten, 3);
-  sql = new SqlService(() => writer.database);
-  await sql.start();
-  duck = new FlowQueryRunner(() => writer.database, 60_000, defaultStoreConfig().retention);
+  local = await buildLocalLake(dir);
 
-  await client.query(
-    `CREATE SCHEMA IF NOT EXISTS ${lake.catalog}.${lake.schema} WITH (location = 'local://${dir}/schema')`,
-  );
-  await client.query(lakeTableDdl(lake, `local://${lakeDir}`));
-  await client.query(
-    `CALL ${lake.catalog}.system.sync_partition_metadata('${lake.schema}', '${lake.table}', 'ADD')`,
+  await registerLake(
+    (s) => client.query(s),
+    lake,
+    `local://${local.lakeDir}`,
+    ` WITH (location = 'local://${dir}/schema')`,
   );
   trino = new TrinoQueryEngine({ server: SERVER, user: "nagare", timeoutMs: 120_000, ...lake });
 });
 
 after(async () => {
   if (!SERVER) return;
-  await client
-    ?.query(`DROP TABLE IF EXISTS ${lake.catalog}.${lake.schema}.${lake.table}`)
-    .catch(() => undefined);
-  await client?.query(`DROP SCHEMA IF EXISTS ${lake.catalog}.${lake.schema}`).catch(() => undefined);
-  duck?.close();
-  await sql?.stop();
-  await writer?.stop();
+  if (client) await dropLake((s) => client.query(s), lake);
+  await local?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -103,124 +69,20 @@ const skip = SERVER
   ? false
   : "NAGARE_TRINO_SERVER not set (scripts/trino/run.sh demo runs this file against a real Trino)";
 
-/** The answer without the fields that name the engine's tables. */
-function comparable(a: { status: number; body: unknown }): unknown {
-  assert.equal(a.status, 200, JSON.stringify(a.body));
-  const { table: _t, engine: _e, ...rest } = a.body as Record<string, unknown>;
-  return rest;
-}
-
 test("the lake in Trino holds every flow of the store", { skip }, async () => {
-  const t = await client.query(
-    `SELECT count(*), sum(bytes) FROM ${lake.catalog}.${lake.schema}.${lake.table}`,
-  );
-  const d = await sql.query("SELECT count(*), sum(bytes) FROM flows_raw");
+  const t = await client.query(`SELECT count(*), sum(bytes) FROM ${T}`);
+  const d = await local.sql.query("SELECT count(*), sum(bytes) FROM flows_raw");
   assert.deepEqual(t.rows[0]!.map(String), d.rows[0]!.map(String));
   assert.ok(Number(t.rows[0]![0]) > 3000);
 });
 
 test("old pipeline: select * limit 10 and a TopN in plain SQL equal Nagare's", { skip }, async () => {
-  const star = await client.query(`SELECT * FROM ${lake.catalog}.${lake.schema}.${lake.table} LIMIT 10`);
-  assert.equal(star.rows.length, 10);
-  assert.ok(star.columns.some((c) => c.name === "src_addr" && c.type === "varchar"));
-  assert.ok(star.columns.some((c) => c.name === "date") && star.columns.some((c) => c.name === "hour"));
-  const top = await client.query(
-    `SELECT dst_addr, sum(bytes) AS b FROM ${lake.catalog}.${lake.schema}.${lake.table} GROUP BY dst_addr ORDER BY b DESC, dst_addr LIMIT 10`,
-  );
-  const mine = await sql.query(
-    "SELECT nagare_ip(dst_addr) AS d, sum(bytes) AS b FROM flows_raw GROUP BY d ORDER BY b DESC, d LIMIT 10",
-  );
-  assert.deepEqual(
-    top.rows.map((r) => r.map(String)),
-    mine.rows.map((r) => r.map(String)),
-  );
+  await assertOldPipeline((s) => client.query(s), T, local.sql);
 });
 
-const QUERIES: [string, (b: number) => FlowQuery][] = [
-  [
-    "table TopN dst_port by bytes with other",
-    (b) => ({
-      start: b,
-      end: b + 3 * HOUR,
-      resolution: "auto",
-      dimensions: ["dst_port"],
-      metric: "bytes",
-      topN: 5,
-      shape: "table",
-    }),
-  ],
-  [
-    "table by src_addr, dst_addr (ip text), packets",
-    (b) => ({
-      start: b,
-      end: b + 3 * HOUR,
-      resolution: "auto",
-      dimensions: ["src_addr", "protocol"],
-      metric: "packets",
-      topN: 20,
-      shape: "table",
-    }),
-  ],
-  [
-    "filtered table: proto tcp and an IPv4 net, flows",
-    (b) => ({
-      start: b,
-      end: b + 3 * HOUR,
-      resolution: "auto",
-      dimensions: ["protocol", "dst_port"],
-      metric: "flows",
-      filter: "proto tcp or net 192.168.0.0/16",
-      shape: "table",
-    }),
-  ],
-  [
-    "timeseries per minute, no dimension, bps (zero-filled)",
-    (b) => ({
-      start: b + HOUR,
-      end: b + 2 * HOUR,
-      resolution: "minute",
-      dimensions: [],
-      metric: "bps",
-      shape: "timeseries",
-    }),
-  ],
-  [
-    "timeseries per hour by protocol top 3, compare previous",
-    (b) => ({
-      start: b + HOUR,
-      end: b + 3 * HOUR,
-      resolution: "hour",
-      dimensions: ["protocol"],
-      metric: "bytes",
-      topN: 3,
-      shape: "timeseries",
-      comparePrevious: true,
-    }),
-  ],
-  [
-    "table filtered on IPv6 and a port range",
-    (b) => ({
-      start: b,
-      end: b + 3 * HOUR,
-      resolution: "auto",
-      dimensions: ["src_addr"],
-      metric: "bytes",
-      filter: "net ::/0 and not net 0.0.0.0/0 or dst port > 1024",
-      topN: 10,
-      shape: "table",
-    }),
-  ],
-];
-
-for (const [name, make] of QUERIES) {
+for (const [name, make] of EXPLORER_QUERIES) {
   test(`explorer on Trino = explorer on DuckDB: ${name}`, { skip }, async () => {
-    const q = make(base);
-    const d = await duck.run(q);
-    const t = await trino.run(q);
-    assert.equal((t.body as { engine?: string }).engine, "trino");
-    const dc = comparable(d) as { rows: unknown[] };
-    assert.ok(dc.rows.length > 0, "the query must return rows to compare");
-    assert.deepEqual(comparable(t), dc);
+    await assertExplorerEqual(local.duck, trino, make(local.base));
   });
 }
 
@@ -228,29 +90,9 @@ test(
   "Nagare's HTTP API with query.engine.kind trino: /api/v1/flows/query answers from Trino as the DuckDB engine does; /api/v1/engine/sql runs read-only SQL",
   { skip },
   async () => {
-    const appDir = join(dir, "app");
-    const config = validateConfig({
-      dataDir: appDir,
-      collector: { listen: ["127.0.0.1:0"], sflowListen: ["127.0.0.1:0"] },
-      http: { listen: "127.0.0.1:0" },
-      demo: { enabled: false },
-      query: { engine: { kind: "trino", trino: { server: SERVER, ...lake } } },
-    });
-    const app = new App({ config, log: silentLogger });
-    await app.start();
+    const app = await startEngineApp(join(dir, "app"), { server: SERVER, ...lake });
     try {
-      const api = async (
-        method: string,
-        path: string,
-        body?: unknown,
-      ): Promise<{ status: number; json: Record<string, unknown> }> => {
-        const r = await fetch(`http://${app.http.address}${path}`, {
-          method,
-          headers: { Authorization: `Bearer ${app.token!.token}`, "Content-Type": "application/json" },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        });
-        return { status: r.status, json: (await r.json()) as Record<string, unknown> };
-      };
+      const api = appApi(app);
       const info = await api("GET", "/api/v1/engine");
       assert.deepEqual(info.json, {
         kind: "trino",
@@ -258,12 +100,7 @@ test(
         table: `${lake.catalog}.${lake.schema}.${lake.table}`,
         label: `Trino ${SERVER} (${lake.catalog}.${lake.schema})`,
       });
-      // The app's own store is empty: these rows can only come from the lake in Trino.
-      const q = QUERIES[0]![1](base);
-      const viaHttp = await api("POST", "/api/v1/flows/query", q);
-      assert.equal(viaHttp.status, 200, JSON.stringify(viaHttp.json));
-      assert.equal(viaHttp.json.engine, "trino");
-      assert.deepEqual(comparable({ status: 200, body: viaHttp.json }), comparable(await duck.run(q)));
+      await assertHttpExplorer(app, local.duck, local.base);
 
       const show = await api("POST", "/api/v1/engine/sql", {
         sql: `SHOW TABLES FROM ${lake.catalog}.${lake.schema}`,
@@ -271,7 +108,7 @@ test(
       assert.equal(show.status, 200, JSON.stringify(show.json));
       assert.deepEqual(show.json.rows, [[lake.table]]);
       const n = await api("POST", "/api/v1/engine/sql", { sql: `SELECT count(*) FROM ${lake.table}` });
-      const d = await sql.query("SELECT count(*) FROM flows_raw");
+      const d = await local.sql.query("SELECT count(*) FROM flows_raw");
       assert.deepEqual(
         (n.json.rows as unknown[][]).map((r) => r.map(String)),
         d.rows.map((r) => r.map(String)),
@@ -288,7 +125,7 @@ test(
         `GROUP BY dst_addr ORDER BY b DESC, dst_addr LIMIT 10`;
       const viaSql = await api("POST", "/api/v1/sql", { sql: top });
       assert.equal(viaSql.status, 200, JSON.stringify(viaSql.json));
-      const mine = await sql.query(
+      const mine = await local.sql.query(
         "SELECT nagare_ip(dst_addr) AS d, sum(bytes) AS b FROM flows_raw GROUP BY d ORDER BY b DESC, d LIMIT 10",
       );
       assert.deepEqual(
@@ -337,7 +174,7 @@ test(
       );
       assert.equal(
         await csv.text(),
-        `n\n${String((await sql.query("SELECT count(*) FROM flows_raw")).rows[0]![0])}\n`,
+        `n\n${String((await local.sql.query("SELECT count(*) FROM flows_raw")).rows[0]![0])}\n`,
       );
     } finally {
       await app.stop();

@@ -1,13 +1,17 @@
-// AddrCache (src/enrich/service.ts): the per-address cache in front of the
+// AddrCache (src/enrich/addrcache.ts): the per-address cache in front of the
 // networks file and GeoIP must answer exactly what the sources answer, keep
 // IPv4 and IPv6 addresses apart (even with equal last words), stay bounded,
 // and forget everything on clear() (a reload).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { putIpv4 } from "../collector/ip.js";
+import { FlowBatch } from "../collector/batch.js";
+import { formatIp, parseIp, putIpv4 } from "../collector/ip.js";
+import { defaultEnrichConfig } from "./config.js";
 import type { GeoAnswer } from "./geoip.js";
 import type { NetworkInfo } from "./networks.js";
-import { AddrCache } from "./service.js";
+import type { PathAttrs } from "./routing/bgp.js";
+import { RoutingTables } from "./routing/tables.js";
+import { AddrCache, EnrichmentService } from "./service.js";
 
 class Rng {
   constructor(private s: number) {}
@@ -90,4 +94,82 @@ test("AddrCache: answers equal the sources', IPv4 and IPv6 kept apart, bounded",
   // clear() (a source reloaded) forgets every entry.
   c.clear();
   for (let i = 0; i < 100; i++) assert.equal(c.find(w, i * 4), null);
+});
+
+// The route kept on an AddrCache entry (with its RIB's id and generation):
+// a RIB change, another router (fallback) or a new router must be seen by the
+// next batch, exactly as an uncached lookup would answer.
+test("EnrichmentService: routes cached per address follow RIB changes and the router choice", () => {
+  const tables = new RoutingTables({}, true);
+  const source = {
+    name: "routing",
+    lookup: (e: string, a: Uint8Array, o: number) => tables.lookup(e, a, o),
+    router: (e: string) => tables.router(e),
+    start: async () => {},
+    stop: async () => {},
+    state: () => [],
+  };
+  const svc = new EnrichmentService({
+    config: { ...defaultEnrichConfig(), asOrder: ["flow", "routing"] },
+    routing: source,
+  });
+  const attrs = (origin: number, path: string): PathAttrs => ({
+    asPath: path,
+    asPathLen: path.split(" ").length,
+    originAs: origin,
+    communities: "",
+    largeCommunities: "",
+    nextHop: parseIp("192.0.2.254")!,
+    localPref: 100,
+    med: 0,
+  });
+  const pfx = (s: string, len: number) => ({ v6: false, addr: parseIp(s)!, len, pathId: 0 });
+  const run = (flowAs = 0): FlowBatch => {
+    const b = new FlowBatch(8);
+    for (let i = 0; i < 3; i++) {
+      b.cols.exporter_address.set(parseIp("192.0.2.1")!, i * 16);
+      b.cols.src_addr.set(parseIp("10.0.0.1")!, i * 16);
+      b.cols.dst_addr.set(parseIp("198.51.100.7")!, i * 16);
+      b.cols.ip_version[i] = 4;
+      b.cols.src_as[i] = flowAs;
+      b.length++;
+    }
+    svc.consume(b);
+    return b;
+  };
+  // No router yet: nothing.
+  let b = run();
+  assert.equal(b.cols.dst_as[0], 0);
+  // A router that is not the exporter's: used through the fallback.
+  const other = tables.add("bmp", "203.0.113.9");
+  const po = other.peer("p", "203.0.113.10", 64500);
+  other.apply(po, [], [pfx("198.51.100.0", 24)], attrs(64501, "64500 64501"));
+  b = run();
+  assert.equal(b.cols.dst_as[0], 64501);
+  assert.equal(b.cols.dst_prefix_len[2], 24);
+  assert.equal(b.cols.as_path[1], "64500 64501");
+  assert.equal(formatIp(b.cols.bgp_next_hop, 2 * 16), "192.0.2.254");
+  // A more specific route in that RIB: a new generation, the cached route is stale.
+  other.apply(po, [], [pfx("198.51.100.0", 25)], attrs(64502, "64500 64502"));
+  b = run();
+  assert.equal(b.cols.dst_as[0], 64502);
+  assert.equal(b.cols.dst_prefix_len[0], 25);
+  // The exporter's own router appears: it answers from now on.
+  const own = tables.add("bgp", "192.0.2.1");
+  own.apply(own.peer("q", "192.0.2.1", 64600), [], [pfx("198.51.0.0", 16)], attrs(64601, "64601"));
+  b = run();
+  assert.equal(b.cols.dst_as[0], 64601);
+  assert.equal(b.cols.dst_prefix_len[0], 16);
+  assert.equal(b.cols.src_as[0], 0, "10.0.0.1 has no route");
+  // The flow's AS comes first in asOrder: kept; routing fills the zero ones.
+  b = run(65000);
+  assert.equal(b.cols.src_as[0], 65000);
+  assert.equal(b.cols.dst_as[0], 64601);
+  // Withdrawn: back to the fallback's route.
+  own.apply(own.peers.get("q")!, [pfx("198.51.0.0", 16)], [], null);
+  b = run();
+  assert.equal(b.cols.dst_as[0], 64502);
+  // The repeated addresses were answered from the cache, without errors.
+  const m = svc.metrics();
+  assert.ok(m.enrich_geoip_cache_hits! > 0 && m.enrich_errors === 0, JSON.stringify(m));
 });

@@ -12,6 +12,25 @@ import type { RouteInfo } from "./types.js";
 /** Words 8-11 of an IPv4-mapped address (00 00 ff ff) read in host byte order. */
 const MAPPED_W2 = new Int32Array(new Uint8Array([0, 0, 0xff, 0xff]).buffer)[0]!;
 
+/** Words of a side record (AddrCache.side). */
+export const SIDE = 8;
+/** The id of the RIB the route was read from (-1: not read yet, or not to be reused; 0: no RIB). */
+export const SIDE_RIB = 0;
+/** That RIB's generation then. */
+export const SIDE_GEN = 1;
+/**
+ * The AS numbers the address gets when the flow's own is not used (as int32:
+ * read with >>> 0): the first non-zero of the sources before "flow" in
+ * asOrder, and of those after it (computed by the EnrichmentService).
+ */
+export const SIDE_AS_PRE = 2;
+export const SIDE_AS_POST = 3;
+/** The index of the route in AddrCache.routes (0: none). */
+export const SIDE_ROUTE = 4;
+/** The last AS number named for this address (0: none), and its name's index in AddrCache.names. */
+export const SIDE_NAME_AS = 5;
+export const SIDE_NAME = 6;
+
 /** What the static sources answer for one address; shared by every address with the same answer. */
 export interface AddrAnswer {
   net: NetworkInfo | null;
@@ -44,23 +63,19 @@ export class AddrCache {
   /** Words 0-2 of each slot's address (IPv6 only needs them). */
   private full: Int32Array;
   private hand: Uint8Array;
-  // Per slot (index = slot number), beside the probed table so that a probe
-  // touches one cache line and only the rows that need them read these:
-  /** The id of the RIB the route was read from (-1: not read yet; 0: no RIB), and that RIB's generation then. */
-  rRib: Int32Array;
-  rGen: Int32Array;
-  /** The route read then (null: none). */
-  rVal: (RouteInfo | null)[];
   /**
-   * The AS numbers the address gets when the flow's own is not used: the
-   * first non-zero of the sources before "flow" in asOrder, and of those
-   * after it (computed by the EnrichmentService with the route).
+   * Per slot s, words side[s × 8 …] (the SIDE_* offsets): what the
+   * EnrichmentService derived for the address, in one 32-byte record beside
+   * the probed table, so a hit reads two cache lines (its set, its record).
+   * (Seven parallel per-slot arrays, tried first, cost a cache miss each on
+   * an 18 k-address working set.) Routes and AS names are interned indexes.
    */
-  asPre: Uint32Array;
-  asPost: Uint32Array;
-  /** The last AS number named for this address (0: none) and its name. */
-  nAs: Uint32Array;
-  nStr: string[];
+  side: Int32Array;
+  /** Interned routes (index 0: none) and AS names (index 0: ""), for the side records. */
+  readonly routes: (RouteInfo | null)[] = [null];
+  readonly names: string[] = [""];
+  private readonly routeIds = new Map<RouteInfo, number>();
+  private readonly nameIds = new Map<string, number>();
   readonly answers: AddrAnswer[] = [];
   /** Answer index by (GeoAnswer id × 2^32 + NetworkInfo id). */
   private readonly interned = new Map<number, number>();
@@ -96,13 +111,7 @@ export class AddrCache {
     this.slots = new Int32Array(this.capacity * 4);
     this.full = new Int32Array(this.capacity * 4);
     this.hand = new Uint8Array(this.capacity / 4);
-    this.rRib = new Int32Array(this.capacity).fill(-1);
-    this.rGen = new Int32Array(this.capacity);
-    this.rVal = new Array<RouteInfo | null>(this.capacity).fill(null);
-    this.asPre = new Uint32Array(this.capacity);
-    this.asPost = new Uint32Array(this.capacity);
-    this.nAs = new Uint32Array(this.capacity);
-    this.nStr = new Array<string>(this.capacity).fill("");
+    this.side = new Int32Array(this.capacity * SIDE);
   }
 
   /** Forget every entry (a source was reloaded). */
@@ -114,6 +123,40 @@ export class AddrCache {
     this.netIds.clear();
     this.geoIds.clear();
     this.geoKeys.clear();
+    this.routes.length = 1;
+    this.names.length = 1;
+    this.routeIds.clear();
+    this.nameIds.clear();
+  }
+
+  /** Keep route `r` (read from RIB `rib` in generation `gen`; rib -1: not to be reused) for slot `s`. */
+  setRoute(s: number, r: RouteInfo | null, rib: number, gen: number): void {
+    let id = 0;
+    if (r !== null) {
+      id = this.routeIds.get(r) ?? 0;
+      if (id === 0) {
+        id = this.routes.length;
+        this.routes.push(r);
+        this.routeIds.set(r, id);
+      }
+    }
+    const b = s * SIDE;
+    this.side[b + SIDE_ROUTE] = id;
+    this.side[b + SIDE_RIB] = rib;
+    this.side[b + SIDE_GEN] = gen;
+  }
+
+  /** Remember AS `asn`'s name for slot `s`. */
+  setName(s: number, asn: number, name: string): void {
+    let id = this.nameIds.get(name) ?? 0;
+    if (id === 0 && name !== "") {
+      id = this.names.length;
+      this.names.push(name);
+      this.nameIds.set(name, id);
+    }
+    const b = s * SIDE;
+    this.side[b + SIDE_NAME_AS] = asn;
+    this.side[b + SIDE_NAME] = id;
   }
 
   /** First slot of the set of an address (multiplicative mixing, murmur3 constants). */
@@ -182,20 +225,14 @@ export class AddrCache {
   private grow(): void {
     const old = this.slots;
     const oldFull = this.full;
-    const { rRib, rGen, rVal, asPre, asPost, nAs, nStr } = this;
+    const side = this.side;
     const gen = this.gen;
     this.capacity *= 2;
     this.mask = this.capacity / 4 - 1;
     this.slots = new Int32Array(this.capacity * 4);
     this.full = new Int32Array(this.capacity * 4);
     this.hand = new Uint8Array(this.capacity / 4);
-    this.rRib = new Int32Array(this.capacity).fill(-1);
-    this.rGen = new Int32Array(this.capacity);
-    this.rVal = new Array<RouteInfo | null>(this.capacity).fill(null);
-    this.asPre = new Uint32Array(this.capacity);
-    this.asPost = new Uint32Array(this.capacity);
-    this.nAs = new Uint32Array(this.capacity);
-    this.nStr = new Array<string>(this.capacity).fill("");
+    this.side = new Int32Array(this.capacity * SIDE);
     this.size = 0;
     const t = this.slots;
     for (let k = 0; k < old.length; k += 4) {
@@ -205,15 +242,7 @@ export class AddrCache {
         if (t[j + 2] !== gen) {
           t.set(old.subarray(k, k + 4), j);
           this.full.set(oldFull.subarray(k, k + 4), j);
-          const a = k >> 2;
-          const b = j >> 2;
-          this.rRib[b] = rRib[a]!;
-          this.rGen[b] = rGen[a]!;
-          this.rVal[b] = rVal[a]!;
-          this.asPre[b] = asPre[a]!;
-          this.asPost[b] = asPost[a]!;
-          this.nAs[b] = nAs[a]!;
-          this.nStr[b] = nStr[a]!;
+          this.side.set(side.subarray((k >> 2) * SIDE, (k >> 2) * SIDE + SIDE), (j >> 2) * SIDE);
           this.size++;
           break;
         }
@@ -226,10 +255,16 @@ export class AddrCache {
     return this.answerAt(this.store(net, geo));
   }
 
-  /** put(), returning the slot number (no route read yet, no AS name: rRib -1, nAs 0). */
+  /** put(), returning the slot number (no route read yet, no AS name: SIDE_RIB -1, SIDE_NAME_AS 0). */
   store(net: NetworkInfo | null, geo: GeoAnswer): number {
-    // Bounded even if every answer differs.
-    if (this.answers.length >= this.maxCapacity || this.geoIds.size >= this.maxCapacity) this.clear();
+    // Bounded even if every answer (route, name) differs.
+    if (
+      this.answers.length >= this.maxCapacity ||
+      this.geoIds.size >= this.maxCapacity ||
+      this.routes.length >= this.maxCapacity ||
+      this.names.length >= this.maxCapacity
+    )
+      this.clear();
     // Grow at a quarter full, or on an eviction once 3/16 full: with 4 ways,
     // sets overflow by chance well before the table is full (at half full
     // ~10 % of entries would keep evicting each other, each eviction a
@@ -295,9 +330,10 @@ export class AddrCache {
     f[k] = this.w0;
     f[k + 1] = this.w1;
     f[k + 2] = this.w2;
-    this.rRib[s] = -1;
-    this.rVal[s] = null;
-    this.nAs[s] = 0;
+    const b = s * SIDE;
+    this.side[b + SIDE_RIB] = -1;
+    this.side[b + SIDE_ROUTE] = 0;
+    this.side[b + SIDE_NAME_AS] = 0;
     return s;
   }
 }

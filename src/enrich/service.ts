@@ -19,8 +19,11 @@
 // (a tree walk over the .mmdb bytes, records memoized: ~0.1-0.3 µs) and the
 // last AS name are kept per distinct address in one AddrCache: a repeated
 // address costs one hash probe over typed arrays, no string and no
-// allocation. Routes are cached per router in the RIB (routing/rib.ts,
-// dropped on any RIB change). Column groups whose sources are not configured
+// allocation. The same probe answers the route (kept on the entry with the
+// id and generation of the RIB it was read from: a RIB change or another RIB
+// for the exporter reads it again, through the RIB's own lookup cache,
+// routing/rib.ts) and the AS numbers and AS name derived per address, so a
+// repeated address costs one probe for everything (resolveCached). Column groups whose sources are not configured
 // are skipped per batch, and string columns are written only when the value
 // is not "" (FlowBatch rows arrive with "" in every string column). The
 // columns are written in short passes per column group after one resolve
@@ -32,7 +35,18 @@ import type { FlowBatch } from "../collector/batch.js";
 import { formatIp } from "../collector/ip.js";
 import { silentLogger, type Logger } from "../log.js";
 import type { FlowConsumer } from "../pipeline/index.js";
-import { AddrCache, type AddrAnswer } from "./addrcache.js";
+import {
+  AddrCache,
+  SIDE,
+  SIDE_AS_POST,
+  SIDE_AS_PRE,
+  SIDE_GEN,
+  SIDE_NAME,
+  SIDE_NAME_AS,
+  SIDE_RIB,
+  SIDE_ROUTE,
+  type AddrAnswer,
+} from "./addrcache.js";
 import { AsNamesSource } from "./asnames.js";
 import { Classifier, EMPTY_EXPORTER, type ExporterTags, type InterfaceTags } from "./classify.js";
 import type { AsSource, EnrichConfig } from "./config.js";
@@ -670,6 +684,15 @@ export class EnrichmentService implements FlowConsumer {
     if (routing !== null) {
       const { as_path, bgp_communities, bgp_large_communities, bgp_next_hop, local_pref } = cols;
       const over = this.routingFirst;
+      // The next hop as 4 words (read once per distinct next hop: rows of a
+      // route share one array) written through a word view of the column:
+      // 4 compares and 4 stores a row instead of 16 + 16 byte accesses.
+      const nhW = words(bgp_next_hop);
+      let lastNh: Uint8Array | null = null;
+      let h0 = 0;
+      let h1 = 0;
+      let h2 = 0;
+      let h3 = 0;
       for (let i = 0; i < n; i++) {
         const rd = rowRD[i];
         if (rd === null || rd === undefined) continue;
@@ -678,7 +701,23 @@ export class EnrichmentService implements FlowConsumer {
         if (over || bgp_large_communities[i] === "") bgp_large_communities[i] = rd.largeCommunities;
         if (over || local_pref[i] === 0) local_pref[i] = rd.localPref;
         const nh = rd.nextHop;
-        if (nh.length === 16 && (over || isZero(bgp_next_hop, i * 16)))
+        if (nh.length !== 16) continue;
+        if (nhW !== null) {
+          if (nh !== lastNh) {
+            lastNh = nh;
+            h0 = hostWord(nh, 0);
+            h1 = hostWord(nh, 4);
+            h2 = hostWord(nh, 8);
+            h3 = hostWord(nh, 12);
+          }
+          const o = i * 4;
+          if (over || (nhW[o]! | nhW[o + 1]! | nhW[o + 2]! | nhW[o + 3]!) === 0) {
+            nhW[o] = h0;
+            nhW[o + 1] = h1;
+            nhW[o + 2] = h2;
+            nhW[o + 3] = h3;
+          }
+        } else if (over || isZero(bgp_next_hop, i * 16))
           // A loop, not set(): a builtin call per row costs more than 16 stores.
           for (let k = 0, o = i * 16; k < 16; k++) bgp_next_hop[o + k] = nh[k]!;
       }
@@ -710,6 +749,10 @@ export class EnrichmentService implements FlowConsumer {
     let rib: RibLike | null = null;
     let ribId = 0;
     let ribGen = 0;
+    let hits = 0;
+    let side = c.side;
+    const routes = c.routes;
+    const names = c.names;
     for (let i = 0; i < n; i++) {
       const ver = ip_version[i]!;
       if (ver !== 4 && ver !== 6) {
@@ -740,16 +783,29 @@ export class EnrichmentService implements FlowConsumer {
       }
       const off = i * 16;
       // source
-      let s = this.addrSlot(c, src, srcW, off, rib, ribId, ribGen);
+      // The hit path inline (addrSlot, with the miss path, is too large to be inlined).
+      let s = c.probe(srcW, off >> 2);
+      if (s >= 0 && side[s * SIDE + SIDE_RIB] === ribId && side[s * SIDE + SIDE_GEN] === ribGen) hits++;
+      else {
+        s = this.addrSlot(c, src, off, s, rib, ribId, ribGen);
+        side = c.side; // a new table when it grew
+      }
       let flowAs = src_as[i]!;
       let asn: number;
       if (s >= 0) {
-        const pre = c.asPre[s]!;
-        asn = pre !== 0 ? pre : hasFlow && flowAs !== 0 ? flowAs : c.asPost[s]!;
-        const r = c.rVal[s]!;
+        const b = s * SIDE;
+        const pre = side[b + SIDE_AS_PRE]! >>> 0;
+        asn = pre !== 0 ? pre : hasFlow && flowAs !== 0 ? flowAs : side[b + SIDE_AS_POST]! >>> 0;
+        const r = routes[side[b + SIDE_ROUTE]!]!;
         if (r !== null && (over || src_prefix_len[i] === 0)) src_prefix_len[i] = r.prefixLen;
         rowS[i] = c.answerAt(s);
-        if (withNames) rowSN[i] = asn === 0 ? "" : c.nAs[s] === asn ? c.nStr[s]! : this.slotName(c, s, asn);
+        if (withNames)
+          rowSN[i] =
+            asn === 0
+              ? ""
+              : side[b + SIDE_NAME_AS]! >>> 0 === asn
+                ? names[side[b + SIDE_NAME]!]!
+                : this.slotName(c, s, asn);
       } else {
         const ans = this.fresh;
         const r = rib !== null ? this.ribRoute(rib, src, off) : null;
@@ -760,16 +816,28 @@ export class EnrichmentService implements FlowConsumer {
       }
       if (asn !== flowAs) src_as[i] = asn;
       // destination (its route's attributes fill the BGP columns)
-      s = this.addrSlot(c, dst, dstW, off, rib, ribId, ribGen);
+      s = c.probe(dstW, off >> 2);
+      if (s >= 0 && side[s * SIDE + SIDE_RIB] === ribId && side[s * SIDE + SIDE_GEN] === ribGen) hits++;
+      else {
+        s = this.addrSlot(c, dst, off, s, rib, ribId, ribGen);
+        side = c.side; // a new table when it grew
+      }
       flowAs = dst_as[i]!;
       if (s >= 0) {
-        const pre = c.asPre[s]!;
-        asn = pre !== 0 ? pre : hasFlow && flowAs !== 0 ? flowAs : c.asPost[s]!;
-        const r = c.rVal[s]!;
+        const b = s * SIDE;
+        const pre = side[b + SIDE_AS_PRE]! >>> 0;
+        asn = pre !== 0 ? pre : hasFlow && flowAs !== 0 ? flowAs : side[b + SIDE_AS_POST]! >>> 0;
+        const r = routes[side[b + SIDE_ROUTE]!]!;
         if (r !== null && (over || dst_prefix_len[i] === 0)) dst_prefix_len[i] = r.prefixLen;
         rowD[i] = c.answerAt(s);
         rowRD[i] = r;
-        if (withNames) rowDN[i] = asn === 0 ? "" : c.nAs[s] === asn ? c.nStr[s]! : this.slotName(c, s, asn);
+        if (withNames)
+          rowDN[i] =
+            asn === 0
+              ? ""
+              : side[b + SIDE_NAME_AS]! >>> 0 === asn
+                ? names[side[b + SIDE_NAME]!]!
+                : this.slotName(c, s, asn);
       } else {
         const ans = this.fresh;
         const r = rib !== null ? this.ribRoute(rib, dst, off) : null;
@@ -781,10 +849,13 @@ export class EnrichmentService implements FlowConsumer {
       }
       if (asn !== flowAs) dst_as[i] = asn;
     }
+    this.geoHits += hits;
   }
 
   /**
-   * The AddrCache slot of the address at a[off…off+16] with its route read
+   * The miss path of resolveCached: `probed` is the address's AddrCache
+   * slot (-1: not cached), whose route is stale. Returns the AddrCache slot
+   * of the address at a[off…off+16] with its route read
    * from `rib` in generation `ribGen` (ribId 0: no RIB; < 0: the routing
    * source failed, the answer is not kept) and its AS numbers computed; -1
    * when a static source threw (nothing cached: `fresh` holds the answer).
@@ -792,17 +863,15 @@ export class EnrichmentService implements FlowConsumer {
   private addrSlot(
     c: AddrCache,
     a: Uint8Array,
-    w: Int32Array,
     off: number,
+    probed: number,
     rib: RibLike | null,
     ribId: number,
     ribGen: number,
   ): number {
-    let s = c.probe(w, off >> 2);
-    if (s >= 0) {
-      this.geoHits++;
-      if (c.rRib[s] === ribId && c.rGen[s] === ribGen) return s;
-    } else {
+    let s = probed;
+    if (s >= 0) this.geoHits++;
+    else {
       this.geoMisses++;
       this.failed = false;
       const net = this.networks !== null ? this.network(a, off) : null;
@@ -834,11 +903,9 @@ export class EnrichmentService implements FlowConsumer {
         if (pre === 0) pre = v;
       } else if (post === 0) post = v;
     }
-    c.rVal[s] = r;
-    c.asPre[s] = pre;
-    c.asPost[s] = post;
-    c.rRib[s] = this.failed || ribId < 0 ? -1 : ribId;
-    c.rGen[s] = ribGen;
+    c.setRoute(s, r, this.failed || ribId < 0 ? -1 : ribId, ribGen);
+    c.side[s * SIDE + SIDE_AS_PRE] = pre;
+    c.side[s * SIDE + SIDE_AS_POST] = post;
     return s;
   }
 
@@ -856,8 +923,7 @@ export class EnrichmentService implements FlowConsumer {
     this.failed = false;
     const name = this.asName(asn, c.answerAt(s).geo);
     if (!this.failed) {
-      c.nAs[s] = asn;
-      c.nStr[s] = name;
+      c.setName(s, asn, name);
     }
     return name;
   }
@@ -951,6 +1017,15 @@ function copyNames(n: number, names: string[], out: string[]): void {
     const s = names[i]!;
     if (s !== "") out[i] = s;
   }
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** The 32-bit word at a[o…o+4] as an Int32Array view would read it (host order). */
+function hostWord(a: Uint8Array, o: number): number {
+  return LITTLE_ENDIAN
+    ? (a[o + 3]! << 24) | (a[o + 2]! << 16) | (a[o + 1]! << 8) | a[o]!
+    : (a[o]! << 24) | (a[o + 1]! << 16) | (a[o + 2]! << 8) | a[o + 3]!;
 }
 
 function sameAddr(a: Uint8Array, ao: number, bo: number): boolean {

@@ -10,14 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
-import { BatchPool, type FlowBatch } from "../collector/batch.js";
-import { FlowDecoder } from "../collector/decoder.js";
-import { parseIp } from "../collector/ip.js";
-import { CollectorStats } from "../collector/stats.js";
-import { SflowDecoder } from "../collector/sflow/decoder.js";
-import { RecordSink } from "../collector/types.js";
+import type { FlowBatch } from "../collector/batch.js";
 import { ENRICHMENT_COLUMNS, FLOW_COLUMNS } from "../schema.js";
-import { readUnitDatagrams, unit } from "../../test/helpers/captures.js";
+import { decodeUnit } from "../../test/helpers/captures.js";
 import { StoreWriter } from "./writer.js";
 
 const UNIT = "ipfixcol2__example_flows"; // 3979 IPFIX flows, IPv4 and IPv6
@@ -27,22 +22,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 /** The unit decoded as the collector does, in small pooled batches, each retained for the test. */
 function decodeBatches(capacity = 128, unitName = UNIT): FlowBatch[] {
   const out: FlowBatch[] = [];
-  const stats = new CollectorStats();
-  const decoder = new FlowDecoder({ stats, sflow: new SflowDecoder({ stats }).hook });
-  const sink = new RecordSink(
-    (b) => {
-      out.push(b.retain());
-    },
-    () => {},
-    capacity,
-    () => {},
-    new BatchPool(capacity, 2),
-  );
-  for (const d of readUnitDatagrams(unit(unitName))) {
-    const exporterIp = parseIp(d.srcAddr) ?? new Uint8Array(16);
-    decoder.decode(d.payload, { exporter: d.srcAddr, exporterIp, receivedMs: d.timeMs }, sink);
-  }
-  sink.flush();
+  decodeUnit(unitName, (b) => out.push(b.retain()), 0, undefined, capacity);
   return out;
 }
 

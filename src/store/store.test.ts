@@ -5,13 +5,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { BatchPool, type FlowBatch } from "../collector/batch.js";
-import { FlowDecoder } from "../collector/decoder.js";
-import { formatIp, parseIp } from "../collector/ip.js";
-import { CollectorStats } from "../collector/stats.js";
-import { SflowDecoder } from "../collector/sflow/decoder.js";
-import { RecordSink } from "../collector/types.js";
-import { readUnitDatagrams, unit } from "../../test/helpers/captures.js";
+import type { FlowBatch } from "../collector/batch.js";
+import { formatIp } from "../collector/ip.js";
+import { decodeUnit as decodeCaptureUnit } from "../../test/helpers/captures.js";
 import { defaultStoreConfig, validateStoreConfig } from "./config.js";
 import { migrate, schemaVersion } from "./migrate.js";
 import { MIGRATIONS } from "./schema.js";
@@ -61,9 +57,8 @@ function decodeUnit(
     maxRate: 0,
   };
   // As the collector wires it: sFlow datagrams handed to the sFlow decoder.
-  const stats = new CollectorStats();
-  const decoder = new FlowDecoder({ stats, sflow: new SflowDecoder({ stats }).hook });
-  const sink = new RecordSink(
+  decodeCaptureUnit(
+    unitName,
     (b) => {
       mutate?.(b);
       for (let i = 0; i < b.length; i++) {
@@ -78,16 +73,10 @@ function decodeUnit(
       exp.rows += b.length;
       onBatch(b);
     },
-    () => {},
+    0,
+    undefined,
     capacity,
-    () => {},
-    new BatchPool(capacity, 2),
   );
-  for (const d of readUnitDatagrams(unit(unitName))) {
-    const exporterIp = parseIp(d.srcAddr) ?? new Uint8Array(16);
-    decoder.decode(d.payload, { exporter: d.srcAddr, exporterIp, receivedMs: d.timeMs }, sink);
-  }
-  sink.flush();
   return exp;
 }
 

@@ -97,23 +97,25 @@ export function readUnitDatagrams(u: Unit): Datagram[] {
 }
 
 /**
- * Decode a unit's datagrams (NetFlow/IPFIX and sFlow) into batches of 512
- * handed to `onBatch` (e.g. a StoreWriter's consume), each datagram received
- * at its capture time plus `offsetMs`; the last partial batch is flushed.
+ * Decode a unit's datagrams (NetFlow/IPFIX and sFlow) as the collector does
+ * (one FlowDecoder, pooled batches of `capacity`, default 512) handed to
+ * `onBatch` (e.g. a StoreWriter's consume), each datagram received at its
+ * capture time plus `offsetMs`; the last partial batch is flushed.
  */
 export function decodeUnit(
   name: string,
   onBatch: (b: FlowBatch) => void,
   offsetMs = 0,
   stats = new CollectorStats(),
+  capacity = 512,
 ): void {
   const decoder = new FlowDecoder({ stats, sflow: new SflowDecoder({ stats }).hook });
   const sink = new RecordSink(
     onBatch,
     () => {},
-    512,
+    capacity,
     () => {},
-    new BatchPool(512, 2),
+    new BatchPool(capacity, 2),
   );
   for (const d of readUnitDatagrams(unit(name))) {
     const exporterIp = parseIp(d.srcAddr) ?? new Uint8Array(16);
