@@ -50,6 +50,35 @@ interface Second {
   dims: Map<string, LiveCounts>[];
 }
 
+/**
+ * A numeric-keyed map of the open second, plus what went past maxKeys. Keys
+ * stay numbers while the second is open (no string built and hashed per flow
+ * and dimension: that was most of this consumer's cost); they become the
+ * LiveEntry keys ("tcp", "AS15169", "192.0.2.1 if 3") once, when it closes.
+ */
+interface NumDim {
+  m: Map<number, LiveCounts>;
+  over: LiveCounts | null;
+}
+
+/** The open second: per dimension, numbers as keys; interfaces per exporter key. */
+interface OpenSecond {
+  t: number;
+  total: LiveCounts;
+  proto: NumDim;
+  dstAs: NumDim;
+  srcAs: NumDim;
+  exp: Map<string, LiveCounts>;
+  expOver: LiveCounts | null;
+  inIf: Map<string, NumDim>;
+  outIf: Map<string, NumDim>;
+  /** Distinct (exporter, ifIndex) keys so far, for the maxKeys bound across exporters. */
+  inKeys: number;
+  outKeys: number;
+}
+
+const numDim = (): NumDim => ({ m: new Map(), over: null });
+
 /** Key for the remainder beyond the top N (or beyond maxKeys during the second). */
 export const OTHER = "other";
 
@@ -90,7 +119,7 @@ export class LiveAggregator implements FlowConsumer {
   private readonly now: () => number;
   /** Closed seconds, oldest first (at most `seconds`). */
   private readonly ring: Second[] = [];
-  private open: Second;
+  private open: OpenSecond;
   private timer: NodeJS.Timeout | null = null;
   private readonly listeners = new Set<(s: Second) => void>();
   /** Last sampling rate seen per exporter (0 = unknown), for the exporters page. */
@@ -104,12 +133,52 @@ export class LiveAggregator implements FlowConsumer {
     this.open = this.fresh(Math.floor(this.now() / 1000) * 1000);
   }
 
-  private fresh(t: number): Second {
+  private fresh(t: number): OpenSecond {
     return {
       t,
       total: { bytes: 0, packets: 0, flows: 0 },
-      dims: LIVE_DIMENSIONS.map(() => new Map<string, LiveCounts>()),
+      proto: numDim(),
+      dstAs: numDim(),
+      srcAs: numDim(),
+      exp: new Map(),
+      expOver: null,
+      inIf: new Map(),
+      outIf: new Map(),
+      inKeys: 0,
+      outKeys: 0,
     };
+  }
+
+  /** The open second with string keys, in LIVE_DIMENSIONS order (what close() cuts). */
+  private keyed(o: OpenSecond): Second {
+    const num = (d: NumDim, name: (k: number) => string): Map<string, LiveCounts> => {
+      const out = new Map<string, LiveCounts>();
+      for (const [k, c] of d.m) out.set(name(k), c);
+      if (d.over) out.set(OTHER, d.over);
+      return out;
+    };
+    const ifs = (per: Map<string, NumDim>): Map<string, LiveCounts> => {
+      const out = new Map<string, LiveCounts>();
+      let over: LiveCounts | null = null;
+      for (const [exp, d] of per) {
+        for (const [k, c] of d.m) out.set(`${exp} if ${k}`, c);
+        if (d.over) over = sumInto(over, d.over);
+      }
+      if (over) out.set(OTHER, over);
+      return out;
+    };
+    const exp = new Map(o.exp);
+    if (o.expOver) exp.set(OTHER, o.expOver);
+    // Same order as LIVE_DIMENSIONS: protocol, dst_as, src_as, exporter, in_if, out_if.
+    const dims = [
+      num(o.proto, protocolName),
+      num(o.dstAs, (k) => `AS${k}`),
+      num(o.srcAs, (k) => `AS${k}`),
+      exp,
+      ifs(o.inIf),
+      ifs(o.outIf),
+    ];
+    return { t: o.t, total: o.total, dims };
   }
 
   async start(): Promise<void> {
@@ -135,7 +204,7 @@ export class LiveAggregator implements FlowConsumer {
   tick(): void {
     const nowSec = Math.floor(this.now() / 1000) * 1000;
     while (this.open.t < nowSec) {
-      const closed = this.close(this.open);
+      const closed = this.close(this.keyed(this.open));
       this.ring.push(closed);
       if (this.ring.length > this.seconds) this.ring.shift();
       // A gap longer than the window: start over at the window's beginning.
@@ -171,17 +240,13 @@ export class LiveAggregator implements FlowConsumer {
     const { bytes, packets, flows, sampling_rate, protocol, src_as, dst_as, in_if, out_if } = c;
     const exp = c.exporter_address;
     const s = this.open;
-    const [mProto, mDstAs, mSrcAs, mExp, mIn, mOut] = s.dims as [
-      Map<string, LiveCounts>,
-      Map<string, LiveCounts>,
-      Map<string, LiveCounts>,
-      Map<string, LiveCounts>,
-      Map<string, LiveCounts>,
-      Map<string, LiveCounts>,
-    ];
+    const max = this.maxKeys;
     // Batches usually come from one exporter: format its address only when it changes.
     let lastExp = -1;
     let expKey = "";
+    let expCounts: LiveCounts | null = null;
+    let ins: NumDim = numDim();
+    let outs: NumDim = numDim();
     let lastRate = -1;
     for (let r = 0; r < batch.length; r++) {
       const scale = Math.max(1, sampling_rate[r]!);
@@ -195,32 +260,29 @@ export class LiveAggregator implements FlowConsumer {
         expKey = formatIp(exp, r * 16);
         lastExp = r;
         lastRate = -1;
+        expCounts = s.exp.get(expKey) ?? null;
+        if (!expCounts) {
+          // Bounded: past maxKeys distinct keys this second, new keys go to OTHER.
+          if (s.exp.size < max) s.exp.set(expKey, (expCounts = zero()));
+          else expCounts = s.expOver ??= zero();
+        }
+        ins = perExporter(s.inIf, expKey);
+        outs = perExporter(s.outIf, expKey);
       }
       if (sampling_rate[r] !== lastRate) {
         lastRate = sampling_rate[r]!;
-        if (this.sampling.size < this.maxKeys || this.sampling.has(expKey))
-          this.sampling.set(expKey, lastRate);
+        if (this.sampling.size < max || this.sampling.has(expKey)) this.sampling.set(expKey, lastRate);
       }
-      this.add(mProto, protocolName(protocol[r]!), b, p, f);
-      this.add(mDstAs, `AS${dst_as[r]!}`, b, p, f);
-      this.add(mSrcAs, `AS${src_as[r]!}`, b, p, f);
-      this.add(mExp, expKey, b, p, f);
-      this.add(mIn, `${expKey} if ${in_if[r]!}`, b, p, f);
-      this.add(mOut, `${expKey} if ${out_if[r]!}`, b, p, f);
+      addNum(s.proto, protocol[r]!, b, p, f, s.proto.m.size < max);
+      addNum(s.dstAs, dst_as[r]!, b, p, f, s.dstAs.m.size < max);
+      addNum(s.srcAs, src_as[r]!, b, p, f, s.srcAs.m.size < max);
+      const e = expCounts!;
+      e.bytes += b;
+      e.packets += p;
+      e.flows += f;
+      if (addNum(ins, in_if[r]!, b, p, f, s.inKeys < max)) s.inKeys++;
+      if (addNum(outs, out_if[r]!, b, p, f, s.outKeys < max)) s.outKeys++;
     }
-  }
-
-  private add(m: Map<string, LiveCounts>, key: string, b: number, p: number, f: number): void {
-    let e = m.get(key);
-    if (!e) {
-      // Bounded: past maxKeys distinct keys this second, new keys go to OTHER.
-      if (m.size >= this.maxKeys) key = OTHER;
-      e = m.get(key);
-      if (!e) m.set(key, (e = { bytes: 0, packets: 0, flows: 0 }));
-    }
-    e.bytes += b;
-    e.packets += p;
-    e.flows += f;
   }
 
   /** One closed second as seen by one dimension. */
@@ -253,6 +315,38 @@ export class LiveAggregator implements FlowConsumer {
   get subscribers(): number {
     return this.listeners.size;
   }
+}
+
+const zero = (): LiveCounts => ({ bytes: 0, packets: 0, flows: 0 });
+
+function sumInto(into: LiveCounts | null, c: LiveCounts): LiveCounts {
+  const o = into ?? zero();
+  o.bytes += c.bytes;
+  o.packets += c.packets;
+  o.flows += c.flows;
+  return o;
+}
+
+function perExporter(per: Map<string, NumDim>, exp: string): NumDim {
+  let d = per.get(exp);
+  if (!d) per.set(exp, (d = numDim()));
+  return d;
+}
+
+/** Count one flow under `key`; a new key only while `room` (else OTHER). True when a key was added. */
+function addNum(d: NumDim, key: number, b: number, p: number, f: number, room: boolean): boolean {
+  let e = d.m.get(key);
+  let added = false;
+  if (!e) {
+    if (room) {
+      d.m.set(key, (e = zero()));
+      added = true;
+    } else e = d.over ??= zero();
+  }
+  e.bytes += b;
+  e.packets += p;
+  e.flows += f;
+  return added;
 }
 
 function sameIp(buf: Uint8Array, a: number, b: number): boolean {
