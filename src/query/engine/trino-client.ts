@@ -85,6 +85,17 @@ interface QueryResults {
   };
 }
 
+/** The TrinoError of a QueryResults that carries an error object. */
+function failure(queryId: string, e: NonNullable<QueryResults["error"]>): TrinoError {
+  return new TrinoError(
+    e.message ?? "query failed",
+    e.errorName ?? "QUERY_FAILED",
+    queryId,
+    e.errorLocation,
+    e.errorType,
+  );
+}
+
 /**
  * JSON.parse of a QueryResults body with 64-bit integers kept exact: Trino
  * writes bigint values as JSON numbers, which JSON.parse would round past
@@ -276,15 +287,7 @@ export class TrinoClient {
       const rows: unknown[][] = [];
       for (;;) {
         if (!r) throw new TrinoError("trino answered nothing", "BAD_RESPONSE");
-        if (r.error) {
-          throw new TrinoError(
-            r.error.message ?? "query failed",
-            r.error.errorName ?? "QUERY_FAILED",
-            r.id,
-            r.error.errorLocation,
-            r.error.errorType,
-          );
-        }
+        if (r.error) throw failure(r.id, r.error);
         if (r.columns && !columns) columns = r.columns.map((c) => ({ name: c.name, type: c.type }));
         if (r.data) for (const row of r.data) rows.push(row);
         next = r.nextUri;
@@ -340,13 +343,7 @@ export class TrinoClient {
           queryId = r.id;
           if (r.error) {
             next = undefined;
-            throw new TrinoError(
-              r.error.message ?? "query failed",
-              r.error.errorName ?? "QUERY_FAILED",
-              r.id,
-              r.error.errorLocation,
-              r.error.errorType,
-            );
+            throw failure(r.id, r.error);
           }
           if (r.columns && !columns) columns = r.columns.map((c) => ({ name: c.name, type: c.type }));
           next = r.nextUri;
