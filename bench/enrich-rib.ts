@@ -681,3 +681,18 @@ export function loadGeneratedTable(router: RouterEntry, v4: number, v6: number, 
   const peer = router.peer("peer0", "192.0.2.1", 64_500);
   for (let i = 0; i < v4 + v6; i++) router.apply(peer, [], [prefixOf(t, i, v4)], attrsOf(t, i, 0));
 }
+
+/**
+ * The same generated table as BIRD announces it in `rib --via bird` (route i,
+ * the next hops): bench/receive.ts (`receive --enrich --routing`) feeds it to
+ * a forked collector's BGP listener.
+ */
+export function generatedBirdTable(
+  v4: number,
+  v6: number,
+  seed = 7,
+): { route: (i: number) => BirdRoute; nextHop4: string; nextHop6: string } {
+  const a: Args = { v4, v6, peers: 1, lookups: 0, seed, via: "", sample: 0 };
+  const t = generate(a, new Rng(seed));
+  return { route: (i) => birdRoute(t, i, v4), nextHop4: V4_NH, nextHop6: V6_NH };
+}

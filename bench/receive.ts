@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { CollectorReport } from "./collector.js";
+import { requireBird, startBird, type Bird } from "./rib-daemon.js";
 import type { SenderArgs, SenderResult } from "./sender.js";
 
 export const RECEIVE_RATES = [100_000, 250_000, 500_000, 1_000_000, 1_500_000, 2_000_000];
@@ -205,6 +206,11 @@ export class NagareUnderTest {
     });
   }
 
+  /** A control message to the forked collector (bench/collector.ts). */
+  send(msg: string): void {
+    this.child.send(msg);
+  }
+
   get pid(): number | undefined {
     return this.child.pid;
   }
@@ -320,38 +326,87 @@ export async function runReceive(
   };
 }
 
+/** What `receive --enrich --routing` reports about the routes (bench/run.ts prints it). */
+export interface ReceiveEnrichRouting {
+  v4: number;
+  v6: number;
+  /** Seconds: BIRD parse + start, then from Established to the last route. */
+  birdStartSeconds: number;
+  loadSeconds: number;
+  /** Check step: flows seen after enrichment and those with a destination route. */
+  checkFlows: number;
+  routedFlows: number;
+  /** The RIB's lookup cache over the check step and the measured steps. */
+  cacheHits: number;
+  cacheMisses: number;
+}
+
 /**
  * `npm run bench -- receive --enrich`: the loss-free rate of the real
  * collector (`nagare start --no-store`, forked) with enrichment off and with
  * every static source on — networks file, GeoIP Country + ASN .mmdb, AS
  * names, exporter and interface classifier rules, static interface names for
  * the sending exporter (127.0.0.1): the sources of `bench enrich`
- * (bench/enrich.ts writeSourcesRaw, written as a config file). Routing is not
- * configured: a forked CLI can only get routes over a BGP/BMP session, and
- * feeding a full table that way is a benchmark of its own (bench enrich
- * measures routing in-process). Two long-running collectors, stepped
- * alternately at each rate; the peers are not run in this mode.
+ * (bench/enrich.ts writeSourcesRaw, written as a config file).
+ *
+ * With `routing` (`--routing`) the "on" collector also has `enrich.bgp`: a
+ * BGP listener on 127.0.0.1 (ephemeral port, read back over IPC), and
+ * Debian's BIRD 2 (bench/rib-daemon.ts) announces the generated full table of
+ * `rib --via bird` (bench/enrich-rib.ts generatedBirdTable: 1 M IPv4 + 200 k
+ * IPv6 routes) to it over eBGP from 127.0.0.1. The neighbor address is the
+ * router's address, and the sender's datagrams come from 127.0.0.1 too, so
+ * the flows' exporter maps to that RIB directly (no routers.map, no
+ * fallback). The steps start once the RIB holds every route; a check step
+ * (1 s at 20 k flows/s, counting on) then gives the share of flows that got
+ * a destination route (non-empty as_path) — the stream's 4 addresses are
+ * 172.17.0.2, 192.168.65.1 and 93.184.216.34, which the table covers, and
+ * 8.8.8.8, which it does not. BIRD stays up (idle, keepalives) during the
+ * steps, as a router's session would, and is stopped at the end.
+ *
+ * Two long-running collectors, stepped alternately at each rate; the peers
+ * are not run in this mode.
  */
 export async function runReceiveEnrich(
-  opts: { rates?: number[]; seconds?: number; log?: (s: string) => void } = {},
-): Promise<{ steps: StepResult[]; best: Record<string, number> }> {
+  opts: {
+    rates?: number[];
+    seconds?: number;
+    log?: (s: string) => void;
+    /** Also BGP routing with a generated table of this size announced by BIRD. */
+    routing?: { v4: number; v6: number };
+  } = {},
+): Promise<{ steps: StepResult[]; best: Record<string, number>; routing?: ReceiveEnrichRouting }> {
   const rates = opts.rates ?? RECEIVE_RATES;
   const seconds = opts.seconds ?? 3;
   const log = opts.log ?? (() => {});
+  if (opts.routing) requireBird();
   raiseRmemMax(RCVBUF * 2);
   const { writeSourcesRaw } = await import("./enrich.js");
   const dir = mkdtempSync(join(tmpdir(), "nagare-bench-enrich-cfg-"));
   const steps: StepResult[] = [];
   const off = new NagareUnderTest();
   const on = new NagareUnderTest();
+  let bird: Bird | undefined;
+  let routing: ReceiveEnrichRouting | undefined;
   try {
     const cfg = join(dir, "nagare.json");
-    writeFileSync(
-      cfg,
-      JSON.stringify({ enrich: writeSourcesRaw(dir, { networks: 10_000, geo: 20_000 }, HOST) }, null, 2),
-    );
+    const enrich = writeSourcesRaw(dir, { networks: 10_000, geo: 20_000 }, HOST);
+    if (opts.routing)
+      enrich.bgp = {
+        listen: `${HOST}:0`,
+        asn: BGP_LOCAL_AS,
+        routerId: "192.0.2.254",
+        holdTimeSec: 240,
+        keepMs: 0,
+        neighbors: [{ address: HOST, asn: BGP_BIRD_AS, name: "bird" }],
+      };
+    writeFileSync(cfg, JSON.stringify({ enrich }, null, 2));
     await off.start();
     await on.start(cfg);
+    if (opts.routing) {
+      const r = await loadRoutesViaBird(on, opts.routing, log);
+      bird = r.bird;
+      routing = r.routing;
+    }
     for (const rate of rates) {
       for (const [name, c] of [
         ["nagare", off],
@@ -372,11 +427,105 @@ export async function runReceiveEnrich(
         log(line(steps.at(-1)!));
       }
     }
+    if (routing) {
+      const rr = (await on.report()).routing;
+      routing.cacheHits = rr?.cacheHits ?? 0;
+      routing.cacheMisses = rr?.cacheMisses ?? 0;
+    }
   } finally {
-    await Promise.allSettled([off.stop(), on.stop()]);
+    await Promise.allSettled([off.stop(), on.stop(), bird?.stop()]);
     rmSync(dir, { recursive: true, force: true });
   }
-  return { steps, best: bestRates(steps) };
+  return routing ? { steps, best: bestRates(steps), routing } : { steps, best: bestRates(steps) };
+}
+
+/** Our AS and BIRD's (eBGP), as in `rib --via bird`. */
+const BGP_LOCAL_AS = 65_535;
+const BGP_BIRD_AS = 64_500;
+
+/**
+ * Start BIRD announcing the generated table to `on`'s BGP listener, wait
+ * until that collector's RIB for 127.0.0.1 holds every route, then run the
+ * check step. The caller stops the returned BIRD.
+ */
+async function loadRoutesViaBird(
+  on: NagareUnderTest,
+  size: { v4: number; v6: number },
+  log: (s: string) => void,
+): Promise<{ bird: Bird; routing: ReceiveEnrichRouting }> {
+  const { generatedBirdTable } = await import("./enrich-rib.js");
+  const first = (await on.report()).routing;
+  if (!first?.bgpPort) throw new Error("receive --routing: the collector has no BGP listener port");
+  const table = generatedBirdTable(size.v4, size.v6);
+  const t0 = performance.now();
+  const bird = await startBird({
+    localAs: BGP_BIRD_AS,
+    routerId: "192.0.2.1",
+    neighbor: { address: HOST, port: first.bgpPort, as: BGP_LOCAL_AS },
+    nextHop4: table.nextHop4,
+    nextHop6: table.nextHop6,
+    v4: size.v4,
+    v6: size.v6,
+    route: table.route,
+  });
+  try {
+    const birdStartSeconds = (performance.now() - t0) / 1000;
+    log(
+      `  BIRD parsed ${(bird.configBytes / 1048576).toFixed(0)} MiB of static routes and started in ${bird.startedSeconds.toFixed(1)} s`,
+    );
+    const fail = (why: string): Error => new Error(`receive --routing: ${why}\nbird:\n${bird.log()}`);
+    let rr = first;
+    for (const dl = Date.now() + 60_000; !rr.established; rr = (await on.report()).routing ?? rr) {
+      if (Date.now() > dl || bird.proc.exitCode !== null) throw fail("no BGP session from BIRD within 60 s");
+      await sleep(50);
+    }
+    const t1 = performance.now();
+    let last = -1;
+    let lastChange = Date.now();
+    for (;;) {
+      rr = (await on.report()).routing ?? rr;
+      if (rr.routesV4 === size.v4 && rr.routesV6 === size.v6) break;
+      if (!rr.established) throw fail("BGP session lost while receiving");
+      const n = rr.routesV4 + rr.routesV6;
+      if (n !== last) {
+        last = n;
+        lastChange = Date.now();
+      } else if (Date.now() - lastChange > 60_000)
+        throw fail(`stalled at ${rr.routesV4}/${size.v4} IPv4, ${rr.routesV6}/${size.v6} IPv6 routes`);
+      await sleep(100);
+    }
+    const loadSeconds = (performance.now() - t1) / 1000;
+    log(
+      `  collector RIB for exporter ${HOST}: ${rr.routesV4} IPv4 + ${rr.routesV6} IPv6 routes, ${loadSeconds.toFixed(1)} s from Established`,
+    );
+    // Check step: counting on, a low rate, counting off.
+    on.send("count-routed");
+    await on.measure(20_000, 1);
+    on.send("count-routed-off");
+    rr = (await on.report()).routing ?? rr;
+    if (rr.countedFlows === 0) throw fail("check step: no flows reached the enrichment");
+    if (rr.routedFlows === 0)
+      throw fail(`check step: none of ${rr.countedFlows} flows got a route (as_path empty)`);
+    log(
+      `  check step: ${rr.routedFlows}/${rr.countedFlows} flows (${((rr.routedFlows / rr.countedFlows) * 100).toFixed(1)}%) got a destination route (non-empty as_path)`,
+    );
+    return {
+      bird,
+      routing: {
+        v4: size.v4,
+        v6: size.v6,
+        birdStartSeconds,
+        loadSeconds,
+        checkFlows: rr.countedFlows,
+        routedFlows: rr.routedFlows,
+        cacheHits: rr.cacheHits,
+        cacheMisses: rr.cacheMisses,
+      },
+    };
+  } catch (e) {
+    await bird.stop();
+    throw e;
+  }
 }
 
 function dropNote(kernel: number, ring: number): string | undefined {

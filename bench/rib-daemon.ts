@@ -1,6 +1,7 @@
 // Bench-only: Debian's BIRD 2 on loopback, announcing a generated table over
 // one eBGP session (IPv4 and IPv6 unicast, MP-BGP) to our passive BGP
-// listener. Used by `npm run bench -- rib --via bird` (bench/enrich-rib.ts).
+// listener. Used by `npm run bench -- rib --via bird` (bench/enrich-rib.ts) and
+// `npm run bench -- receive --enrich --routing` (bench/receive.ts).
 //
 // The routes are `protocol static` routes with their BGP attributes set in
 // the route's filter block (AS path by prepends, communities, large
@@ -27,7 +28,7 @@ export const BIRD = process.env.NAGARE_BIRD ?? "/usr/sbin/bird";
 export function requireBird(): void {
   if (!existsSync(BIRD))
     throw new Error(
-      `${BIRD} not found: the rib bench --via bird needs BIRD 2 from Debian ` +
+      `${BIRD} not found: bench rib --via bird and bench receive --enrich --routing need BIRD 2 from Debian ` +
         "(apt-get install -y -q --no-install-recommends bird2; or set NAGARE_BIRD)",
     );
 }

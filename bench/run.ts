@@ -22,6 +22,8 @@
 //                              routing RIB: memory per route for a generated full table, ns per lookup (bench/enrich-rib.ts, results-rib.json)
 //   npm run bench -- enrich [--seconds S] [--networks N] [--geo N] [--runs R] [--ribv4 N] [--ribv6 N]
 //                              decode + enrichment (networks, GeoIP, AS names, classifiers, routing) vs off; ns per flow (bench/enrich.ts, results-enrich.json)
+//   npm run bench -- receive --enrich [--rates 0.45,0.5] [--seconds S] [--routing]
+//                              loss-free rate of nagare start, enrichment off vs on; --routing adds a full table from BIRD over BGP (bench/receive.ts)
 //   npm run bench -- kafka [--flows N] [--partitions P]
 //                              Kafka producer: encode and encode+produce flows/s to a real broker (bench/kafka.ts, results-kafka.json)
 //   npm run bench -- kafka-e2e [--rate F] [--seconds S] [--partitions P]
@@ -121,16 +123,18 @@ async function main(): Promise<void> {
     return;
   }
   if (part === "receive" && process.argv.includes("--enrich")) {
-    // receive --enrich [--rates 0.1,0.25] [--seconds S]: Nagare only, enrichment off vs on (bench/receive.ts).
+    // receive --enrich [--rates 0.1,0.25] [--seconds S] [--routing]: Nagare only, enrichment off vs on
+    // (bench/receive.ts); --routing adds BGP routing, a full table announced by BIRD.
     const arg = (k: string): string | undefined => process.argv[process.argv.indexOf(k) + 1];
     const rates = process.argv.includes("--rates")
       ? (arg("--rates") ?? "").split(",").map((x) => Math.round(Number(x) * 1e6))
       : RECEIVE_RATES;
     const seconds = process.argv.includes("--seconds") ? Number(arg("--seconds")) : 3;
+    const routing = process.argv.includes("--routing") ? { v4: 1_000_000, v6: 200_000 } : undefined;
     console.log(
-      `Receive over loopback, nagare start --no-store with enrichment off / on (static sources; steps ${rates.map((r) => M(r)).join(", ")} M records/s, ${seconds} s)`,
+      `Receive over loopback, nagare start --no-store with enrichment off / on (static sources${routing ? ` + BGP routing, ${routing.v4} IPv4 + ${routing.v6} IPv6 routes from BIRD` : ""}; steps ${rates.map((r) => M(r)).join(", ")} M records/s, ${seconds} s)`,
     );
-    const r = await runReceiveEnrich({ rates, seconds, log: (s) => console.log(s) });
+    const r = await runReceiveEnrich({ rates, seconds, log: (s) => console.log(s), routing });
     const at = (c: string, rate: number) => r.steps.find((s) => s.collector === c && s.targetRate === rate);
     const loss = (s: StepResult | undefined): string =>
       s ? `${(s.loss * 100).toFixed(3)}% (${M(s.sentRate)})` : "-";
@@ -148,8 +152,17 @@ async function main(): Promise<void> {
         ),
     );
     console.log(
-      `\nHighest rate with < ${LOSS_LIMIT * 100}% loss (M records/s): enrichment off ${M(r.best.nagare ?? 0)}, on ${M(r.best["nagare+enrich"] ?? 0)}`,
+      `\nHighest rate with < ${LOSS_LIMIT * 100}% loss (M records/s): enrichment off ${M(r.best.nagare ?? 0)}, on${routing ? " (routing included)" : ""} ${M(r.best["nagare+enrich"] ?? 0)}`,
     );
+    if (r.routing) {
+      const x = r.routing;
+      const lookups = x.cacheHits + x.cacheMisses;
+      console.log(
+        `Routing: ${x.routedFlows}/${x.checkFlows} flows of the check step got a destination route; ` +
+          `RIB lookup cache ${x.cacheHits}/${lookups} hits over the run (${lookups ? ((x.cacheHits / lookups) * 100).toFixed(1) : "0"}%; ` +
+          `repeated addresses are answered earlier by the service's address cache)`,
+      );
+    }
     return;
   }
   if (part === "kafka-e2e") {
