@@ -373,6 +373,8 @@ export async function runReceiveEnrich(
     log?: (s: string) => void;
     /** Also BGP routing with a generated table of this size announced by BIRD. */
     routing?: { v4: number; v6: number };
+    /** Send synthetic IPFIX (4 864 source addresses, the stream of bench enrich) instead of the capture (bench/sender.ts). */
+    synth?: boolean;
   } = {},
 ): Promise<{ steps: StepResult[]; best: Record<string, number>; routing?: ReceiveEnrichRouting }> {
   const rates = opts.rates ?? RECEIVE_RATES;
@@ -412,7 +414,11 @@ export async function runReceiveEnrich(
         ["nagare", off],
         ["nagare+enrich", on],
       ] as const) {
-        const { s, before, after, c0, c1, received } = await c.measure(rate, seconds);
+        const { s, before, after, c0, c1, received } = await c.measure(
+          rate,
+          seconds,
+          opts.synth ? { synth: true } : {},
+        );
         steps.push(
           step(
             name,

@@ -22,7 +22,7 @@
 //                              routing RIB: memory per route for a generated full table, ns per lookup (bench/enrich-rib.ts, results-rib.json)
 //   npm run bench -- enrich [--seconds S] [--networks N] [--geo N] [--runs R] [--ribv4 N] [--ribv6 N]
 //                              decode + enrichment (networks, GeoIP, AS names, classifiers, routing) vs off; ns per flow (bench/enrich.ts, results-enrich.json)
-//   npm run bench -- receive --enrich [--rates 0.45,0.5] [--seconds S] [--routing]
+//   npm run bench -- receive --enrich [--rates 0.45,0.5] [--seconds S] [--routing] [--synth]
 //                              loss-free rate of nagare start, enrichment off vs on; --routing adds a full table from BIRD over BGP (bench/receive.ts)
 //   npm run bench -- kafka [--flows N] [--partitions P]
 //                              Kafka producer: encode and encode+produce flows/s to a real broker (bench/kafka.ts, results-kafka.json)
@@ -131,10 +131,15 @@ async function main(): Promise<void> {
       : RECEIVE_RATES;
     const seconds = process.argv.includes("--seconds") ? Number(arg("--seconds")) : 3;
     const routing = process.argv.includes("--routing") ? { v4: 1_000_000, v6: 200_000 } : undefined;
+    const synth = process.argv.includes("--synth");
     console.log(
       `Receive over loopback, nagare start --no-store with enrichment off / on (static sources${routing ? ` + BGP routing, ${routing.v4} IPv4 + ${routing.v6} IPv6 routes from BIRD` : ""}; steps ${rates.map((r) => M(r)).join(", ")} M records/s, ${seconds} s)`,
     );
-    const r = await runReceiveEnrich({ rates, seconds, log: (s) => console.log(s), routing });
+    if (synth)
+      console.log(
+        "stream: synthetic IPFIX, 4 864 source and 19 destination addresses, 19 records a datagram (--synth)",
+      );
+    const r = await runReceiveEnrich({ rates, seconds, log: (s) => console.log(s), routing, synth });
     const at = (c: string, rate: number) => r.steps.find((s) => s.collector === c && s.targetRate === rate);
     const loss = (s: StepResult | undefined): string =>
       s ? `${(s.loss * 100).toFixed(3)}% (${M(s.sentRate)})` : "-";

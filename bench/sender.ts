@@ -6,7 +6,19 @@
 // Prints one JSON line: what it actually sent and over how long.
 import { createSocket } from "node:dgram";
 import { sflowStream } from "./sflow.js";
-import { RECEIVE_STREAM, loadStream } from "./stream.js";
+import { RECEIVE_STREAM, loadStream, type Stream } from "./stream.js";
+import { ipfixPackets } from "./synth.js";
+
+/** The synthetic IPFIX stream as a Stream: the template message first, then 512 data messages. */
+function synthStream(): Stream {
+  const p = ipfixPackets(512);
+  const datagrams = [
+    { payload: p.template, flows: 0, packets: 0, templates: true },
+    ...p.data.map((payload) => ({ payload, flows: p.recordsPerPacket, packets: 0, templates: false })),
+  ];
+  const flows = p.data.length * p.recordsPerPacket;
+  return { name: "synthetic IPFIX", files: [], datagrams, flows, packets: 0, bytes: p.data.length * p.bytes };
+}
 
 export interface SenderArgs {
   host: string;
@@ -16,6 +28,12 @@ export interface SenderArgs {
   seconds: number;
   /** Replay the synthetic sFlow stream (bench/sflow.ts) instead of the NetFlow v9 one. */
   sflow?: boolean;
+  /**
+   * Replay synthetic IPFIX (bench/synth.ts ipfixPackets(512): 4 864 source and
+   * 19 destination addresses, as bench enrich decodes) instead of the capture, whose four addresses
+   * would leave every per-address cache warm (receive --enrich --synth).
+   */
+  synth?: boolean;
 }
 
 export interface SenderResult {
@@ -30,7 +48,11 @@ export interface SenderResult {
 
 async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2] ?? "{}") as SenderArgs;
-  const stream = args.sflow ? sflowStream() : loadStream(RECEIVE_STREAM.name, RECEIVE_STREAM.files);
+  const stream = args.sflow
+    ? sflowStream()
+    : args.synth
+      ? synthStream()
+      : loadStream(RECEIVE_STREAM.name, RECEIVE_STREAM.files);
   const dgs = stream.datagrams;
   const sock = createSocket("udp4");
   sock.on("error", () => {});
