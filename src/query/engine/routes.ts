@@ -42,20 +42,7 @@ export class EngineRoutes implements RouteModule {
     /** query.sql.timeoutMs: the most one statement may run, streaming included. */
     private readonly timeoutMs: number,
   ) {
-    const t = config.trino;
-    this.client =
-      config.kind === "trino"
-        ? new TrinoClient({
-            server: t.server,
-            user: t.user,
-            password: t.password,
-            catalog: t.catalog,
-            schema: t.schema,
-            protocol: t.protocol,
-            ca: t.ca,
-            timeoutMs,
-          })
-        : null;
+    this.client = config.kind === "trino" ? new TrinoClient({ ...config.trino, timeoutMs }) : null;
   }
 
   handles(path: string): boolean {

@@ -400,16 +400,8 @@ export class TrinoSqlService implements SqlEngine {
 
   constructor(private readonly opts: TrinoSqlServiceOptions) {
     const t = opts.trino;
-    this.client = new TrinoClient({
-      server: t.server,
-      user: t.user,
-      password: t.password,
-      catalog: t.catalog,
-      schema: t.schema,
-      protocol: (t as { protocol?: "trino" | "presto" }).protocol,
-      ca: (t as { ca?: string }).ca ?? "",
-      timeoutMs: opts.sql.timeoutMs,
-    });
+    // The section's server, user, password, catalog, schema, protocol and ca are the client's options.
+    this.client = new TrinoClient({ ...t, timeoutMs: opts.sql.timeoutMs });
     this.info = { kind: "trino", label: engineLabel(t) };
   }
 
