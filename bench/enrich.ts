@@ -371,29 +371,25 @@ export async function runEnrichPart(machine: Record<string, unknown>, argv: stri
     );
 
     console.log("Lookup cost per flow (4096-row batches, addresses from a pool of N distinct; ns per flow)");
-    const only = async (over: Partial<EnrichConfig>): Promise<EnrichmentService> =>
-      service({
-        ...cfg,
-        networksFile: "",
-        asNamesFile: "",
-        geoipDatabases: [],
-        exporterClassifiers: [],
-        interfaceClassifiers: [],
-        interfaces: { ...cfg.interfaces, static: {} },
-        ...over,
-      });
-    const routed = await service(
-      {
-        ...cfg,
-        networksFile: "",
-        asNamesFile: "",
-        geoipDatabases: [],
-        exporterClassifiers: [],
-        interfaceClassifiers: [],
-        interfaces: { ...cfg.interfaces, static: {} },
-      },
-      routing.source,
-    );
+    // Every source off but those in `over` (and routing, when given).
+    const only = async (
+      over: Partial<EnrichConfig>,
+      routes: (RouteLookup & EnrichSource) | null = null,
+    ): Promise<EnrichmentService> =>
+      service(
+        {
+          ...cfg,
+          networksFile: "",
+          asNamesFile: "",
+          geoipDatabases: [],
+          exporterClassifiers: [],
+          interfaceClassifiers: [],
+          interfaces: { ...cfg.interfaces, static: {} },
+          ...over,
+        },
+        routes,
+      );
+    const routed = await only({}, routing.source);
     // [name, service, RIB lookup cache on]
     const variants: [string, EnrichmentService, boolean][] = [
       ["networks file", await only({ networksFile: cfg.networksFile }), true],
