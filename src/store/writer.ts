@@ -97,9 +97,9 @@ export class StoreWriter implements FlowConsumer {
    * every column but the enrichment ones, plus each enrichment column that
    * has carried a value since start(). Grows, never shrinks.
    */
-  private shape: StageShape = makeShape(FLOW_COLUMNS.map((c) => !ENRICHMENT_COLUMNS.has(c.name)));
+  private shape: StageShape = makeShape(BASE_COLUMNS);
   /** Enrichment columns (indexes into FLOW_COLUMNS) not appended yet: scanned in each batch. */
-  private inactive: number[] = FLOW_COLUMNS.flatMap((c, i) => (ENRICHMENT_COLUMNS.has(c.name) ? [i] : []));
+  private inactive: number[] = enrichmentIndexes();
   /** The shape each stage's table was created with (a stage is reshaped when it is next filled). */
   private readonly stageShape: StageShape[] = MEM_STAGES.map(() => this.shape);
   /**
@@ -119,14 +119,6 @@ export class StoreWriter implements FlowConsumer {
   private unflushed = 0;
   /** Rows appended since the last merge started. */
   private pending = 0;
-  /** The raw INSERTs + COMMIT in progress (commitRaw), if any: the aggregation lets it run alone. */
-  private rawCommit: Promise<void> | null = null;
-  /**
-   * An aggregation pass waits for the raw commit in progress (see
-   * yieldToCommit). Off unless NAGARE_STORE_AGG_YIELD=1: an experiment
-   * for a quiet machine's A/B (no difference measurable on the shared one).
-   */
-  aggYield = process.env.NAGARE_STORE_AGG_YIELD === "1";
   /** Rows appended in total. */
   rowsAppended = 0;
   /** Rows merged into flows_raw (committed, queryable). */
@@ -209,8 +201,8 @@ export class StoreWriter implements FlowConsumer {
     // the schema's exact column order, which the appender relies on.
     await this.conn.run(`ATTACH IF NOT EXISTS ':memory:' AS ${MEM_DB}`);
     this.current = 0;
-    this.shape = makeShape(FLOW_COLUMNS.map((c) => !ENRICHMENT_COLUMNS.has(c.name)));
-    this.inactive = FLOW_COLUMNS.flatMap((c, i) => (ENRICHMENT_COLUMNS.has(c.name) ? [i] : []));
+    this.shape = makeShape(BASE_COLUMNS);
+    this.inactive = enrichmentIndexes();
     for (let s = 0; s < MEM_STAGES.length; s++) {
       await this.conn.run(`CREATE OR REPLACE TABLE ${stageName(s)} (\n${this.shape.ddl}\n)`);
       this.stageShape[s] = this.shape;
@@ -429,16 +421,13 @@ export class StoreWriter implements FlowConsumer {
     // Read before commitRaw clears the runs.
     const newest = this.stageRuns[s]!.newest;
     try {
-      this.rawCommit = this.commitRaw(stageName(s), this.stageShape[s]!, this.stageRuns[s]!);
-      await this.rawCommit;
+      await this.commitRaw(stageName(s), this.stageShape[s]!, this.stageRuns[s]!);
     } catch (err) {
       // Rows stay in their stage (the insert rolled back); the next flush retries them.
       this.stageBusy[s] = false;
       this.flushErrors++;
       this.log.limited("store:flush", "error", "store flush failed", { error: String(err) });
       return false;
-    } finally {
-      this.rawCommit = null;
     }
     this.stageRows[s] = 0;
     this.aggQueue.push(s);
@@ -507,7 +496,6 @@ export class StoreWriter implements FlowConsumer {
       stages.length === 1
         ? stageName(stages[0]!)
         : `(${stages.map((s) => `SELECT ${CORE_LIST} FROM ${stageName(s)}`).join(" UNION ALL ")})`;
-    await this.yieldToCommit();
     const t = TRACE ? [performance.now()] : null;
     try {
       for (const set of ROLLUP_SETS) await conn.run(this.pendingInsertSql(set, from));
@@ -543,20 +531,6 @@ export class StoreWriter implements FlowConsumer {
       this.rollupErrors++;
       this.log.limited("store:rollup", "error", "rollup close failed", { error: String(err) });
     }
-  }
-
-  /**
-   * An aggregation pass starts once the raw commit in progress, if any, has
-   * ended: the commit is the visibility path, the aggregation is not, and on
-   * two cores a GROUP BY on DuckDB's threads beside the raw INSERT slows the
-   * INSERT; the pass then mostly fits in the gap before the next commit.
-   * One wait per pass, not per statement: waiting before each of its
-   * statements let back-to-back commits (a saturated store) delay a pass by
-   * seven commits (traced: 18 s), and the stages it frees are what commits
-   * need. The commit never waits for this (no deadlock).
-   */
-  private async yieldToCommit(): Promise<void> {
-    if (this.aggYield && this.rawCommit) await this.rawCommit.catch(() => {});
   }
 
   /**
@@ -869,6 +843,14 @@ interface StageShape {
   readonly select: string;
   /** Its DataChunk writer (made with the first appender of the shape). */
   chunks: ChunkAppender | null;
+}
+
+/** The stage's columns before any enrichment column carried a value: all but ENRICHMENT_COLUMNS. */
+const BASE_COLUMNS: readonly boolean[] = FLOW_COLUMNS.map((c) => !ENRICHMENT_COLUMNS.has(c.name));
+
+/** Indexes (into FLOW_COLUMNS) of the enrichment columns: all inactive at start. */
+function enrichmentIndexes(): number[] {
+  return FLOW_COLUMNS.flatMap((c, i) => (ENRICHMENT_COLUMNS.has(c.name) ? [i] : []));
 }
 
 function makeShape(active: readonly boolean[]): StageShape {
