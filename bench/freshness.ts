@@ -37,6 +37,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { join } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { App } from "../src/app.js";
+import { LIVE_VIEW } from "../src/store/live.js";
 import { validateConfig } from "../src/config/schema.js";
 import { silentLogger } from "../src/log.js";
 import { flagsOf, numFlag, updateMonthResults } from "./month.js";
@@ -148,7 +149,7 @@ class VisibilityPoller {
       const q0 = performance.now();
       const from = this.lastMax - LOOKBACK_MS;
       const r = await this.conn.runAndReadAll(
-        `SELECT epoch_ms(time_received)::DOUBLE AS t, count(*)::DOUBLE AS n FROM flows_raw
+        `SELECT epoch_ms(time_received)::DOUBLE AS t, count(*)::DOUBLE AS n FROM ${LIVE_VIEW}
          WHERE time_received >= epoch_ms(${from}::BIGINT) GROUP BY 1 ORDER BY 1`,
       );
       this.queryMs += performance.now() - q0;

@@ -410,7 +410,9 @@ export class App {
         pipelineBatches: this.pipeline.batches,
         handlerErrors: this.collector.handlerErrors,
         ...(this.demo ? { demoActive: this.demo.active ? 1 : 0 } : {}),
-        ...(this.store ? { storeFreshness: this.store.freshness() } : {}),
+        ...(this.store
+          ? { storeFreshness: this.store.freshness(), storeDurability: this.store.durability() }
+          : {}),
         ...(this.config.enrich.enabled
           ? { enrich: { metrics: this.enrich.metrics(), sources: this.enrich.states() } }
           : {}),

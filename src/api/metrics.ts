@@ -42,8 +42,10 @@ export interface ExtraMetrics {
   handlerErrors?: number;
   /** 1 while demo traffic is being sent. */
   demoActive?: number;
-  /** StoreWriter.freshness(): receipt → COMMIT delay over its sliding window. */
+  /** StoreWriter.freshness(): receipt → visible to SQL delay over its sliding window. */
   storeFreshness?: FreshnessSnapshot;
+  /** StoreWriter.durability(): receipt → file COMMIT delay over its sliding window. */
+  storeDurability?: FreshnessSnapshot;
   /** EnrichmentService.metrics() and .states() (src/enrich/service.ts). */
   enrich?: { metrics: Record<string, number>; sources: readonly SourceState[] };
   /** Kafka (src/bus): the consumer's counters and per-partition lag, the producer's counters. */
@@ -219,7 +221,7 @@ export function renderMetrics(stats: CollectorStats, extra: ExtraMetrics = {}): 
     w.metric(
       "nagare_store_freshness_seconds",
       "gauge",
-      `Delay from a flow's UDP receipt to the store COMMIT that made it visible to SQL, over the last ${f.windowS} s (quantiles within 4.4 %; max exact).`,
+      `Delay from a flow's UDP receipt to the moment it became visible to SQL (its stage published in flows_live), over the last ${f.windowS} s (quantiles within 4.4 %; max exact).`,
       [
         [{ quantile: "0.5" }, f.p50Ms / 1000],
         [{ quantile: "0.99" }, f.p99Ms / 1000],
@@ -229,8 +231,21 @@ export function renderMetrics(stats: CollectorStats, extra: ExtraMetrics = {}): 
     w.metric(
       "nagare_store_freshness_rows",
       "gauge",
-      `Rows committed to the store in the freshness window (${f.windowS} s).`,
+      `Rows made visible in the freshness window (${f.windowS} s).`,
       [[{}, f.rows]],
+    );
+  }
+  const d = extra.storeDurability;
+  if (d !== undefined) {
+    w.metric(
+      "nagare_store_durable_seconds",
+      "gauge",
+      `Delay from a flow's UDP receipt to the COMMIT of the database file that made it durable (safe from a crash), over the last ${d.windowS} s (quantiles within 4.4 %; max exact).`,
+      [
+        [{ quantile: "0.5" }, d.p50Ms / 1000],
+        [{ quantile: "0.99" }, d.p99Ms / 1000],
+        [{ quantile: "1" }, d.maxMs / 1000],
+      ],
     );
   }
   if (extra.enrich !== undefined) {

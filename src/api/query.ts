@@ -21,6 +21,7 @@ import type { SecondTotals } from "../query/seconds.js";
 import { planValues, type ValuesQuery } from "../query/planner/values.js";
 import { SqlError, SqlTimeoutError, type SqlPage } from "../query/sql/index.js";
 import { MACROS } from "../query/sql/macros.js";
+import { ensureLiveView } from "../store/live.js";
 import type { SqlEngine } from "../query/engine/sql-engine.js";
 import { ParamError, renderSql, validateParamDefs } from "../content/params.js";
 import type { RetentionConfig } from "../store/config.js";
@@ -140,6 +141,8 @@ export class FlowQueryRunner {
     slot.conn ??= (async () => {
       const c = await this.db().connect();
       for (const m of MACROS) await c.run(m);
+      // The planner reads flows_live (src/store/live.ts); a store opened without a writer gets it over flows_raw.
+      await ensureLiveView(c);
       return c;
     })();
     const conn = slot.conn;

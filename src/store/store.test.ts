@@ -15,6 +15,7 @@ import { ROLLUP_STATE_TABLE, ROLLUP_TABLES, TOPK_TABLES } from "./rollups.js";
 import { assertRollupsAgree } from "../../test/helpers/rollups.js";
 import { FLOW_COLUMNS } from "../schema.js";
 import { APPEND_FLUSH_ROWS, StoreWriter, commitPeriodMs } from "./writer.js";
+import { LIVE_VIEW, RETIRE_AFTER_MS } from "./live.js";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { ConfigError } from "../config/schema.js";
 
@@ -165,7 +166,7 @@ test("rollups: buckets close once a newer row is committed; many micro-batches, 
     256,
   );
   await w.flush();
-  assert.ok(w.flushes >= 2, `flushes ${w.flushes}`);
+  assert.ok(w.stagesPublished >= 2, `stages published ${w.stagesPublished}`);
   // Nothing newer yet: nothing closed, every rollup still empty.
   for (const t of ROLLUP_TABLES)
     assert.deepEqual(await one(w.connection, `SELECT count(*) FROM ${t.table}`), [0n]);
@@ -460,18 +461,24 @@ test("rollups pin RLE on exporter_address (DuckDB would bit-pack it, which group
 test("commits never wait for the rollup aggregation: stages committed meanwhile are visible, then aggregated in one pass", async () => {
   const w = new StoreWriter({ config: { path: join(dir, "coalesce.duckdb"), intervalMs: 1000 } });
   await w.start();
-  // The writer's internals this test drives: the timer's commit (flush() would
-  // wait for the aggregations) and the aggregation chain, held shut by a gate.
+  // The writer's internals this test drives: the timer's publish step and
+  // the file commits (flush() would wait for the aggregations) and the
+  // aggregation chain, held shut by a gate.
+  interface StageView {
+    table: string;
+    state: string;
+  }
   const inner = w as unknown as {
-    commit(): Promise<void>;
+    publish(): Promise<void>;
+    commitAll(): Promise<void>;
     aggChain: Promise<void>;
-    aggregateStage(stages: readonly number[], newest: number): Promise<void>;
+    aggregateStage(stages: readonly StageView[]): Promise<void>;
   };
-  const passes: number[][] = [];
+  const passes: StageView[][] = [];
   const aggregate = inner.aggregateStage.bind(w);
-  inner.aggregateStage = (stages, newest) => {
+  inner.aggregateStage = (stages) => {
     passes.push([...stages]);
-    return aggregate(stages, newest);
+    return aggregate(stages);
   };
   let open!: () => void;
   const gate = new Promise<void>((r) => (open = r));
@@ -483,22 +490,32 @@ test("commits never wait for the rollup aggregation: stages committed meanwhile 
   const third = Math.ceil(batches.length / 3);
   for (let k = 0; k < 3; k++) {
     for (const b of batches.slice(k * third, (k + 1) * third)) w.consume(b);
-    await inner.commit();
+    await inner.publish();
+    await inner.commitAll();
   }
   // All three commits went through while no aggregation could run.
   assert.equal(w.rowsCommitted, old.rows);
+  assert.ok(w.flushes >= 3, `file commits ${w.flushes}`);
   assert.deepEqual(await one(w.connection, "SELECT count(*), sum(bytes) FROM flows_raw"), [
+    BigInt(old.rows),
+    BigInt(old.bytes),
+  ]);
+  // flows_live counts every row once (in flows_raw now; the stages still in flows_hot are masked by the mark).
+  assert.deepEqual(await one(w.connection, `SELECT count(*), sum(bytes) FROM ${LIVE_VIEW}`), [
     BigInt(old.rows),
     BigInt(old.bytes),
   ]);
   assert.equal(passes.length, 0);
   open();
   await w.flush();
-  assert.equal(passes.length, 1, `one aggregation pass for the three stages: ${JSON.stringify(passes)}`);
+  assert.equal(passes.length, 1, `one aggregation pass for the three stages: ${passes.length}`);
   assert.equal(passes[0]!.length, 3);
-  // The stages are free again and empty.
-  for (const s of passes[0]!)
-    assert.deepEqual(await one(w.connection, `SELECT count(*) FROM nagare_stage.main.stage_${s}`), [0n]);
+  // RETIRE_AFTER_MS after their commit the next publish steps (every 500 ms) empty and free them.
+  await new Promise((r) => setTimeout(r, RETIRE_AFTER_MS + 1500));
+  for (const s of passes[0]!) {
+    assert.equal(s.state, "free");
+    assert.deepEqual(await one(w.connection, `SELECT count(*) FROM ${s.table}`), [0n]);
+  }
   // Newer rows close the old buckets: every rollup holds exactly the old rows, once.
   decodeUnit((b) => w.consume(b));
   await w.flush();

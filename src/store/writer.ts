@@ -57,6 +57,16 @@ import { ENRICHMENT_COLUMNS, FLOW_COLUMNS, type ColumnKind } from "../schema.js"
 import { defaultStoreConfig, type StoreConfig } from "./config.js";
 import { FreshnessWindow, ReceiveRuns, type FreshnessSnapshot } from "./freshness.js";
 import { rawInsertStatements } from "./layout.js";
+import {
+  HOT_MARK_TABLE,
+  LIVE_DB,
+  RETIRE_AFTER_MS,
+  hotNoneSql,
+  hotSelect,
+  hotViewSql,
+  liveViewSql,
+  type HotStage,
+} from "./live.js";
 import { addMissingColumns, migrate } from "./migrate.js";
 import { Retention, type RetentionStats } from "./retention.js";
 import {
@@ -87,11 +97,12 @@ export class StoreWriter implements FlowConsumer {
   private instance: DuckDBInstance | null = null;
   private appendConn: DuckDBConnection | null = null;
   private conn: DuckDBConnection | null = null;
-  /** The appender rows go to now: appenders[current]. */
-  private appender: DuckDBAppender | null = null;
-  /** One appender per in-memory stage (one fills while others commit or aggregate); null while reshaped. */
-  private appenders: (DuckDBAppender | null)[] = [];
-  private current = 0;
+  /** The publisher's connection: stage tables and the flows_hot view (in-memory DDL only, never delayed by a file commit). */
+  private pubConn: DuckDBConnection | null = null;
+  /** The in-memory stages (grown on demand up to MAX_STAGES). */
+  private stages: Stage[] = [];
+  /** The stage consume() appends to now. */
+  private cur: Stage | null = null;
   /**
    * The columns appended now (see "Column activation" in docs/store.md):
    * every column but the enrichment ones, plus each enrichment column that
@@ -100,8 +111,6 @@ export class StoreWriter implements FlowConsumer {
   private shape: StageShape = makeShape(BASE_COLUMNS);
   /** Enrichment columns (indexes into FLOW_COLUMNS) not appended yet: scanned in each batch. */
   private inactive: number[] = enrichmentIndexes();
-  /** The shape each stage's table was created with (a stage is reshaped when it is next filled). */
-  private readonly stageShape: StageShape[] = MEM_STAGES.map(() => this.shape);
   /**
    * Batches received since the shape grew, kept (retained) until a stage of
    * the new shape is current: the current stage's table lacks a column they
@@ -112,32 +121,43 @@ export class StoreWriter implements FlowConsumer {
   chunkMode = true;
   private flushTimer: NodeJS.Timeout | null = null;
   private retention: Retention | null = null;
-  private inflight: Promise<void> | null = null;
-  /** A timer tick came while a flush ran: flush again as soon as it ends (ticks never pile up). */
-  private flushAgain = false;
+  /** The publish step running now (switch, publish, retire): one at a time. */
+  private pubInflight: Promise<void> | null = null;
+  /** A timer tick came while a publish step ran: run another right after it (ticks never pile up). */
+  private publishAgain = false;
+  /** The file committer running now (commitLoop): one at a time. */
+  private committing: Promise<void> | null = null;
+  /** Published stages not yet copied into flows_raw, in seq order. */
+  private toCommit: Stage[] = [];
+  /** The stages flows_hot shows now, in seq order. */
+  private hot: Stage[] = [];
+  /** The newest stage sequence number given (nagare_hot_mark holds the newest one made durable). */
+  private seq = 0;
   /** Rows appended to the current stage's appender and not yet flushed into its table. */
   private unflushed = 0;
-  /** Rows appended since the last merge started. */
+  /** Rows appended since the last switch. */
   private pending = 0;
   /** Rows appended in total. */
   rowsAppended = 0;
-  /** Rows merged into flows_raw (committed, queryable). */
+  /** Rows published (visible to SQL through flows_live). */
+  rowsVisible = 0;
+  /** Rows copied into flows_raw (durable; visible in flows_raw itself). */
   rowsCommitted = 0;
+  /** Stages published (switches that left rows behind). */
+  stagesPublished = 0;
+  /** File commits (each copies every stage published since the previous one). */
   flushes = 0;
   flushErrors = 0;
+  /** Failed redefinitions of flows_hot (those rows became visible at their file commit instead). */
+  publishErrors = 0;
   /** consume() calls refused because the store is not started. */
   droppedBatches = 0;
+  /** Duration of the last file commit, ms. */
   lastFlushMs = 0;
-  /** Rows appended to each stage and not yet committed to flows_raw. */
-  private readonly stageRows = MEM_STAGES.map(() => 0);
-  /** A stage being committed, or committed and waiting for its rollup aggregation. */
-  private readonly stageBusy = MEM_STAGES.map(() => false);
   /** The rollup aggregations of committed stages, one after the other, on their own connection. */
   private aggChain: Promise<void> = Promise.resolve();
   /** Committed stages waiting for their rollup aggregation, in commit order (aggregated together). */
-  private aggQueue: number[] = [];
-  /** Newest time_received of the stages in aggQueue. */
-  private aggQueueNewest = 0;
+  private aggQueue: Stage[] = [];
   /** When the pending tables were last compacted (performance.now()). */
   private lastCompact = 0;
   private aggConn: DuckDBConnection | null = null;
@@ -158,10 +178,10 @@ export class StoreWriter implements FlowConsumer {
   /** Rollup buckets written (closes that wrote at least one table). */
   rollupCloses = 0;
   rollupErrors = 0;
-  /** Receive times of the rows in each in-memory stage, for the freshness histogram. */
-  private readonly stageRuns = MEM_STAGES.map(() => new ReceiveRuns());
-  /** Delay from time_received to the COMMIT that made a row visible, over the last 60 s. */
+  /** Delay from time_received to the moment a row became visible to SQL (published), over the last 60 s. */
   readonly freshnessWindow = new FreshnessWindow(60);
+  /** Delay from time_received to the file COMMIT that made a row durable, over the last 60 s. */
+  readonly durableWindow = new FreshnessWindow(60);
 
   constructor(opts: StoreWriterOptions = {}) {
     const d = defaultStoreConfig();
@@ -196,31 +216,42 @@ export class StoreWriter implements FlowConsumer {
     if (ckpt && /^\d+(\.\d+)?\s*[KMGT]i?B$/.test(ckpt))
       await this.conn.run(`SET checkpoint_threshold = '${ckpt}'`);
     await addMissingColumns(this.conn);
-    // The stages and the rollups' pending tables live in an in-memory
-    // database of this instance (every connection sees it); the stages in
-    // the schema's exact column order, which the appender relies on.
-    await this.conn.run(`ATTACH IF NOT EXISTS ':memory:' AS ${MEM_DB}`);
-    this.current = 0;
+    // The stages, the rollups' pending tables and the flows_hot / flows_live
+    // views live in an in-memory database of this instance (every connection
+    // sees it); the stages in the schema's exact column order, which the
+    // appender relies on.
+    await this.conn.run(`ATTACH IF NOT EXISTS ':memory:' AS ${LIVE_DB}`);
+    await this.conn.run(`CREATE TABLE IF NOT EXISTS ${HOT_MARK_TABLE} (seq BIGINT NOT NULL)`);
+    await this.conn.run(
+      `INSERT INTO ${HOT_MARK_TABLE} SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM ${HOT_MARK_TABLE})`,
+    );
+    this.seq = Number(
+      (await this.conn.runAndReadAll(`SELECT max(seq) FROM ${HOT_MARK_TABLE}`)).getRowsJS()[0]?.[0] ?? 0,
+    );
+    const db = (await this.conn.runAndReadAll("SELECT current_database()")).getRowsJS()[0]![0] as string;
+    await this.conn.run(hotNoneSql());
+    await this.conn.run(hotViewSql([]));
+    await this.conn.run(liveViewSql(db, true));
+    this.hot = [];
+    this.toCommit = [];
     this.shape = makeShape(BASE_COLUMNS);
     this.inactive = enrichmentIndexes();
-    for (let s = 0; s < MEM_STAGES.length; s++) {
-      await this.conn.run(`CREATE OR REPLACE TABLE ${stageName(s)} (\n${this.shape.ddl}\n)`);
-      this.stageShape[s] = this.shape;
-    }
     await this.loadRollupState();
     // Rows a version before the in-memory stage left in the on-disk flows_stage.
     await this.merge(STAGE_TABLE);
     this.appendConn = await this.instance.connect();
     this.aggConn = await this.instance.connect();
-    const aps: DuckDBAppender[] = [];
-    for (const t of MEM_STAGES) aps.push(await this.appendConn.createAppender(t, "main", MEM_DB));
-    this.appenders = aps;
-    this.appender = aps[0]!;
-    this.shape.chunks = new ChunkAppender(this.appender, this.shape.cols);
+    this.pubConn = await this.instance.connect();
+    this.stages = [];
+    for (let s = 0; s < INITIAL_STAGES; s++) await this.newStage();
+    this.cur = this.stages[0]!;
+    this.cur.state = "filling";
+    this.shape.chunks ??= new ChunkAppender(this.cur.appender!, this.shape.cols);
     this.lastCompact = performance.now();
-    // Commits start every half interval: a row waits at most that long in its
-    // stage, plus its commit; so it is visible — and safe from a kill -9 —
-    // within one interval of reaching the store (docs/store.md "Durability").
+    // A publish step every half interval: a row waits at most that long in
+    // its stage before it is visible; its file commit follows (durable, safe
+    // from a kill -9) — within one interval while commits keep up (docs/store.md
+    // "Durability").
     this.flushTimer = setInterval(() => this.tick(), commitPeriodMs(this.config.intervalMs));
     this.flushTimer.unref();
     // Retention (age and disk budget) runs on its own timer: src/store/retention.ts.
@@ -235,19 +266,20 @@ export class StoreWriter implements FlowConsumer {
 
   consume(batch: FlowBatch): void {
     const n = batch.length;
-    if (!this.appender) {
+    const cur = this.cur;
+    if (!cur?.appender) {
       this.droppedBatches++;
       return;
     }
     if (this.inactive.length > 0) this.activate(batch);
     this.rowsAppended += n;
-    if (this.stageShape[this.current] !== this.shape) {
-      // The current stage lacks a column this batch (or one before it) carries: kept until the next flush.
+    if (cur.shape !== this.shape) {
+      // The current stage lacks a column this batch (or one before it) carries: kept until the next switch.
       this.deferred.push(batch.retain());
       this.pending += n;
       return;
     }
-    this.appendCurrent(batch);
+    this.appendCurrent(cur, batch);
   }
 
   /**
@@ -275,13 +307,12 @@ export class StoreWriter implements FlowConsumer {
     });
   }
 
-  /** Append a batch to the current stage (whose shape is this.shape). */
-  private appendCurrent(batch: FlowBatch): void {
+  /** Append a batch to stage `st` (the current one, whose shape is this.shape). */
+  private appendCurrent(st: Stage, batch: FlowBatch): void {
     const n = batch.length;
-    const ap = this.appender!;
-    const shape = this.stageShape[this.current]!;
-    if (this.chunkMode && shape.chunks) shape.chunks.append(ap, batch);
-    else appendRows(ap, batch, shape.cols);
+    const ap = st.appender!;
+    if (this.chunkMode && st.shape.chunks) st.shape.chunks.append(ap, batch);
+    else appendRows(ap, batch, st.shape.cols);
     // The appender buffers the stage and flushes it into the table
     // synchronously (~1-4 µs per row: table statistics, row-group appends)
     // at the switch, a stall every row of the stage waits for: bounded here.
@@ -289,115 +320,210 @@ export class StoreWriter implements FlowConsumer {
       ap.flushSync();
       this.unflushed = 0;
     }
-    this.stageRuns[this.current]!.addColumn(batch.cols.time_received, n);
-    this.stageRows[this.current]! += n;
+    st.runs.addColumn(batch.cols.time_received, n);
+    st.rows += n;
     this.pending += n;
   }
 
   /**
    * Freshness over the last 60 s: p50/p99/max of the delay from each row's
-   * time_received (UDP receipt) to the COMMIT that made it visible to SQL.
+   * time_received (UDP receipt) to the moment it became visible to SQL.
    */
   freshness(nowMs = Date.now()): FreshnessSnapshot {
     return this.freshnessWindow.snapshot(nowMs);
   }
 
-  /** The flush timer: start a flush, or, while one runs, ask for another right after it. */
+  /** The same delay to the file COMMIT that made each row durable. */
+  durability(nowMs = Date.now()): FreshnessSnapshot {
+    return this.durableWindow.snapshot(nowMs);
+  }
+
+  /** The timer: start a publish step, or, while one runs, ask for another right after it. */
   private tick(): void {
-    if (this.inflight) {
-      this.flushAgain = true;
+    if (this.pubInflight) {
+      this.publishAgain = true;
       return;
     }
-    void this.commit().then(() => {
-      // The commit outlasted the period: its successor's rows already waited a period.
-      if (this.flushAgain && this.flushTimer) {
-        this.flushAgain = false;
+    void this.publish().then(() => {
+      // The step outlasted the period: its successor's rows already waited a period.
+      if (this.publishAgain && this.flushTimer) {
+        this.publishAgain = false;
         this.tick();
       }
     });
   }
 
   /**
-   * Commit appended rows and merge them into flows_raw and the rollups. Runs
-   * one at a time; a call during a merge waits for it and then flushes again.
+   * Publish every appended row, copy every published stage into flows_raw
+   * and aggregate it into the rollups: on return, what was appended before
+   * the call is durable (unless a commit failed: flushErrors counts it, and
+   * the rows stay published and are retried).
    */
   async flush(): Promise<void> {
-    await this.commit();
-    // The timer's commits do not wait for this; an explicit flush() (tests, history, stop) does.
+    await this.publish();
+    await this.commitAll();
+    // The timer's steps do not wait for this; an explicit flush() (tests, history, stop) does.
     await this.aggChain;
   }
 
-  /** flush() without waiting for the rollup aggregations: what the timer runs. */
-  private async commit(): Promise<void> {
-    while (this.inflight) await this.inflight;
-    if (
-      this.pending > 0 ||
-      this.stageRows.some((n, s) => n > 0 && s !== this.current && !this.stageBusy[s])
-    ) {
-      this.inflight = this.flushOnce();
-      await this.inflight;
-      this.inflight = null;
-    }
+  /** One publish step at a time; a call during one waits for it, then runs its own. */
+  private async publish(): Promise<void> {
+    while (this.pubInflight) await this.pubInflight;
+    this.pubInflight = this.publishOnce();
+    await this.pubInflight;
+    this.pubInflight = null;
   }
 
   /**
-   * One flush; never rejects (a failure is counted and logged). Stages whose
-   * commit failed earlier are committed first; then the stage being filled:
-   * consume() switches to a free stage (waiting for a rollup aggregation to
-   * free one if all are busy), the stage is committed to flows_raw — the only
-   * step between a flow's receipt and its visibility — and its rollup
-   * aggregation is queued on the aggregation connection, off that path.
+   * One publish step; never rejects (failures are counted and logged):
+   * consume() switches to a free stage, the stage it leaves joins flows_hot
+   * (visible from here on), the file committer is started for it, and
+   * stages durable and aggregated long enough leave flows_hot and are freed.
    */
-  private async flushOnce(): Promise<void> {
+  private async publishOnce(): Promise<void> {
     const t0 = performance.now();
-    for (let s = 0; s < MEM_STAGES.length; s++) {
-      if (s !== this.current && !this.stageBusy[s] && this.stageRows[s]! > 0) await this.commitStage(s);
-    }
-    // Twice when the first switch drained deferred batches into the new stage: they are committed now too.
+    // Twice when the first switch drained deferred batches into the new stage: they are published now too.
     for (let drained = 1; drained > 0 && this.pending > 0;) {
-      let next = this.freeStage();
-      while (next < 0) {
-        await this.aggChain;
-        next = this.freeStage();
-      }
-      // A free stage of an older shape is recreated first (the shape may grow again meanwhile).
-      while (this.stageShape[next] !== this.shape) {
-        if (!(await this.reshape(next))) return;
-      }
-      const src = this.current;
-      this.current = next;
+      // Synchronously when a free stage of the current shape exists: rows consumed from here go to it.
+      const next =
+        this.stages.find((x) => x.state === "free" && x.shape === this.shape) ?? (await this.freeStage());
+      if (!next) break;
+      const src = this.cur!;
+      this.cur = next;
+      next.state = "filling";
       this.pending = 0;
       this.unflushed = 0;
       const ts = TRACE ? performance.now() : 0;
-      this.appenders[src]?.flushSync();
+      src.appender?.flushSync();
       if (TRACE) trace("switch", { startMs: ts - t0, flushSyncMs: performance.now() - ts });
-      this.appender = this.appenders[next] ?? null;
       // Deferred batches go first into the new stage, in arrival order (no await since the switch).
       const deferred = this.deferred;
       this.deferred = [];
       for (const b of deferred) {
-        this.appendCurrent(b);
+        this.appendCurrent(next, b);
         b.release();
       }
       drained = deferred.length;
-      if (this.stageRows[src]! > 0 && (await this.commitStage(src))) {
-        this.flushes++;
-        this.lastFlushMs = performance.now() - t0;
-      }
+      if (src.rows > 0) await this.show(src);
+      else src.state = "free";
+    }
+    this.kickCommit();
+    await this.retire(false);
+  }
+
+  /** Stage `st` (just left) gets its sequence number and joins flows_hot; from the view's definition its rows are visible. */
+  private async show(st: Stage): Promise<void> {
+    st.state = "visible";
+    st.seq = ++this.seq;
+    this.stagesPublished++;
+    st.newest = st.runs.newest;
+    this.toCommit.push(st);
+    const t = TRACE ? performance.now() : 0;
+    try {
+      await this.pubConn!.run(hotViewSql([...this.hot, st].map(hotStage)));
+    } catch (err) {
+      // Its rows become visible at their file commit instead (commitStages records them then).
+      this.publishErrors++;
+      this.log.limited("store:publish", "error", "store publish failed", { error: String(err) });
+      return;
+    }
+    this.hot.push(st);
+    st.shown = true;
+    this.rowsVisible += st.rows;
+    this.freshnessWindow.addRuns(st.runs, Date.now());
+    if (TRACE)
+      trace("publish", { rows: st.rows, seq: st.seq, viewMs: performance.now() - t, hot: this.hot.length });
+  }
+
+  /** Start the file committer unless it runs. */
+  private kickCommit(): void {
+    if (this.committing || this.toCommit.length === 0) return;
+    this.committing = this.commitLoop().finally(() => {
+      this.committing = null;
+    });
+  }
+
+  /** Commit every published stage (each round takes all published so far); stops at a failure (retried at the next step). */
+  private async commitLoop(): Promise<void> {
+    while (this.toCommit.length > 0) {
+      const batch = this.toCommit.slice();
+      if (!(await this.commitStages(batch))) return;
+      this.toCommit.splice(0, batch.length);
     }
   }
 
-  /** Recreate free stage s's table and appender in the current shape; false (logged, retried) on failure. */
-  private async reshape(s: number): Promise<boolean> {
+  /** Wait for the committer, then run it until nothing published is left (or a commit fails). */
+  private async commitAll(): Promise<void> {
+    while (this.committing) await this.committing;
+    if (this.toCommit.length === 0) return;
+    this.kickCommit();
+    while (this.committing) await this.committing;
+  }
+
+  /**
+   * A free stage of the current shape: a free one (recreated first if of an
+   * older shape), else a new one up to MAX_STAGES, else wait for one (the
+   * file commits or the aggregations are behind). Null after a failure
+   * (logged; the switch is retried at the next step).
+   */
+  private async freeStage(): Promise<Stage | null> {
+    for (let waited = 0; ; waited++) {
+      let st: Stage | null = this.stages.find((s) => s.state === "free") ?? null;
+      if (!st && this.stages.length < MAX_STAGES) st = await this.newStage();
+      if (st) {
+        // A free stage of an older shape is recreated first (the shape may grow again meanwhile).
+        while (st.shape !== this.shape) if (!(await this.reshape(st))) return null;
+        return st;
+      }
+      if (waited === 0)
+        this.log.limited("store:stages", "warn", "store: every stage busy, the switch waits", {});
+      await this.aggChain;
+      await this.retire(true);
+      await sleep(20);
+    }
+  }
+
+  /** A new stage table and appender in the current shape; null (logged) on failure. */
+  private async newStage(): Promise<Stage | null> {
+    const table = `stage_${this.stages.length}`;
     const shape = this.shape;
     try {
-      this.appenders[s]?.closeSync();
-      this.appenders[s] = null;
-      await this.connection.run(`CREATE OR REPLACE TABLE ${stageName(s)} (\n${shape.ddl}\n)`);
-      const ap = await this.appendConn!.createAppender(MEM_STAGES[s]!, "main", MEM_DB);
-      this.appenders[s] = ap;
+      await this.pubConn!.run(`CREATE OR REPLACE TABLE ${LIVE_DB}.main.${table} (\n${shape.ddl}\n)`);
+      const appender = await this.appendConn!.createAppender(table, "main", LIVE_DB);
+      shape.chunks ??= new ChunkAppender(appender, shape.cols);
+      const st: Stage = {
+        table: `${LIVE_DB}.main.${table}`,
+        name: table,
+        appender,
+        shape,
+        state: "free",
+        rows: 0,
+        seq: 0,
+        runs: new ReceiveRuns(),
+        newest: 0,
+        committedAt: 0,
+        shown: false,
+      };
+      this.stages.push(st);
+      return st;
+    } catch (err) {
+      this.flushErrors++;
+      this.log.limited("store:flush", "error", "store stage creation failed", { error: String(err) });
+      return null;
+    }
+  }
+
+  /** Recreate free stage `st`'s table and appender in the current shape; false (logged, retried) on failure. */
+  private async reshape(st: Stage): Promise<boolean> {
+    const shape = this.shape;
+    try {
+      st.appender?.closeSync();
+      st.appender = null;
+      await this.pubConn!.run(`CREATE OR REPLACE TABLE ${st.table} (\n${shape.ddl}\n)`);
+      const ap = await this.appendConn!.createAppender(st.name, "main", LIVE_DB);
+      st.appender = ap;
       shape.chunks ??= new ChunkAppender(ap, shape.cols);
-      this.stageShape[s] = shape;
+      st.shape = shape;
       return true;
     } catch (err) {
       this.flushErrors++;
@@ -406,65 +532,98 @@ export class StoreWriter implements FlowConsumer {
     }
   }
 
-  /** A stage other than the current one, empty and not busy; -1 if none. */
-  private freeStage(): number {
-    for (let k = 1; k <= MEM_STAGES.length; k++) {
-      const s = (this.current + k) % MEM_STAGES.length;
-      if (s !== this.current && !this.stageBusy[s] && this.stageRows[s] === 0) return s;
+  /**
+   * Stages durable, aggregated and out of any reader's way leave flows_hot
+   * and are emptied and freed. Not before RETIRE_AFTER_MS after their
+   * COMMIT (src/store/live.ts: two snapshots) unless `force` (every stage
+   * busy: the switch waits for this).
+   */
+  private async retire(force: boolean): Promise<void> {
+    const now = Date.now();
+    const out = this.stages.filter(
+      (s) => s.state === "aggregated" && (force || now - s.committedAt >= RETIRE_AFTER_MS),
+    );
+    if (out.length === 0) return;
+    if (out.some((s) => s.shown)) {
+      const keep = this.hot.filter((s) => !out.includes(s));
+      try {
+        await this.pubConn!.run(hotViewSql(keep.map(hotStage)));
+      } catch (err) {
+        this.publishErrors++;
+        this.log.limited("store:publish", "error", "store publish failed", { error: String(err) });
+        return;
+      }
+      this.hot = keep;
     }
-    return -1;
+    for (const s of out) {
+      s.shown = false;
+      try {
+        await this.pubConn!.run(`DELETE FROM ${s.table}`);
+      } catch (err) {
+        this.log.limited("store:rollup", "error", "stage not emptied", { error: String(err) });
+        continue;
+      }
+      s.rows = 0;
+      s.seq = 0;
+      s.runs.clear();
+      s.state = "free";
+    }
   }
 
-  /** Commit stage s to flows_raw and queue its rollup aggregation; false (rows kept in the stage, retried) on failure. */
-  private async commitStage(s: number): Promise<boolean> {
-    this.stageBusy[s] = true;
-    // Read before commitRaw clears the runs.
-    const newest = this.stageRuns[s]!.newest;
+  /**
+   * Copy published stages into flows_raw and move nagare_hot_mark to the
+   * newest of them, in one transaction of the file: from its COMMIT they
+   * are durable and flows_live reads them from flows_raw. Then their rollup
+   * aggregation is queued. False (rolled back, counted, retried) on failure.
+   */
+  private async commitStages(batch: readonly Stage[]): Promise<boolean> {
+    const conn = this.connection;
+    const t0 = performance.now();
+    let n = 0;
+    let insertedAt = 0;
     try {
-      await this.commitRaw(stageName(s), this.stageShape[s]!, this.stageRuns[s]!);
+      await conn.run("BEGIN TRANSACTION");
+      try {
+        for (const st of batch)
+          // [layout] IPv4 rows, IPv6 rows, the rest: single-family compression groups (src/store/layout.ts).
+          for (const sql of rawInsertStatements(RAW_TABLE, st.table, COLUMN_LIST, st.shape.select))
+            n += Number((await conn.runAndReadAll(sql)).getRowsJS()[0]?.[0] ?? 0);
+        await conn.run(`UPDATE ${HOT_MARK_TABLE} SET seq = ${batch.at(-1)!.seq}`);
+        insertedAt = performance.now();
+        await conn.run("COMMIT");
+      } catch (err) {
+        await conn.run("ROLLBACK").catch(() => {});
+        throw err;
+      }
     } catch (err) {
-      // Rows stay in their stage (the insert rolled back); the next flush retries them.
-      this.stageBusy[s] = false;
       this.flushErrors++;
       this.log.limited("store:flush", "error", "store flush failed", { error: String(err) });
       return false;
     }
-    this.stageRows[s] = 0;
-    this.aggQueue.push(s);
-    if (newest > this.aggQueueNewest) this.aggQueueNewest = newest;
-    this.aggChain = this.aggChain.then(() => this.aggregateQueued());
-    return true;
-  }
-
-  /** Copy a stage into flows_raw in one transaction; its rows are visible to SQL from the COMMIT. */
-  private async commitRaw(stage: string, shape: StageShape, runs: ReceiveRuns): Promise<void> {
-    const conn = this.connection;
-    await conn.run("BEGIN TRANSACTION");
-    let n = 0;
-    const t = TRACE ? [performance.now()] : null;
-    try {
-      // [layout] IPv4 rows, IPv6 rows, the rest: single-family compression groups (src/store/layout.ts).
-      for (const sql of rawInsertStatements(RAW_TABLE, stage, COLUMN_LIST, shape.select))
-        n += Number((await conn.runAndReadAll(sql)).getRowsJS()[0]?.[0] ?? 0);
-      t?.push(performance.now());
-      await conn.run("COMMIT");
-      t?.push(performance.now());
-    } catch (err) {
-      await conn.run("ROLLBACK").catch(() => {});
-      throw err;
-    }
-    if (t)
+    const now = Date.now();
+    if (TRACE)
       trace("commit", {
+        stages: batch.length,
         rows: n,
-        firstAgeMs: Date.now() - (runs.times[0] ?? Date.now()),
-        insertMs: t[1]! - t[0]!,
-        commitMs: t[2]! - t[1]!,
+        firstAgeMs: now - (batch[0]!.runs.times[0] ?? now),
+        insertMs: insertedAt - t0,
+        commitMs: performance.now() - insertedAt,
         // A WAL smaller than the commit's rows wrote: an automatic checkpoint ran in this COMMIT.
         wal: String((await conn.runAndReadAll(WAL_SQL)).getRowsJS()[0]?.[0]).replace(" ", ""),
       });
-    this.freshnessWindow.addRuns(runs, Date.now());
-    runs.clear();
+    for (const st of batch) {
+      st.state = "durable";
+      st.committedAt = now;
+      this.durableWindow.addRuns(st.runs, now);
+      // Not shown (flows_hot failed): visible from this COMMIT.
+      if (!st.shown) this.freshnessWindow.addRuns(st.runs, now);
+    }
     this.rowsCommitted += n;
+    this.flushes++;
+    this.lastFlushMs = performance.now() - t0;
+    this.aggQueue.push(...batch);
+    this.aggChain = this.aggChain.then(() => this.aggregateQueued());
+    return true;
   }
 
   /**
@@ -476,26 +635,24 @@ export class StoreWriter implements FlowConsumer {
   private async aggregateQueued(): Promise<void> {
     if (this.aggQueue.length === 0) return;
     const stages = this.aggQueue;
-    const newest = this.aggQueueNewest;
     this.aggQueue = [];
-    this.aggQueueNewest = 0;
-    await this.aggregateStage(stages, newest);
+    await this.aggregateStage(stages);
   }
 
   /**
-   * Committed stages' rows into the rollups' pending tables, then the stages
-   * are emptied and freed, buckets closed and (now and then) pending
-   * compacted; on the aggregation connection. Never rejects. A failure loses
-   * these rows' pending aggregates only until the next start (rebuilt from
-   * flows_raw) — the stages are emptied whatever happens, so nothing is
-   * committed twice.
+   * Committed stages' rows into the rollups' pending tables, then buckets
+   * closed and (now and then) pending compacted; on the aggregation
+   * connection. Never rejects. The stages are then left to retire() (which
+   * empties and frees them). A failure loses these rows' pending aggregates
+   * only until the next start (rebuilt from flows_raw) — the stages are
+   * retired whatever happens, so nothing is aggregated twice.
    */
-  private async aggregateStage(stages: readonly number[], newest: number): Promise<void> {
+  private async aggregateStage(stages: readonly Stage[]): Promise<void> {
     const conn = this.aggConn!;
     const from =
       stages.length === 1
-        ? stageName(stages[0]!)
-        : `(${stages.map((s) => `SELECT ${CORE_LIST} FROM ${stageName(s)}`).join(" UNION ALL ")})`;
+        ? stages[0]!.table
+        : `(${stages.map((s) => `SELECT ${CORE_LIST} FROM ${s.table}`).join(" UNION ALL ")})`;
     const t = TRACE ? [performance.now()] : null;
     try {
       for (const set of ROLLUP_SETS) await conn.run(this.pendingInsertSql(set, from));
@@ -503,13 +660,10 @@ export class StoreWriter implements FlowConsumer {
       this.rollupErrors++;
       this.log.limited("store:rollup", "error", "rollup pending aggregate failed", { error: String(err) });
     }
+    let newest = 0;
     for (const s of stages) {
-      try {
-        await conn.run(`DELETE FROM ${stageName(s)}`);
-      } catch (err) {
-        this.log.limited("store:rollup", "error", "stage not emptied", { error: String(err) });
-      }
-      this.stageBusy[s] = false;
+      if (s.newest > newest) newest = s.newest;
+      s.state = "aggregated";
     }
     if (newest > this.newestCommitted) this.newestCommitted = newest;
     t?.push(performance.now());
@@ -532,12 +686,6 @@ export class StoreWriter implements FlowConsumer {
       this.log.limited("store:rollup", "error", "rollup close failed", { error: String(err) });
     }
   }
-
-  /**
-   * Move the rows an older version left in the on-disk flows_stage into
-   * flows_raw (start() only): their rollup aggregates go to pending first,
-   * then one transaction copies and empties the stage.
-   */
   private async merge(stage: string): Promise<void> {
     const conn = this.connection;
     // The on-disk stage (start() only) goes to pending first: its rows leave
@@ -749,17 +897,29 @@ export class StoreWriter implements FlowConsumer {
     for (const b of this.deferred) b.release();
     if (this.deferred.length) this.log.error("store final commit failed (deferred rows lost)", {});
     this.deferred = [];
-    for (const ap of this.appenders) ap?.closeSync();
-    this.appenders = [];
-    this.appender = null;
-    // closeSync flushed the appenders into their stages; commit what a failed flush left there.
-    for (let s = 0; s < MEM_STAGES.length; s++) {
-      if (this.stageRows[s]! > 0 && !this.stageBusy[s] && !(await this.commitStage(s)))
-        this.log.error("store final commit failed (staged rows lost)", { stage: s });
+    for (const st of this.stages) {
+      st.appender?.closeSync();
+      st.appender = null;
     }
+    // closeSync flushed the current appender into its stage; commit what is left there.
+    const cur = this.cur;
+    this.cur = null;
+    if (cur && cur.rows > 0) {
+      cur.state = "visible";
+      cur.seq = ++this.seq;
+      cur.newest = cur.runs.newest;
+      this.toCommit.push(cur);
+    }
+    await this.commitAll();
+    if (this.toCommit.length)
+      this.log.error("store final commit failed (staged rows lost)", {
+        rows: this.toCommit.reduce((a, s) => a + s.rows, 0),
+      });
     await this.aggChain;
     this.aggConn?.closeSync();
     this.aggConn = null;
+    this.pubConn?.closeSync();
+    this.pubConn = null;
     this.appendConn?.closeSync();
     this.conn?.closeSync();
     this.instance.closeSync();
@@ -780,24 +940,45 @@ function trace(step: string, o: Record<string, number | string>): void {
   process.stderr.write(`store-trace ${Date.now()} ${step} ${f.join(" ")}\n`);
 }
 
-/** The in-memory database holding the stages (attached to the store's instance). */
-const MEM_DB = "nagare_stage";
 /**
- * In-memory stages: one filling, one committing, the others committed and
- * waiting for their rollup aggregation (which never delays the next commit
- * while a stage is free: at a commit every 250 ms, six waiting stages are
- * 1.5 s of aggregation backlog). All busy: the flush waits for an aggregation.
+ * In-memory stages: one filling; the others published (in flows_hot,
+ * waiting for their file commit), durable (waiting for their rollup
+ * aggregation) or aggregated (waiting RETIRE_AFTER_MS before they leave
+ * flows_hot). At a switch every 250 ms a checkpoint of ~1 s in the file
+ * commit holds ~5 stages, the retirement delay 4 more: INITIAL_STAGES are
+ * made at start, more on demand up to MAX_STAGES (then the switch waits).
  */
-const MEM_STAGES = [
-  "stage_0",
-  "stage_1",
-  "stage_2",
-  "stage_3",
-  "stage_4",
-  "stage_5",
-  "stage_6",
-  "stage_7",
-] as const;
+const INITIAL_STAGES = 12;
+const MAX_STAGES = 64;
+type StageState = "free" | "filling" | "visible" | "durable" | "aggregated";
+interface Stage {
+  /** The table, qualified (nagare_stage.main.stage_N). */
+  readonly table: string;
+  /** The table's own name (for the appender). */
+  readonly name: string;
+  appender: DuckDBAppender | null;
+  /** The shape its table was created with (a free stage is reshaped before it is filled). */
+  shape: StageShape;
+  state: StageState;
+  /** Rows appended (until it is freed). */
+  rows: number;
+  /** Its sequence number once published (flows_hot tags its rows with it; nagare_hot_mark). */
+  seq: number;
+  /** Receive times of its rows, for the freshness histograms. */
+  readonly runs: ReceiveRuns;
+  /** Newest time_received of its rows (set when published). */
+  newest: number;
+  /** Date.now() of its file COMMIT. */
+  committedAt: number;
+  /** In flows_hot. */
+  shown: boolean;
+}
+function hotStage(s: Stage): HotStage {
+  return { table: s.table, select: s.shape.hot, seq: s.seq };
+}
+function sleep(ms: number): Promise<void> {
+  return new Promise((res) => setTimeout(res, ms));
+}
 /** The pending tables are compacted about once a minute. */
 const COMPACT_EVERY_MS = 60_000;
 /**
@@ -814,10 +995,7 @@ export function commitPeriodMs(intervalMs: number): number {
   return Math.max(5, Math.floor(intervalMs / 2));
 }
 function pendingName(set: RollupSet): string {
-  return `${MEM_DB}.main.pending_${set.name}`;
-}
-function stageName(i: number): string {
-  return `${MEM_DB}.main.${MEM_STAGES[i]!}`;
+  return `${LIVE_DB}.main.pending_${set.name}`;
 }
 
 const KINDS: readonly ColumnKind[] = FLOW_COLUMNS.map((c) => c.kind);
@@ -841,6 +1019,8 @@ interface StageShape {
    * numeric columns are NOT NULL), what an appended empty value would be.
    */
   readonly select: string;
+  /** The same for flows_hot: absent columns as constants of flows_raw's types (src/store/live.ts). */
+  readonly hot: string;
   /** Its DataChunk writer (made with the first appender of the shape). */
   chunks: ChunkAppender | null;
 }
@@ -862,7 +1042,7 @@ function makeShape(active: readonly boolean[]): StageShape {
   const select = FLOW_COLUMNS.map((c, i) => (active[i] ? c.name : c.kind === "string" ? "NULL" : "0")).join(
     ", ",
   );
-  return { cols, ddl, select, chunks: null };
+  return { cols, ddl, select, hot: hotSelect(active), chunks: null };
 }
 
 /** Whether any of the first n values is non-empty ("" and 0 are empty). */

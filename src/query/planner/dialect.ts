@@ -9,6 +9,7 @@
 // duckdbStore is the store's (src/store/schema.ts); the Trino engine's lives
 // with its lake table mapping in src/query/engine/trino-sql.ts.
 import { SCALE_SQL } from "../../store/rollups.js";
+import { LIVE_VIEW } from "../../store/live.js";
 import { RAW_TABLE, rawTimeSql } from "../../store/schema.js";
 import { duckdbFilter, type FilterDialect, type FilterParam } from "../filter/sql.js";
 
@@ -19,8 +20,10 @@ export interface PlanDialect extends FilterDialect {
    * query reads the flows table alone.
    */
   rollups: boolean;
-  /** The flows table (flows_raw) as written after FROM. */
+  /** The flows table as written after FROM (the store: flows_live, flows_raw with the rows not yet durable). */
   flowsTable: string;
+  /** Its name in plans (QueryPlan.table), if not flowsTable. */
+  flowsLabel?: string;
   /** A bound on the flows table's time_received for epoch milliseconds `ms`. */
   flowsTime(ms: number, params: FilterParam[]): string;
   /** More predicates selecting [lo, hi) of the flows table (partition pruning), if the layout has any. */
@@ -48,7 +51,9 @@ export const duckdbStore: PlanDialect = {
   ...duckdbFilter,
   durationMs: (start, end) => `(epoch_ms(${end}) - epoch_ms(${start}))`,
   rollups: true,
-  flowsTable: RAW_TABLE,
+  // Rows are visible in flows_live before their durable commit into flows_raw (src/store/live.ts).
+  flowsTable: LIVE_VIEW,
+  flowsLabel: RAW_TABLE,
   // flows_raw's time_received is TIMESTAMP_MS: bound it with TIMESTAMP_MS values, or the column is cast and nothing is pruned.
   flowsTime: (ms, params) => rawTimeSql(duckdbFilter.value(ms, params)),
   flowsSum: (m) => `sum(${m}::HUGEINT * ${SCALE_SQL})`,

@@ -155,7 +155,10 @@ export const MAX_FILL_ROWS = 1_000_000;
 
 /** A table that can serve part of a range. */
 interface Tier {
+  /** Its name in the plan (QueryPlan.table). */
   table: string;
+  /** What the statement reads after FROM (flows_raw: the live view, src/store/live.ts). */
+  from: string;
   /** Bucket width (0: flows_raw, per flow). */
   bucketMs: number;
   /** Time column. */
@@ -185,7 +188,8 @@ function tiersFor(
   width: number | null,
 ): Tier[] {
   const raw: Tier = {
-    table: dialect.flowsTable,
+    table: dialect.flowsLabel ?? dialect.flowsTable,
+    from: dialect.flowsTable,
     bucketMs: 0,
     time: "time_received",
     cutMs: now - retention.rawDays * DAY,
@@ -216,6 +220,7 @@ function tiersFor(
     .sort((x, y) => y.bucketMs - x.bucketMs)
     .map((t): Tier => ({
       table: t.table,
+      from: t.table,
       bucketMs: t.bucketMs,
       time: "bucket",
       cutMs: now - retentionDays(retention, t.res) * DAY,
@@ -474,7 +479,7 @@ export function planFlowQueryIn(
       params.push(...f.params);
     }
     parts.push(
-      `  SELECT ${sel.join(", ")}\n  FROM ${t.table}\n  WHERE ${where}${filterSql}${keys.length ? `\n  GROUP BY ${dialect.groupBy(keys).join(", ")}` : ""}`,
+      `  SELECT ${sel.join(", ")}\n  FROM ${t.from}\n  WHERE ${where}${filterSql}${keys.length ? `\n  GROUP BY ${dialect.groupBy(keys).join(", ")}` : ""}`,
     );
   }
   const base = `base AS (\n${parts.length ? parts.join("\n  UNION ALL\n") : `  SELECT ${[...(cmp ? ["NULL::VARCHAR AS period"] : []), ...(series ? ["NULL::BIGINT AS time_ms"] : []), ...dims.map((d) => `NULL AS d_${d}`), "NULL::HUGEINT AS v"].join(", ")} WHERE false`}\n)`;
@@ -596,7 +601,7 @@ export function planFlowQueryIn(
           .filter((x) => x.seg !== day)
           .map(({ seg }) => ({
             day: closedDayOf(seg, day.tier),
-            table: seg.tier.table,
+            table: seg.tier.from,
             time: seg.tier.time,
             bound: (v: number) =>
               seg.tier.bucketMs === 0 ? rawTimeSql(fpush(v)) : `epoch_ms(${fpush(v)}::BIGINT)`,

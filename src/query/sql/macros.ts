@@ -3,7 +3,7 @@
 // writer's connections never see them.
 import { FLOW_COLUMNS } from "../../schema.js";
 import { ROLLUP_STATE_TABLE, ROLLUP_TABLES } from "../../store/rollups.js";
-import { RAW_TABLE } from "../../store/schema.js";
+import { LIVE_VIEW } from "../../store/live.js";
 import { ANOMALY_TABLE, anomalyTableSql } from "../../detect/anomaly-table.js";
 
 /**
@@ -68,7 +68,7 @@ export function viewsSql(db: string): string[] {
   const q = `"${db.replace(/"/g, '""')}".main`;
   return [
     // String columns store NULL for "" (src/store/writer.ts, ChunkAppender): users read "".
-    `CREATE OR REPLACE TEMP VIEW flows AS SELECT * REPLACE (${STRING_COLUMNS.map((c) => `coalesce(${c}, '') AS ${c}`).join(", ")}), ${IP_COLUMNS.map((c) => `nagare_ip(${c}) AS ${c}_text`).join(", ")} FROM ${q}.${RAW_TABLE}`,
+    `CREATE OR REPLACE TEMP VIEW flows AS SELECT * REPLACE (${STRING_COLUMNS.map((c) => `coalesce(${c}, '') AS ${c}`).join(", ")}), ${IP_COLUMNS.map((c) => `nagare_ip(${c}) AS ${c}_text`).join(", ")} FROM ${LIVE_VIEW}`,
     // A rollup's ip dimensions (exporter_address, dst_addr) get a _text column like flows'.
     ...ROLLUP_TABLES.map((t) => {
       const ips = t.set.dims.filter((d) => IP_COLUMNS.includes(d));

@@ -35,6 +35,7 @@ import {
   SqlTimeoutError,
   SqlUnavailableError,
 } from "./errors.js";
+import { ensureLiveView } from "../../store/live.js";
 import { MACROS, VIEW_NAMES, viewsSql } from "./macros.js";
 
 export interface SqlColumn {
@@ -171,6 +172,8 @@ export class SqlService {
         "SET GLOBAL enable_external_access = false",
         "SET GLOBAL lock_configuration = true",
       ];
+      // The flows view reads flows_live (src/store/live.ts): made here if no writer made it, before the lock.
+      await ensureLiveView(conn);
       for (const s of settings) await conn.run(s);
       await this.prepareConnection(conn);
     } catch (err) {

@@ -1,0 +1,129 @@
+// Visibility before durability (issue 4: a flow visible to SQL within a
+// second of its receipt, at 100 k flows/s).
+//
+// Why: a row became visible at the COMMIT that copied its stage into
+// flows_raw, and DuckDB runs its automatic checkpoint inside a COMMIT once
+// the WAL passes checkpoint_threshold — at 100 k flows/s every one or two
+// commits. Such a COMMIT takes 150–1100 ms and blocks every other write to
+// the file meanwhile, so rows queued behind it: p99 3.3–5.1 s from receipt
+// to visibility (BENCHMARKS.md §6 "Freshness").
+//
+// What: readers do not read flows_raw; they read the view flows_live (in the
+// store's in-memory database, which the writer's stages live in):
+//
+//   flows_live = flows_raw
+//                UNION ALL
+//                flows_hot WHERE seq > (SELECT max(seq) FROM nagare_hot_mark)
+//
+// flows_hot is a view over the in-memory stages the writer has *published*:
+// every half interval it switches to a fresh stage and redefines flows_hot
+// to include the stage it left, each stage's rows tagged with the stage's
+// sequence number. That is an in-memory catalog change, which no checkpoint
+// of the file delays. The durable copy into flows_raw follows on its own
+// connection, and the same transaction of the file sets nagare_hot_mark to
+// the newest sequence number it copied. So in any one snapshot of the file
+// a published stage's rows are counted once: from flows_raw once the mark
+// says they are there, from the stage before.
+//
+// Two databases, two snapshots: a statement's transaction in the in-memory
+// database and its transaction in the file start when it first touches
+// each, both while the statement is bound (microseconds apart). A stage
+// leaves flows_hot only RETIRE_AFTER_MS after the COMMIT that made it
+// durable, and its rows are deleted only after that: a reader whose file
+// snapshot predates the COMMIT started its in-memory snapshot, too, before
+// the stage left the view, and still reads its rows there.
+//
+// Durability is not changed by this: a row is safe from kill -9 from its
+// file COMMIT, as before (docs/store.md "Durability"); it is only *visible*
+// earlier.
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { FLOW_COLUMNS } from "../schema.js";
+import { RAW_TABLE, SQL_TYPE } from "./schema.js";
+
+/** The in-memory database of the store's instance: the writer's stages, the rollups' pending tables, the views below. */
+export const LIVE_DB = "nagare_stage";
+/** What every reader reads instead of flows_raw (the planner's flows table, the `flows` view of user SQL). */
+export const LIVE_VIEW = `${LIVE_DB}.main.flows_live`;
+/** The published stages' rows, each with its stage's `seq`. */
+export const HOT_VIEW = `${LIVE_DB}.main.flows_hot`;
+/** An empty table of flows_raw's columns and types: flows_hot's first branch, so the view's types never depend on a stage. */
+export const HOT_NONE = `${LIVE_DB}.main.hot_none`;
+/** In the store's file: the newest stage sequence number copied into flows_raw (written in the same transaction). */
+export const HOT_MARK_TABLE = "nagare_hot_mark";
+/** How long a durable stage stays in flows_hot after its COMMIT (see the header). */
+export const RETIRE_AFTER_MS = 1000;
+
+/** flows_raw's columns in schema order: the column list of both branches of flows_live. */
+export const LIVE_COLUMNS = FLOW_COLUMNS.map((c) => c.name).join(", ");
+
+function quoteIdent(s: string): string {
+  return `"${s.replace(/"/g, '""')}"`;
+}
+
+/** flows_live over the file `db` (its catalog name); `hot`: whether the file has the mark table (a writer ran). */
+export function liveViewSql(db: string, hot: boolean, orReplace = true): string {
+  const q = `${quoteIdent(db)}.main`;
+  const raw = `SELECT ${LIVE_COLUMNS} FROM ${q}.${RAW_TABLE}`;
+  const body = hot
+    ? `${raw}\nUNION ALL\nSELECT ${LIVE_COLUMNS} FROM ${HOT_VIEW} WHERE seq > (SELECT coalesce(max(seq), 0) FROM ${q}.${HOT_MARK_TABLE})`
+    : raw;
+  return `CREATE ${orReplace ? "OR REPLACE VIEW" : "VIEW IF NOT EXISTS"} ${LIVE_VIEW} AS\n${body}`;
+}
+
+/** hot_none's DDL: every column of flows_raw (strings nullable, as stored) and seq. */
+export function hotNoneSql(): string {
+  const cols = FLOW_COLUMNS.map((c) => `  ${c.name} ${SQL_TYPE[c.kind]}`);
+  return `CREATE OR REPLACE TABLE ${HOT_NONE} (\n${cols.join(",\n")},\n  seq BIGINT\n)`;
+}
+
+/** A published stage as a branch of flows_hot. */
+export interface HotStage {
+  /** The stage table, fully qualified. */
+  table: string;
+  /** Its select list in LIVE_COLUMNS order (absent columns as typed constants). */
+  select: string;
+  seq: number;
+}
+
+/** flows_hot over the published stages (none: hot_none alone, empty). */
+export function hotViewSql(stages: readonly HotStage[]): string {
+  const parts = [
+    `SELECT ${LIVE_COLUMNS}, seq FROM ${HOT_NONE}`,
+    ...stages.map((s) => `SELECT ${s.select}, ${Math.trunc(s.seq)}::BIGINT AS seq FROM ${s.table}`),
+  ];
+  return `CREATE OR REPLACE VIEW ${HOT_VIEW} AS\n${parts.join("\nUNION ALL\n")}`;
+}
+
+/**
+ * The select list of a stage holding the columns `active` (indexes into
+ * FLOW_COLUMNS): absent columns become constants of flows_raw's type (NULL
+ * for strings, which store "" as NULL; 0 for numbers, which are NOT NULL), so
+ * every branch of flows_hot has exactly hot_none's types.
+ */
+export function hotSelect(active: readonly boolean[]): string {
+  return FLOW_COLUMNS.map((c, i) =>
+    active[i] ? c.name : `CAST(${c.kind === "string" ? "NULL" : "0"} AS ${SQL_TYPE[c.kind]}) AS ${c.name}`,
+  ).join(", ");
+}
+
+/**
+ * Make sure flows_live exists on the instance of `conn` (the planner and the
+ * SQL service read it): with a StoreWriter it already does (start() defines
+ * it over the stages); a store opened without one (a benchmark reusing a
+ * file, a test) gets flows_live over flows_raw alone. Call it before the
+ * SQL service locks the instance (the in-memory ATTACH).
+ */
+export async function ensureLiveView(conn: DuckDBConnection): Promise<void> {
+  const attached = (
+    await conn.runAndReadAll(`SELECT count(*) FROM duckdb_databases() WHERE database_name = '${LIVE_DB}'`)
+  ).getRowsJS()[0]?.[0];
+  if (Number(attached) === 0) await conn.run(`ATTACH IF NOT EXISTS ':memory:' AS ${LIVE_DB}`);
+  const views = (
+    await conn.runAndReadAll(
+      `SELECT count(*) FROM duckdb_views() WHERE database_name = '${LIVE_DB}' AND view_name = 'flows_live'`,
+    )
+  ).getRowsJS()[0]?.[0];
+  if (Number(views) > 0) return;
+  const db = (await conn.runAndReadAll("SELECT current_database()")).getRowsJS()[0]![0] as string;
+  await conn.run(liveViewSql(db, false, false));
+}
