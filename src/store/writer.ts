@@ -533,19 +533,21 @@ export class StoreWriter implements FlowConsumer {
   }
 
   /**
-   * Stages durable, aggregated and out of any reader's way leave flows_hot
-   * and are emptied and freed. Not before RETIRE_AFTER_MS after their
-   * COMMIT (src/store/live.ts: two snapshots) unless `force` (every stage
-   * busy: the switch waits for this).
+   * Durable stages leave flows_hot RETIRE_AFTER_MS after their COMMIT
+   * (src/store/live.ts: two snapshots; sooner only with `force`, every stage
+   * busy and the switch waiting), and once also aggregated they are emptied
+   * and freed: few stages in flows_hot keep readers' and the view's
+   * redefinition cheap even while aggregations lag.
    */
   private async retire(force: boolean): Promise<void> {
     const now = Date.now();
-    const out = this.stages.filter(
-      (s) => s.state === "aggregated" && (force || now - s.committedAt >= RETIRE_AFTER_MS),
+    const leave = this.hot.filter(
+      (s) =>
+        (s.state === "durable" || s.state === "aggregated") &&
+        (force || now - s.committedAt >= RETIRE_AFTER_MS),
     );
-    if (out.length === 0) return;
-    if (out.some((s) => s.shown)) {
-      const keep = this.hot.filter((s) => !out.includes(s));
+    if (leave.length > 0) {
+      const keep = this.hot.filter((s) => !leave.includes(s));
       try {
         await this.pubConn!.run(hotViewSql(keep.map(hotStage)));
       } catch (err) {
@@ -554,9 +556,10 @@ export class StoreWriter implements FlowConsumer {
         return;
       }
       this.hot = keep;
+      for (const s of leave) s.shown = false;
     }
-    for (const s of out) {
-      s.shown = false;
+    for (const s of this.stages) {
+      if (s.state !== "aggregated" || s.shown) continue;
       try {
         await this.pubConn!.run(`DELETE FROM ${s.table}`);
       } catch (err) {
