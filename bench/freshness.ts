@@ -9,7 +9,7 @@
 //
 // Two measurements of the same run:
 //  - internal: StoreWriter.freshness(), the store's own histogram (delay from
-//    each row's time_received to the COMMIT that made it visible; log buckets
+//    each row's time_received to the publish step that made it visible; log buckets
 //    ≈ 4.4 % wide, exact max; a 60 s window, which holds the whole run when
 //    it and the drain last under 60 s: `internal.rows` says how many rows it
 //    covers);
@@ -84,6 +84,8 @@ export interface FreshnessResult {
   worstDelayBySecondMs: number[];
   /** StoreWriter.freshness() right after the drain (the store's own histogram, last 60 s of commits). */
   internal: { rows: number; p50Ms: number; p99Ms: number; maxMs: number; windowS: number; complete: boolean };
+  /** StoreWriter.durability() right after the drain: receipt → file COMMIT (durable), the same window. */
+  durable: { rows: number; p50Ms: number; p99Ms: number; maxMs: number };
   meetsTarget: boolean;
 }
 
@@ -120,7 +122,7 @@ class DelayHistogram {
   }
 }
 
-/** Polls flows_raw for newly visible rows until stop() and fills the histogram. */
+/** Polls flows_live (what the planner and the flows view read: src/store/live.ts) for newly visible rows until stop() and fills the histogram. */
 class VisibilityPoller {
   readonly hist = new DelayHistogram();
   /** Worst delay per second of receipt (seconds since the poller started): shows a growing backlog. */
@@ -234,12 +236,13 @@ export async function runFreshness(
     const flowsSend = app.stats.totals().flowRecords - flows0;
     await sleep(POLL_MS * 3);
     const snap = store.freshness();
+    const dur = store.durability();
     const { pollQueryMs } = await poller.stop();
     conn.closeSync();
     const h = poller.hist;
     const p99 = h.quantile(0.99);
     return {
-      method: `external: poll of newly visible flows_raw rows every ${POLL_MS} ms on a separate connection; delay = poll query start − time_received (an upper bound, by at most one poll period)`,
+      method: `external: poll of newly visible flows_live rows (flows_raw + published stages) every ${POLL_MS} ms on a separate connection; delay = poll query start − time_received (an upper bound, by at most one poll period)`,
       targetRate: rate,
       seconds,
       storeIntervalMs: store.config.intervalMs,
@@ -275,6 +278,12 @@ export async function runFreshness(
         maxMs: Math.round(snap.maxMs),
         windowS: snap.windowS,
         complete: snap.rows === store.rowsCommitted,
+      },
+      durable: {
+        rows: dur.rows,
+        p50Ms: Math.round(dur.p50Ms),
+        p99Ms: Math.round(dur.p99Ms),
+        maxMs: Math.round(dur.maxMs),
       },
       meetsTarget: p99 < FRESHNESS_P99_TARGET_MS,
     };
@@ -314,6 +323,10 @@ export async function runFreshnessPart(
   const i = r.internal;
   console.log(
     `  internal (StoreWriter.freshness(), ${i.rows} rows${i.complete ? ", the whole run" : `, NOT the whole run (${r.storeCommitted} committed)`}): p50 ${i.p50Ms} · p99 ${i.p99Ms} · max ${i.maxMs}`,
+  );
+  const du = r.durable;
+  console.log(
+    `  durable (StoreWriter.durability(), receipt → file COMMIT, ${du.rows} rows): p50 ${du.p50Ms} · p99 ${du.p99Ms} · max ${du.maxMs}`,
   );
   const e = r.eventLoopDelayMs;
   console.log(
