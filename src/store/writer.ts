@@ -485,35 +485,27 @@ export class StoreWriter implements FlowConsumer {
 
   /** A new stage table and appender in the current shape; null (logged) on failure. */
   private async newStage(): Promise<Stage | null> {
-    const table = `stage_${this.stages.length}`;
-    const shape = this.shape;
-    try {
-      await this.pubConn!.run(`CREATE OR REPLACE TABLE ${LIVE_DB}.main.${table} (\n${shape.ddl}\n)`);
-      const appender = await this.appendConn!.createAppender(table, "main", LIVE_DB);
-      shape.chunks ??= new ChunkAppender(appender, shape.cols);
-      const st: Stage = {
-        table: `${LIVE_DB}.main.${table}`,
-        name: table,
-        appender,
-        shape,
-        state: "free",
-        rows: 0,
-        seq: 0,
-        runs: new ReceiveRuns(),
-        newest: 0,
-        committedAt: 0,
-        shown: false,
-      };
-      this.stages.push(st);
-      return st;
-    } catch (err) {
-      this.flushErrors++;
-      this.log.limited("store:flush", "error", "store stage creation failed", { error: String(err) });
-      return null;
-    }
+    const name = `stage_${this.stages.length}`;
+    const st: Stage = {
+      table: `${LIVE_DB}.main.${name}`,
+      name,
+      appender: null,
+      // No table yet: reshape() creates it in the current shape.
+      shape: NO_SHAPE,
+      state: "free",
+      rows: 0,
+      seq: 0,
+      runs: new ReceiveRuns(),
+      newest: 0,
+      committedAt: 0,
+      shown: false,
+    };
+    if (!(await this.reshape(st))) return null;
+    this.stages.push(st);
+    return st;
   }
 
-  /** Recreate free stage `st`'s table and appender in the current shape; false (logged, retried) on failure. */
+  /** (Re)create free stage `st`'s table and appender in the current shape; false (logged, retried) on failure. */
   private async reshape(st: Stage): Promise<boolean> {
     const shape = this.shape;
     try {
@@ -1028,6 +1020,8 @@ interface StageShape {
   chunks: ChunkAppender | null;
 }
 
+/** A new stage's shape before its table exists (never the current shape). */
+const NO_SHAPE: StageShape = { cols: [], ddl: "", select: "", hot: "", chunks: null };
 /** The stage's columns before any enrichment column carried a value: all but ENRICHMENT_COLUMNS. */
 const BASE_COLUMNS: readonly boolean[] = FLOW_COLUMNS.map((c) => !ENRICHMENT_COLUMNS.has(c.name));
 
