@@ -47,6 +47,7 @@ function unitBatches(offsetMs = 0): { batches: FlowBatch[]; rows: number; bytes:
 
 interface Inner {
   publish(): Promise<void>;
+  switchStage(): Promise<boolean>;
   commitAll(): Promise<void>;
   commitStages(batch: readonly unknown[]): Promise<boolean>;
 }
@@ -144,7 +145,7 @@ test("a reader polling flows_live while stages are published, committed and reti
   await poll;
   assert.equal(appended, rounds * perRound);
   assert.ok(seen.length > 20, `polls ${seen.length}`);
-  assert.ok(w.stagesPublished >= 10, `stages published ${w.stagesPublished}`);
+  assert.ok(w.stagesPublished >= 5, `stages published ${w.stagesPublished}`);
   assert.ok(w.flushes >= 2, `file commits ${w.flushes}`);
   let prev = 0;
   for (const s of seen) {
@@ -158,6 +159,34 @@ test("a reader polling flows_live while stages are published, committed and reti
   assert.deepEqual(await one(reader, "SELECT count(*) FROM nagare_stage.main.flows_hot"), [0n]);
   for (const u of units) for (const b of u.batches) b.release();
   reader.closeSync();
+  await w.stop();
+});
+
+test("a publish step while the new current stage's flows_hot definition is still queued does not list the stage twice", async () => {
+  const w = new StoreWriter({ config: { path: join(dir, "race.duckdb"), intervalMs: 1000 } });
+  await w.start();
+  const inner = w as unknown as Inner;
+  const a = unitBatches();
+  const b = unitBatches(1000);
+  for (const x of a.batches) w.consume(x);
+  // The switch is synchronous; the new stage's definition waits on the publisher's connection …
+  const switched = inner.switchStage();
+  for (const x of b.batches) w.consume(x);
+  // … when the publish step finds the current stage not yet shown and shows it too.
+  const published = inner.publish();
+  await Promise.all([switched, published]);
+  const c = await w.database.connect();
+  assert.deepEqual(await one(c, `SELECT count(*), sum(bytes) FROM ${LIVE_VIEW}`), [
+    BigInt(a.rows + b.rows),
+    BigInt(a.bytes + b.bytes),
+  ]);
+  await w.flush();
+  assert.deepEqual(await one(c, `SELECT count(*), sum(bytes) FROM ${LIVE_VIEW}`), [
+    BigInt(a.rows + b.rows),
+    BigInt(a.bytes + b.bytes),
+  ]);
+  for (const x of [...a.batches, ...b.batches]) x.release();
+  c.closeSync();
   await w.stop();
 });
 

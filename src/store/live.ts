@@ -15,15 +15,16 @@
 //                UNION ALL
 //                flows_hot WHERE seq > (SELECT max(seq) FROM nagare_hot_mark)
 //
-// flows_hot is a view over the in-memory stages the writer has *published*:
-// every half interval it switches to a fresh stage and redefines flows_hot
-// to include the stage it left, each stage's rows tagged with the stage's
-// sequence number. That is an in-memory catalog change, which no checkpoint
-// of the file delays. The durable copy into flows_raw follows on its own
-// connection, and the same transaction of the file sets nagare_hot_mark to
-// the newest sequence number it copied. So in any one snapshot of the file
-// a published stage's rows are counted once: from flows_raw once the mark
-// says they are there, from the stage before.
+// flows_hot is a view over the writer's in-memory stages: the current one
+// (from the moment it becomes current; each publish step, every half
+// interval, flushes its appender into its table, which makes the rows
+// visible) and those waiting for their durable copy, each stage's rows
+// tagged with the stage's sequence number. Redefining it is an in-memory
+// catalog change, which no checkpoint of the file delays. The durable copy
+// into flows_raw follows on its own connection, and the same transaction of
+// the file sets nagare_hot_mark to the newest sequence number it copied. So
+// in any one snapshot of the file a stage's rows are counted once: from
+// flows_raw once the mark says they are there, from the stage before.
 //
 // Two databases, two snapshots: a statement's transaction in the in-memory
 // database and its transaction in the file start when it first touches

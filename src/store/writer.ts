@@ -3,19 +3,27 @@
 // Path of a row: consume() appends it at once (synchronously, straight from
 // the batch's typed arrays) with DuckDB's Appender into an in-memory stage
 // table (an attached ':memory:' database), so the pooled batch is never
-// retained and the main
-// thread never compresses or writes to disk. Eight stages rotate: a commit
-// starts every intervalMs / 2, switches consume() to a free stage and copies
-// the stage into flows_raw in one transaction of the database file: from
-// that COMMIT the rows are visible to SQL. So a row is committed within
-// half an interval plus one commit of reaching the store, and a crash
-// (kill -9) loses the stage being filled and the one being committed: with
-// the collector's partial batch (≤ 100 ms) at most the last intervalMs while
-// commits take under half an interval less 100 ms (docs/store.md
-// "Durability"). The committed stages' rollup
-// aggregation (into in-memory pending tables) runs on a connection of its
-// own — every stage committed meanwhile in one pass — so it never delays a
-// commit while a stage is free; the stages are emptied and freed after it.
+// retained and the main thread never compresses or writes to disk.
+//
+// Visible, then durable (src/store/live.ts): the current stage is in the
+// view flows_hot from the moment it becomes current, and readers read
+// flows_live = flows_raw + flows_hot's stages not yet durable. Every
+// intervalMs / 2 a publish step flushes the appender into the stage's
+// table: from then on its rows are visible to SQL, whatever the file is
+// doing. The file committer, on its own connection, switches consume() to a
+// free stage and copies the stage left into flows_raw in one transaction of
+// the database file, which also moves nagare_hot_mark past the stage; from
+// that COMMIT the rows are durable (and read from flows_raw). It commits
+// once per publish step while commits are quick, back to back while a
+// commit outlasts the period (a checkpoint in the COMMIT, a busy machine):
+// the next stage then holds what arrived meanwhile, so commits grow and
+// keep up as far as the machine can. A crash (kill -9) loses what was not
+// yet committed: with the collector's partial batch (≤ 100 ms) at most the
+// last intervalMs while commits take under half an interval less 100 ms
+// (docs/store.md "Durability"). The committed stages' rollup aggregation
+// (into in-memory pending tables) runs on a connection of its own — every
+// stage committed meanwhile in one pass; a stage leaves flows_hot
+// RETIRE_AFTER_MS after its COMMIT and is freed once aggregated.
 //
 // Rollups (src/store/rollups.ts) are narrow and append-only: when a flush
 // commits a row at least CLOSE_GRACE_MS past a bucket's end, that bucket is
@@ -35,10 +43,13 @@
 // switches to a stage recreated in the new shape (docs/store.md "Column
 // activation").
 //
-// Three connections: the appenders' (main thread, synchronous), the commits'
-// and the rollup aggregations' (both asynchronous). A stage is never appended
-// to while it is committed or aggregated. Each committed row's delay from
-// time_received to its COMMIT feeds the freshness window (freshness.ts).
+// Four connections: the appenders' (main thread, synchronous), the
+// publisher's (stage tables and flows_hot: in-memory DDL, one statement at a
+// time through onPub), the file commits' and the rollup aggregations' (all
+// asynchronous). A stage is never appended to while it is committed or
+// aggregated. Each row's delay from time_received to the publish step that
+// made it visible feeds the freshness window, and to its COMMIT the
+// durability window (freshness.ts).
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import duckdb from "@duckdb/node-bindings";
@@ -121,7 +132,9 @@ export class StoreWriter implements FlowConsumer {
   chunkMode = true;
   private flushTimer: NodeJS.Timeout | null = null;
   private retention: Retention | null = null;
-  /** The publish step running now (switch, publish, retire): one at a time. */
+  /** What runs on pubConn, in order (onPub). */
+  private pubChain: Promise<unknown> = Promise.resolve();
+  /** The publish step running now (appender flush, retire): one at a time. */
   private pubInflight: Promise<void> | null = null;
   /** A timer tick came while a publish step ran: run another right after it (ticks never pile up). */
   private publishAgain = false;
@@ -246,6 +259,9 @@ export class StoreWriter implements FlowConsumer {
     for (let s = 0; s < INITIAL_STAGES; s++) await this.newStage();
     this.cur = this.stages[0]!;
     this.cur.state = "filling";
+    this.cur.seq = ++this.seq;
+    // The current stage is in flows_hot as it fills: each publish step's appender flush makes its rows visible.
+    if (!(await this.show(this.cur))) throw new Error("store: flows_hot could not be defined");
     this.shape.chunks ??= new ChunkAppender(this.cur.appender!, this.shape.cols);
     this.lastCompact = performance.now();
     // A publish step every half interval: a row waits at most that long in
@@ -321,6 +337,8 @@ export class StoreWriter implements FlowConsumer {
       this.unflushed = 0;
     }
     st.runs.addColumn(batch.cols.time_received, n);
+    st.fresh.addColumn(batch.cols.time_received, n);
+    st.freshRows += n;
     st.rows += n;
     this.pending += n;
   }
@@ -354,14 +372,17 @@ export class StoreWriter implements FlowConsumer {
   }
 
   /**
-   * Publish every appended row, copy every published stage into flows_raw
-   * and aggregate it into the rollups: on return, what was appended before
-   * the call is durable (unless a commit failed: flushErrors counts it, and
-   * the rows stay published and are retried).
+   * Publish every appended row, copy it into flows_raw and aggregate it into
+   * the rollups: on return, what was appended before the call is durable
+   * (unless a commit failed: flushErrors counts it, and the rows stay
+   * visible in their stage and are retried).
    */
   async flush(): Promise<void> {
+    // The current stage now: it and every stage before it are committed on return; batches deferred
+    // (column activation) go into the next current stage at the switch, so that one too.
+    const upTo = this.seq + (this.deferred.length > 0 ? 1 : 0);
     await this.publish();
-    await this.commitAll();
+    await this.commitAll(upTo);
     // The timer's steps do not wait for this; an explicit flush() (tests, history, stop) does.
     await this.aggChain;
   }
@@ -375,89 +396,151 @@ export class StoreWriter implements FlowConsumer {
   }
 
   /**
-   * One publish step; never rejects (failures are counted and logged):
-   * consume() switches to a free stage, the stage it leaves joins flows_hot
-   * (visible from here on), the file committer is started for it, and
-   * stages durable and aggregated long enough leave flows_hot and are freed.
+   * One publish step; never rejects (failures are counted and logged): the
+   * current stage's appender is flushed into its table — in flows_hot since
+   * the stage became current, so its rows are visible from here on — the
+   * file committer is started, and stages durable long enough leave
+   * flows_hot (and, once aggregated, are freed).
    */
   private async publishOnce(): Promise<void> {
-    const t0 = performance.now();
-    // Twice when the first switch drained deferred batches into the new stage: they are published now too.
-    for (let drained = 1; drained > 0 && this.pending > 0;) {
-      // Synchronously when a free stage of the current shape exists: rows consumed from here go to it.
-      const next =
-        this.stages.find((x) => x.state === "free" && x.shape === this.shape) ?? (await this.freeStage());
-      if (!next) break;
-      const src = this.cur!;
-      this.cur = next;
-      next.state = "filling";
-      this.pending = 0;
-      this.unflushed = 0;
-      const ts = TRACE ? performance.now() : 0;
-      src.appender?.flushSync();
-      if (TRACE) trace("switch", { startMs: ts - t0, flushSyncMs: performance.now() - ts });
-      // Deferred batches go first into the new stage, in arrival order (no await since the switch).
-      const deferred = this.deferred;
-      this.deferred = [];
-      for (const b of deferred) {
-        this.appendCurrent(next, b);
-        b.release();
+    const cur = this.cur;
+    if (cur) {
+      if (this.unflushed > 0) {
+        const ts = TRACE ? performance.now() : 0;
+        cur.appender?.flushSync();
+        this.unflushed = 0;
+        if (TRACE)
+          trace("publish", {
+            rows: cur.freshRows,
+            flushSyncMs: performance.now() - ts,
+            hot: this.hot.length,
+          });
       }
-      drained = deferred.length;
-      if (src.rows > 0) await this.show(src);
-      else src.state = "free";
+      if (cur.shown) this.recordVisible(cur, Date.now());
+      // Its flows_hot definition failed when it became current: retried.
+      else if (cur.rows > 0 && (await this.show(cur))) this.recordVisible(cur, Date.now());
     }
     this.kickCommit();
     await this.retire(false);
   }
 
-  /** Stage `st` (just left) gets its sequence number and joins flows_hot; from the view's definition its rows are visible. */
-  private async show(st: Stage): Promise<void> {
-    st.state = "visible";
-    st.seq = ++this.seq;
-    this.stagesPublished++;
-    st.newest = st.runs.newest;
-    this.toCommit.push(st);
+  /** Rows of `st` flushed into its table since the last record are visible (st is in flows_hot): their delay. */
+  private recordVisible(st: Stage, now: number): void {
+    if (st.freshRows === 0) return;
+    this.freshnessWindow.addRuns(st.fresh, now);
+    this.rowsVisible += st.freshRows;
+    st.fresh.clear();
+    st.freshRows = 0;
+  }
+
+  /** Run `fn` on the publisher's connection after what is queued there (the flows_hot definitions stay in order). */
+  private onPub<T>(fn: (c: DuckDBConnection) => Promise<T>): Promise<T> {
+    const p = this.pubChain.then(() => fn(this.pubConn!));
+    this.pubChain = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Stage `st` joins flows_hot; false (counted, logged, retried at the next step) on failure. */
+  private async show(st: Stage): Promise<boolean> {
     const t = TRACE ? performance.now() : 0;
     try {
-      await this.pubConn!.run(hotViewSql([...this.hot, st].map(hotStage)));
+      await this.onPub(async (c) => {
+        // From this.hot as it is when the statement runs (retire() changes it in the same order);
+        // once only (a publish step may retry a stage whose definition is still queued).
+        if (this.hot.includes(st)) return;
+        const want = [...this.hot, st];
+        await c.run(hotViewSql(want.map(hotStage)));
+        this.hot = want;
+      });
     } catch (err) {
-      // Its rows become visible at their file commit instead (commitStages records them then).
       this.publishErrors++;
       this.log.limited("store:publish", "error", "store publish failed", { error: String(err) });
-      return;
+      return false;
     }
-    this.hot.push(st);
     st.shown = true;
-    this.rowsVisible += st.rows;
-    this.freshnessWindow.addRuns(st.runs, Date.now());
-    if (TRACE)
-      trace("publish", { rows: st.rows, seq: st.seq, viewMs: performance.now() - t, hot: this.hot.length });
+    if (TRACE) trace("show", { seq: st.seq, viewMs: performance.now() - t, hot: this.hot.length });
+    return true;
   }
 
   /** Start the file committer unless it runs. */
   private kickCommit(): void {
-    if (this.committing || this.toCommit.length === 0) return;
-    this.committing = this.commitLoop().finally(() => {
+    if (this.committing) return;
+    this.committing = this.commitLoop(null).finally(() => {
       this.committing = null;
     });
   }
 
-  /** Commit every published stage (each round takes all published so far); stops at a failure (retried at the next step). */
-  private async commitLoop(): Promise<void> {
-    while (this.toCommit.length > 0) {
+  /**
+   * The file committer: switch consume() to a fresh stage, copy the stages
+   * left (every one waiting) into flows_raw in one transaction, and again
+   * right away while a commit outlasts the period — so a stage holds what
+   * arrived during the previous commit, and commits keep up by growing, as
+   * long as the machine can. With `upTo` (flush(), stop()): until every
+   * stage of sequence number ≤ upTo is committed, however quick. Stops at a
+   * failure (retried at the next step).
+   */
+  private async commitLoop(upTo: number | null): Promise<void> {
+    for (;;) {
+      const cur = this.cur;
+      if (cur && (cur.rows > 0 || this.deferred.length > 0) && (upTo === null || cur.seq <= upTo))
+        if (!(await this.switchStage())) return;
+      if (this.toCommit.length === 0) return;
       const batch = this.toCommit.slice();
+      const t = performance.now();
       if (!(await this.commitStages(batch))) return;
       this.toCommit.splice(0, batch.length);
+      if (
+        upTo !== null ? this.cur!.seq > upTo : performance.now() - t < commitPeriodMs(this.config.intervalMs)
+      )
+        return;
     }
   }
 
-  /** Wait for the committer, then run it until nothing published is left (or a commit fails). */
-  private async commitAll(): Promise<void> {
+  /** Wait for the committer, then commit every stage of sequence number ≤ upTo (or until a commit fails). */
+  private async commitAll(upTo = this.seq + (this.deferred.length > 0 ? 1 : 0)): Promise<void> {
     while (this.committing) await this.committing;
-    if (this.toCommit.length === 0) return;
-    this.kickCommit();
-    while (this.committing) await this.committing;
+    this.committing = this.commitLoop(upTo).finally(() => {
+      this.committing = null;
+    });
+    await this.committing;
+  }
+
+  /**
+   * consume() switches to a free stage, which becomes current with the next
+   * sequence number and joins flows_hot; the stage left waits in toCommit
+   * (its rows stay visible in flows_hot until their commit and after).
+   * Synchronously when a free stage of the current shape exists: rows
+   * consumed from the call on go to the new stage. False if no stage could
+   * be had (logged; retried at the next step).
+   */
+  private async switchStage(): Promise<boolean> {
+    const next =
+      this.stages.find((x) => x.state === "free" && x.shape === this.shape) ?? (await this.freeStage());
+    if (!next) return false;
+    const src = this.cur!;
+    this.cur = next;
+    next.state = "filling";
+    next.seq = ++this.seq;
+    this.pending = 0;
+    this.unflushed = 0;
+    const ts = TRACE ? performance.now() : 0;
+    src.appender?.flushSync();
+    if (TRACE) trace("switch", { rows: src.rows, flushSyncMs: performance.now() - ts });
+    // Deferred batches go first into the new stage, in arrival order (no await since the switch).
+    const deferred = this.deferred;
+    this.deferred = [];
+    for (const b of deferred) {
+      this.appendCurrent(next, b);
+      b.release();
+    }
+    src.state = "visible";
+    src.newest = src.runs.newest;
+    if (src.rows > 0) this.stagesPublished++;
+    if (src.shown) this.recordVisible(src, Date.now());
+    this.toCommit.push(src);
+    // Not in flows_hot yet (failed): the next publish step retries; its rows wait in its table meanwhile.
+    await this.show(next);
+    return true;
   }
 
   /**
@@ -496,6 +579,8 @@ export class StoreWriter implements FlowConsumer {
       rows: 0,
       seq: 0,
       runs: new ReceiveRuns(),
+      fresh: new ReceiveRuns(),
+      freshRows: 0,
       newest: 0,
       committedAt: 0,
       shown: false,
@@ -511,7 +596,7 @@ export class StoreWriter implements FlowConsumer {
     try {
       st.appender?.closeSync();
       st.appender = null;
-      await this.pubConn!.run(`CREATE OR REPLACE TABLE ${st.table} (\n${shape.ddl}\n)`);
+      await this.onPub((c) => c.run(`CREATE OR REPLACE TABLE ${st.table} (\n${shape.ddl}\n)`));
       const ap = await this.appendConn!.createAppender(st.name, "main", LIVE_DB);
       st.appender = ap;
       shape.chunks ??= new ChunkAppender(ap, shape.cols);
@@ -527,40 +612,42 @@ export class StoreWriter implements FlowConsumer {
   /**
    * Durable stages leave flows_hot RETIRE_AFTER_MS after their COMMIT
    * (src/store/live.ts: two snapshots; sooner only with `force`, every stage
-   * busy and the switch waiting), and once also aggregated they are emptied
-   * and freed: few stages in flows_hot keep readers' and the view's
-   * redefinition cheap even while aggregations lag.
+   * busy and the switch waiting), and once also aggregated they are freed:
+   * few stages in flows_hot keep readers' and the view's redefinition cheap.
    */
   private async retire(force: boolean): Promise<void> {
     const now = Date.now();
-    const leave = this.hot.filter(
-      (s) =>
-        (s.state === "durable" || s.state === "aggregated") &&
-        (force || now - s.committedAt >= RETIRE_AFTER_MS),
-    );
-    if (leave.length > 0) {
-      const keep = this.hot.filter((s) => !leave.includes(s));
+    const due = (s: Stage): boolean =>
+      (s.state === "durable" || s.state === "aggregated") &&
+      (force || now - s.committedAt >= RETIRE_AFTER_MS);
+    if (this.hot.some(due)) {
       try {
-        await this.pubConn!.run(hotViewSql(keep.map(hotStage)));
+        await this.onPub(async (c) => {
+          const leave = this.hot.filter(due);
+          const keep = this.hot.filter((s) => !leave.includes(s));
+          await c.run(hotViewSql(keep.map(hotStage)));
+          this.hot = keep;
+          for (const s of leave) s.shown = false;
+        });
       } catch (err) {
         this.publishErrors++;
         this.log.limited("store:publish", "error", "store publish failed", { error: String(err) });
         return;
       }
-      this.hot = keep;
-      for (const s of leave) s.shown = false;
     }
     for (const s of this.stages) {
       if (s.state !== "aggregated" || s.shown) continue;
-      try {
-        await this.pubConn!.run(`DELETE FROM ${s.table}`);
-      } catch (err) {
-        this.log.limited("store:rollup", "error", "stage not emptied", { error: String(err) });
-        continue;
-      }
+      // Recreated, not emptied: a DELETE leaves the in-memory table's row
+      // groups in place (an in-memory database is never vacuumed) for every
+      // later append and scan of the stage to walk; measured at 100 k
+      // flows/s, the file commits' INSERTs then took ~2× as long per row.
+      s.shape = NO_SHAPE;
+      if (!(await this.reshape(s))) continue;
       s.rows = 0;
       s.seq = 0;
       s.runs.clear();
+      s.fresh.clear();
+      s.freshRows = 0;
       s.state = "free";
     }
   }
@@ -579,10 +666,17 @@ export class StoreWriter implements FlowConsumer {
     try {
       await conn.run("BEGIN TRANSACTION");
       try {
-        for (const st of batch)
-          // [layout] IPv4 rows, IPv6 rows, the rest: single-family compression groups (src/store/layout.ts).
-          for (const sql of rawInsertStatements(RAW_TABLE, st.table, COLUMN_LIST, st.shape.select))
-            n += Number((await conn.runAndReadAll(sql)).getRowsJS()[0]?.[0] ?? 0);
+        // [layout] IPv4 rows, IPv6 rows, the rest: single-family compression groups (src/store/layout.ts).
+        // Several stages: three statements over their UNION ALL, not three per stage.
+        const [from, select] =
+          batch.length === 1
+            ? [batch[0]!.table, batch[0]!.shape.select]
+            : [
+                `(${batch.map((st) => `SELECT ${st.shape.hot} FROM ${st.table}`).join(" UNION ALL ")})`,
+                COLUMN_LIST,
+              ];
+        for (const sql of rawInsertStatements(RAW_TABLE, from, COLUMN_LIST, select))
+          n += Number((await conn.runAndReadAll(sql)).getRowsJS()[0]?.[0] ?? 0);
         await conn.run(`UPDATE ${HOT_MARK_TABLE} SET seq = ${batch.at(-1)!.seq}`);
         insertedAt = performance.now();
         await conn.run("COMMIT");
@@ -610,8 +704,8 @@ export class StoreWriter implements FlowConsumer {
       st.state = "durable";
       st.committedAt = now;
       this.durableWindow.addRuns(st.runs, now);
-      // Not shown (flows_hot failed): visible from this COMMIT.
-      if (!st.shown) this.freshnessWindow.addRuns(st.runs, now);
+      // Rows not recorded visible yet (its flows_hot definition failed): visible from this COMMIT.
+      this.recordVisible(st, now);
     }
     this.rowsCommitted += n;
     this.flushes++;
@@ -896,21 +990,12 @@ export class StoreWriter implements FlowConsumer {
       st.appender?.closeSync();
       st.appender = null;
     }
-    // closeSync flushed the current appender into its stage; commit what is left there.
-    const cur = this.cur;
+    // flush() committed every row appended (a stage left behind means a commit failed).
+    const left = this.toCommit.reduce((a, st) => a + st.rows, 0) + (this.cur?.rows ?? 0);
+    if (left > 0) this.log.error("store final commit failed (staged rows lost)", { rows: left });
     this.cur = null;
-    if (cur && cur.rows > 0) {
-      cur.state = "visible";
-      cur.seq = ++this.seq;
-      cur.newest = cur.runs.newest;
-      this.toCommit.push(cur);
-    }
-    await this.commitAll();
-    if (this.toCommit.length)
-      this.log.error("store final commit failed (staged rows lost)", {
-        rows: this.toCommit.reduce((a, s) => a + s.rows, 0),
-      });
     await this.aggChain;
+    await this.pubChain;
     this.aggConn?.closeSync();
     this.aggConn = null;
     this.pubConn?.closeSync();
@@ -936,14 +1021,13 @@ function trace(step: string, o: Record<string, number | string>): void {
 }
 
 /**
- * In-memory stages: one filling; the others published (in flows_hot,
- * waiting for their file commit), durable (waiting for their rollup
- * aggregation) or aggregated (waiting RETIRE_AFTER_MS before they leave
- * flows_hot). At a switch every 250 ms a checkpoint of ~1 s in the file
- * commit holds ~5 stages, the retirement delay 4 more: INITIAL_STAGES are
+ * In-memory stages: one filling (in flows_hot); the others waiting for their
+ * file commit ("visible"), for their rollup aggregation ("durable"), or to
+ * leave flows_hot RETIRE_AFTER_MS after their COMMIT ("aggregated"). One
+ * switch per file commit: a handful are busy at a time. INITIAL_STAGES are
  * made at start, more on demand up to MAX_STAGES (then the switch waits).
  */
-const INITIAL_STAGES = 12;
+const INITIAL_STAGES = 8;
 const MAX_STAGES = 64;
 type StageState = "free" | "filling" | "visible" | "durable" | "aggregated";
 interface Stage {
@@ -959,8 +1043,11 @@ interface Stage {
   rows: number;
   /** Its sequence number once published (flows_hot tags its rows with it; nagare_hot_mark). */
   seq: number;
-  /** Receive times of its rows, for the freshness histograms. */
+  /** Receive times of its rows, for the durability histogram (and the rollups' newest). */
   readonly runs: ReceiveRuns;
+  /** Receive times of its rows not yet recorded as visible (appended since the last publish step). */
+  readonly fresh: ReceiveRuns;
+  freshRows: number;
   /** Newest time_received of its rows (set when published). */
   newest: number;
   /** Date.now() of its file COMMIT. */
