@@ -204,6 +204,20 @@ test("a store opened without a writer gets flows_live over flows_raw (benchmarks
   inst.closeSync();
 });
 
+test("without a writer, flows_live reads a file of an older version as it is (columns added since are missing, not an error)", async () => {
+  const inst = await DuckDBInstance.create(join(dir, "older.duckdb"));
+  const c = await inst.connect();
+  await migrate(c);
+  // A file written before the BGP large-communities column existed (a writer would add it at start).
+  await c.run("ALTER TABLE flows_raw DROP COLUMN bgp_large_communities");
+  await ensureLiveView(c);
+  assert.deepEqual(await one(c, `SELECT count(*), sum(bytes) FROM ${LIVE_VIEW}`), [0n, null]);
+  const cols = (await c.runAndReadAll(`DESCRIBE ${LIVE_VIEW}`)).getRowsJS().map((r) => String(r[0]));
+  assert.ok(!cols.includes("bgp_large_communities") && cols.includes("dst_as"), cols.join(","));
+  c.closeSync();
+  inst.closeSync();
+});
+
 test("flows_live has flows_raw's columns and types exactly, whatever the stages' shapes", async () => {
   const w = new StoreWriter({ config: { path: join(dir, "types.duckdb"), intervalMs: 1000 } });
   await w.start();

@@ -64,10 +64,11 @@ function quoteIdent(s: string): string {
 /** flows_live over the file `db` (its catalog name); `hot`: whether the file has the mark table (a writer ran). */
 export function liveViewSql(db: string, hot: boolean, orReplace = true): string {
   const q = `${quoteIdent(db)}.main`;
-  const raw = `SELECT ${LIVE_COLUMNS} FROM ${q}.${RAW_TABLE}`;
+  // Without a writer, flows_raw as it is: a file of an older version may lack columns added since
+  // (a writer adds them at start: src/store/migrate.ts addMissingColumns).
   const body = hot
-    ? `${raw}\nUNION ALL\nSELECT ${LIVE_COLUMNS} FROM ${HOT_VIEW} WHERE seq > (SELECT coalesce(max(seq), 0) FROM ${q}.${HOT_MARK_TABLE})`
-    : raw;
+    ? `SELECT ${LIVE_COLUMNS} FROM ${q}.${RAW_TABLE}\nUNION ALL\nSELECT ${LIVE_COLUMNS} FROM ${HOT_VIEW} WHERE seq > (SELECT coalesce(max(seq), 0) FROM ${q}.${HOT_MARK_TABLE})`
+    : `SELECT * FROM ${q}.${RAW_TABLE}`;
   return `CREATE ${orReplace ? "OR REPLACE VIEW" : "VIEW IF NOT EXISTS"} ${LIVE_VIEW} AS\n${body}`;
 }
 
