@@ -152,8 +152,6 @@ export class StoreWriter implements FlowConsumer {
   private seq = 0;
   /** Rows appended to the current stage's appender and not yet flushed into its table. */
   private unflushed = 0;
-  /** Rows appended since the last switch. */
-  private pending = 0;
   /** Rows appended in total. */
   rowsAppended = 0;
   /** Rows published (visible to SQL through flows_live). */
@@ -296,7 +294,6 @@ export class StoreWriter implements FlowConsumer {
     if (cur.shape !== this.shape) {
       // The current stage lacks a column this batch (or one before it) carries: kept until the next switch.
       this.deferred.push(batch.retain());
-      this.pending += n;
       return;
     }
     this.appendCurrent(cur, batch);
@@ -344,7 +341,6 @@ export class StoreWriter implements FlowConsumer {
     st.fresh.addColumn(batch.cols.time_received, n);
     st.freshRows += n;
     st.rows += n;
-    this.pending += n;
   }
 
   /**
@@ -535,7 +531,6 @@ export class StoreWriter implements FlowConsumer {
     this.lastSwitch = performance.now();
     next.state = "filling";
     next.seq = ++this.seq;
-    this.pending = 0;
     this.unflushed = 0;
     const ts = TRACE ? performance.now() : 0;
     src.appender?.flushSync();
