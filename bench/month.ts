@@ -513,7 +513,10 @@ export async function runMonth(opts: MonthOptions): Promise<MonthResult> {
     }
 
     // 3. The day and the ten minutes, cut into their own files for nfdump (untimed).
-    const dayStart = Math.floor(endMs / DAY) * DAY - DAY;
+    // The last whole UTC day that ends before the month's last hour: when the month ends at
+    // midnight, the day just before it ends with the month, and its last minute is still open
+    // (no newer flow closes it), so the series would need flows_raw.
+    const dayStart = Math.floor((endMs - HOUR) / DAY) * DAY - DAY;
     const dayEnd = dayStart + DAY;
     // 20:00-20:10 UTC: near the daily peak of the model.
     const tenStart = dayStart + 20 * HOUR;

@@ -275,6 +275,15 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'string columns of flows_raw / flows_stage nullable: "" is stored as NULL (ingest cost)',
     statements: migration5,
   },
+  {
+    version: 6,
+    description:
+      "flows_raw.seq: the stage a row was copied from, so readers can take a committing stage's rows from memory (src/store/live.ts)",
+    statements: [
+      `ALTER TABLE ${RAW_TABLE} ADD COLUMN IF NOT EXISTS seq BIGINT DEFAULT 0`,
+      `ALTER TABLE ${RAW_TABLE} ALTER COLUMN seq SET NOT NULL`,
+    ],
+  },
 ];
 
 /**

@@ -74,8 +74,8 @@ import {
   RETIRE_AFTER_MS,
   hotNoneSql,
   hotSelect,
-  hotViewSql,
-  liveViewSql,
+  defineHot,
+  RAW_SEQ_COLUMN,
   type HotStage,
 } from "./live.js";
 import { addMissingColumns, migrate } from "./migrate.js";
@@ -144,6 +144,8 @@ export class StoreWriter implements FlowConsumer {
   private publishAgain = false;
   /** The file committer running now (commitLoop): one at a time. */
   private committing: Promise<void> | null = null;
+  /** The file's catalog name (flows_live's definition names it). */
+  private fileDb = "";
   /** Published stages not yet copied into flows_raw, in seq order. */
   private toCommit: Stage[] = [];
   /** The stages flows_hot shows now, in seq order. */
@@ -244,9 +246,9 @@ export class StoreWriter implements FlowConsumer {
       (await this.conn.runAndReadAll(`SELECT max(seq) FROM ${HOT_MARK_TABLE}`)).getRowsJS()[0]?.[0] ?? 0,
     );
     const db = (await this.conn.runAndReadAll("SELECT current_database()")).getRowsJS()[0]![0] as string;
+    this.fileDb = db;
     await this.conn.run(hotNoneSql());
-    await this.conn.run(hotViewSql([]));
-    await this.conn.run(liveViewSql(db, true));
+    await defineHot(this.conn, db, []);
     this.hot = [];
     this.toCommit = [];
     this.shape = makeShape(BASE_COLUMNS);
@@ -255,8 +257,13 @@ export class StoreWriter implements FlowConsumer {
     // Rows a version before the in-memory stage left in the on-disk flows_stage.
     await this.merge(STAGE_TABLE);
     this.appendConn = await this.instance.connect();
+    // The in-memory database as default: its statements name nothing else, and with the file as
+    // default the publish step's appender flush (main thread) waited behind the file's commits
+    // (flushSync up to 832 ms at 100 k flows/s; after: at most 300–590 ms, CPU-bound).
+    await this.appendConn.run(`USE ${LIVE_DB}`);
     this.aggConn = await this.instance.connect();
     this.pubConn = await this.instance.connect();
+    await this.pubConn.run(`USE ${LIVE_DB}`);
     this.stages = [];
     for (let s = 0; s < INITIAL_STAGES; s++) await this.newStage();
     this.cur = this.stages[0]!;
@@ -458,7 +465,7 @@ export class StoreWriter implements FlowConsumer {
         // once only (a publish step may retry a stage whose definition is still queued).
         if (this.hot.includes(st)) return;
         const want = [...this.hot, st];
-        await c.run(hotViewSql(want.map(hotStage)));
+        await defineHot(c, this.fileDb, want.map(hotStage));
         this.hot = want;
       });
     } catch (err) {
@@ -629,12 +636,13 @@ export class StoreWriter implements FlowConsumer {
     const due = (s: Stage): boolean =>
       (s.state === "durable" || s.state === "aggregated") &&
       (force || now - s.committedAt >= RETIRE_AFTER_MS);
+
     if (this.hot.some(due)) {
       try {
         await this.onPub(async (c) => {
           const leave = this.hot.filter(due);
           const keep = this.hot.filter((s) => !leave.includes(s));
-          await c.run(hotViewSql(keep.map(hotStage)));
+          await defineHot(c, this.fileDb, keep.map(hotStage));
           this.hot = keep;
           for (const s of leave) s.shown = false;
         });
@@ -676,15 +684,16 @@ export class StoreWriter implements FlowConsumer {
       await conn.run("BEGIN TRANSACTION");
       try {
         // [layout] IPv4 rows, IPv6 rows, the rest: single-family compression groups (src/store/layout.ts).
-        // Several stages: three statements over their UNION ALL, not three per stage.
+        // Several stages: three statements over their UNION ALL, not three per stage. Each row gets
+        // its stage's number (flows_raw.seq: the commit window below).
         const [from, select] =
           batch.length === 1
-            ? [batch[0]!.table, batch[0]!.shape.select]
+            ? [batch[0]!.table, `${batch[0]!.shape.select}, ${batch[0]!.seq}`]
             : [
-                `(${batch.map((st) => `SELECT ${st.shape.hot} FROM ${st.table}`).join(" UNION ALL ")})`,
-                COLUMN_LIST,
+                `(${batch.map((st) => `SELECT ${st.shape.hot}, ${st.seq} AS ${RAW_SEQ_COLUMN} FROM ${st.table}`).join(" UNION ALL ")})`,
+                `${COLUMN_LIST}, ${RAW_SEQ_COLUMN}`,
               ];
-        for (const sql of rawInsertStatements(RAW_TABLE, from, COLUMN_LIST, select))
+        for (const sql of rawInsertStatements(RAW_TABLE, from, `${COLUMN_LIST}, ${RAW_SEQ_COLUMN}`, select))
           n += Number((await conn.runAndReadAll(sql)).getRowsJS()[0]?.[0] ?? 0);
         await conn.run(`UPDATE ${HOT_MARK_TABLE} SET seq = ${batch.at(-1)!.seq}`);
         insertedAt = performance.now();
