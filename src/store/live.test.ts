@@ -12,7 +12,7 @@ import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import type { FlowBatch } from "../collector/batch.js";
 import { decodeUnit } from "../../test/helpers/captures.js";
 import { SqlService } from "../query/sql/service.js";
-import { LIVE_VIEW, RETIRE_AFTER_MS, ensureLiveView } from "./live.js";
+import { LIVE_VIEW, RETIRE_AFTER_MS, ensureLiveView, hotRawFilter } from "./live.js";
 import { migrate } from "./migrate.js";
 import { StoreWriter } from "./writer.js";
 
@@ -288,4 +288,11 @@ test("flows_live has flows_raw's columns and types exactly, whatever the stages'
   for (const b of u.batches) b.release();
   c.closeSync();
   await w.stop();
+});
+
+test("hotRawFilter: flows_raw without the stages in flows_hot, as a range the row groups' statistics can skip", () => {
+  assert.equal(hotRawFilter([]), "");
+  assert.equal(hotRawFilter([7, 5, 6]), "(seq < 5 OR seq > 7)");
+  // Stage 6 is not in flows_hot (its definition failed): its rows are read from flows_raw.
+  assert.equal(hotRawFilter([5, 7, 8]), "(seq < 5 OR seq > 8 OR seq IN (6))");
 });

@@ -11,7 +11,7 @@
 // What: readers do not read flows_raw; they read the view flows_live (in the
 // store's in-memory database, which the writer's stages live in):
 //
-//   flows_live = flows_raw WHERE seq NOT IN (<the stages in flows_hot>)
+//   flows_live = flows_raw WHERE seq NOT BETWEEN <the stages in flows_hot>
 //                UNION ALL
 //                flows_hot
 //
@@ -39,8 +39,8 @@
 // but send every row through the WAL (+20 % CPU per flow, a worse
 // freshness tail). With the stage numbers as literals, whatever part of a
 // committing transaction a reader's file snapshot shows, those rows are
-// not read there. The literals cost little: older row groups' seq
-// statistics rule the filter out (+6 % on a TopN over 30 M rows). The mark
+// not read there. The literals cost nothing measurable: a range, which
+// DuckDB skips on every older row group by its seq statistics. The mark
 // remains to continue the numbering after a restart.
 //
 // Two databases, two snapshots: a statement's transaction in the in-memory
@@ -93,13 +93,32 @@ export function liveViewSql(
   hotSeqs: readonly number[] = [],
 ): string {
   const q = `${quoteIdent(db)}.main`;
-  const list = hotSeqs.map((s) => Math.trunc(s)).join(", ");
+  const keep = hotRawFilter(hotSeqs);
   // Without a writer, flows_raw as it is: a file of an older version may lack columns added since
   // (a writer adds them at start: src/store/migrate.ts addMissingColumns).
   const body = hot
-    ? `SELECT ${LIVE_COLUMNS} FROM ${q}.${RAW_TABLE}${list ? ` WHERE ${RAW_SEQ_COLUMN} NOT IN (${list})` : ""}\nUNION ALL\nSELECT ${LIVE_COLUMNS} FROM ${HOT_VIEW}`
+    ? `SELECT ${LIVE_COLUMNS} FROM ${q}.${RAW_TABLE}${keep ? ` WHERE ${keep}` : ""}\nUNION ALL\nSELECT ${LIVE_COLUMNS} FROM ${HOT_VIEW}`
     : `SELECT * EXCLUDE (${RAW_SEQ_COLUMN}) FROM ${q}.${RAW_TABLE}`;
   return `CREATE ${orReplace ? "OR REPLACE VIEW" : "VIEW IF NOT EXISTS"} ${LIVE_VIEW} AS\n${body}`;
+}
+
+/**
+ * The condition on flows_raw that leaves out the stages `seqs` ("" for
+ * none): a range, `seq < lo OR seq > hi`, with the numbers between that
+ * are not listed (a stage whose flows_hot definition failed) let back in.
+ * A range, not `NOT IN (…)`: DuckDB skips a range filter on every row group
+ * whose seq statistics lie outside it (measured on the 100 M-flow store: a
+ * `count(*)` 0.9 ms either way; with `NOT IN` of four numbers, 149 ms).
+ */
+export function hotRawFilter(seqs: readonly number[]): string {
+  if (seqs.length === 0) return "";
+  const set = new Set(seqs.map((s) => Math.trunc(s)));
+  const lo = Math.min(...set);
+  const hi = Math.max(...set);
+  const gaps: number[] = [];
+  for (let s = lo + 1; s < hi; s++) if (!set.has(s)) gaps.push(s);
+  const c = RAW_SEQ_COLUMN;
+  return `(${c} < ${lo} OR ${c} > ${hi}${gaps.length ? ` OR ${c} IN (${gaps.join(", ")})` : ""})`;
 }
 
 /**
