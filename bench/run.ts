@@ -10,6 +10,8 @@
 //   npm run bench -- store     store ingest: append only, and append + flush + rollups (bench/store.ts)
 //   npm run bench -- month [--flows N] [--days D] [--runs R] [--send-rate F] [--seed S] [--dir PATH] [--keep]
 //                              a month of generated flows: queries and disk vs nfdump (bench/month.ts, results-month.json)
+//   npm run bench -- entropy [--samples N]
+//                              disk lower bound: bits per flow of the month model's draws (bench/entropy.ts, results-entropy.json)
 //   npm run bench -- freshness [--rate F] [--seconds S] [--interval-ms M]
 //                              UDP receipt → visible to SQL delay (bench/freshness.ts, results-month.json)
 //   npm run bench -- dashboard [--flows N] [--days D] [--runs R] [--seed S] [--dir PATH] [--keep] [--reuse DIR]
@@ -36,6 +38,7 @@ import { runAnomalyPart } from "./anomaly.js";
 import { runDetectPart } from "./detect.js";
 import { runRibPart } from "./enrich-rib.js";
 import { runEnrichPart } from "./enrich.js";
+import { runEntropyPart } from "./entropy.js";
 import { runKafkaPart } from "./kafka.js";
 import { runKafkaE2EPart } from "./kafka-e2e.js";
 import { runDashboardPart } from "./dashboard.js";
@@ -82,6 +85,7 @@ async function main(): Promise<void> {
     "store",
     "month",
     "freshness",
+    "entropy",
     "dashboard",
     "anomaly",
     "detect",
@@ -188,6 +192,10 @@ async function main(): Promise<void> {
   }
   if (part === "dashboard") {
     await runDashboardPart(machine, process.argv.slice(3));
+    return;
+  }
+  if (part === "entropy") {
+    await runEntropyPart(process.argv.slice(3));
     return;
   }
   if (part === "month" || part === "freshness") {

@@ -208,8 +208,8 @@ interface App {
   size: number;
 }
 
-// The protocol/port mix (weights in % of flows).
-const APPS: App[] = [
+// The protocol/port mix (weights in % of flows). Exported for bench/entropy.ts.
+export const APPS: readonly App[] = [
   { protocol: 6, port: 443, weight: 42, pkts: 40, size: 1200 },
   { protocol: 17, port: 443, weight: 18, pkts: 60, size: 1250 }, // QUIC
   { protocol: 6, port: 80, weight: 6, pkts: 20, size: 900 },
@@ -246,7 +246,7 @@ export const LOCAL_AS = 64500;
 const CUSTOMER_V4_BASE = (100 << 24) | (64 << 16);
 const CUSTOMER_V4_LEN = 22;
 const CUSTOMER_V6_LEN = 48;
-const HOSTS_PER_CUSTOMER = 1022;
+export const HOSTS_PER_CUSTOMER = 1022;
 
 /**
  * Attack kinds. Amplification (reflector source port, large responses): dns,
@@ -326,6 +326,8 @@ export class TrafficModel {
   readonly remotes: RemoteAs[] = [];
   readonly customers: Customer[] = [];
   readonly v6Share: number;
+  /** Zipf exponent of the remote ASes and hosts (customers: 0.9 of it). */
+  readonly zipf: number;
   readonly tzOffsetMs: number;
   private readonly remoteTable: AliasTable;
   private readonly customerTable: AliasTable;
@@ -339,6 +341,7 @@ export class TrafficModel {
     const nCust = Math.min(4096, Math.max(1, opts.customers ?? 500));
     const nExp = Math.max(1, opts.exporters ?? 3);
     const s = opts.zipf ?? 1.1;
+    this.zipf = s;
     this.v6Share = opts.v6Share ?? 0.3;
     this.tzOffsetMs = (opts.tzOffsetMinutes ?? 0) * 60_000;
     // The topology comes from its own stream so it depends on the seed only,
