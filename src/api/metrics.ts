@@ -221,12 +221,8 @@ export function renderMetrics(stats: CollectorStats, extra: ExtraMetrics = {}): 
     w.metric(
       "nagare_store_freshness_seconds",
       "gauge",
-      `Delay from a flow's UDP receipt to the moment it became visible to SQL (its stage published in flows_live), over the last ${f.windowS} s (quantiles within 4.4 %; max exact).`,
-      [
-        [{ quantile: "0.5" }, f.p50Ms / 1000],
-        [{ quantile: "0.99" }, f.p99Ms / 1000],
-        [{ quantile: "1" }, f.maxMs / 1000],
-      ],
+      `Delay from a flow's UDP receipt to the moment it became visible to SQL (the publish step that flushed it into its in-memory stage, in flows_live), over the last ${f.windowS} s (quantiles within 4.4 %; max exact).`,
+      quantiles(f),
     );
     w.metric(
       "nagare_store_freshness_rows",
@@ -241,11 +237,7 @@ export function renderMetrics(stats: CollectorStats, extra: ExtraMetrics = {}): 
       "nagare_store_durable_seconds",
       "gauge",
       `Delay from a flow's UDP receipt to the COMMIT of the database file that made it durable (safe from a crash), over the last ${d.windowS} s (quantiles within 4.4 %; max exact).`,
-      [
-        [{ quantile: "0.5" }, d.p50Ms / 1000],
-        [{ quantile: "0.99" }, d.p99Ms / 1000],
-        [{ quantile: "1" }, d.maxMs / 1000],
-      ],
+      quantiles(d),
     );
   }
   if (extra.enrich !== undefined) {
@@ -337,4 +329,13 @@ export function renderMetrics(stats: CollectorStats, extra: ExtraMetrics = {}): 
     w.metric("nagare_build_info", "gauge", "Nagare version.", [[{ version: extra.version }, 1]]);
   }
   return w.out.join("\n") + "\n";
+}
+
+/** A delay window's quantile samples, in seconds. */
+function quantiles(q: { p50Ms: number; p99Ms: number; maxMs: number }): [Record<string, string>, number][] {
+  return [
+    [{ quantile: "0.5" }, q.p50Ms / 1000],
+    [{ quantile: "0.99" }, q.p99Ms / 1000],
+    [{ quantile: "1" }, q.maxMs / 1000],
+  ];
 }

@@ -70,6 +70,7 @@ import { FreshnessWindow, ReceiveRuns, type FreshnessSnapshot } from "./freshnes
 import { rawInsertStatements } from "./layout.js";
 import {
   HOT_MARK_TABLE,
+  LIVE_COLUMNS,
   LIVE_DB,
   RETIRE_AFTER_MS,
   hotNoneSql,
@@ -1112,7 +1113,8 @@ function pendingName(set: RollupSet): string {
 
 const KINDS: readonly ColumnKind[] = FLOW_COLUMNS.map((c) => c.kind);
 /** By name, so a column added later (at the end of flows_raw) still lines up. */
-const COLUMN_LIST = FLOW_COLUMNS.map((c) => c.name).join(", ");
+/** flows_raw's schema columns in order (the same list flows_live reads). */
+const COLUMN_LIST = LIVE_COLUMNS;
 /** The columns every stage has (the rollups read only these). */
 const CORE_LIST = FLOW_COLUMNS.filter((c) => !ENRICHMENT_COLUMNS.has(c.name))
   .map((c) => c.name)
