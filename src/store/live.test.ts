@@ -45,6 +45,34 @@ function unitBatches(offsetMs = 0): { batches: FlowBatch[]; rows: number; bytes:
   return { batches, rows, bytes };
 }
 
+/** A reader counting flows_live without pause until stopped: each count, with the rows appended by its end. */
+function pollLive(w: StoreWriter, reader: DuckDBConnection): () => Promise<{ n: number; after: number }[]> {
+  let polling = true;
+  const seen: { n: number; after: number }[] = [];
+  const loop = (async () => {
+    while (polling) {
+      const n = Number((await one(reader, `SELECT count(*) FROM ${LIVE_VIEW}`))[0]);
+      seen.push({ n, after: w.rowsAppended });
+    }
+  })();
+  return async () => {
+    polling = false;
+    await loop;
+    return seen;
+  };
+}
+
+/** Never more than was appended by the end of a query (a row counted twice), never fewer than before (a row lost); all at the end. */
+function assertCountedOnce(seen: readonly { n: number; after: number }[], appended: number): void {
+  let prev = 0;
+  for (const s of seen) {
+    assert.ok(s.n <= s.after, `poll saw ${s.n} rows, only ${s.after} appended`);
+    assert.ok(s.n >= prev, `poll saw ${s.n} rows after ${prev}`);
+    prev = s.n;
+  }
+  assert.equal(seen.at(-1)!.n, appended);
+}
+
 interface Inner {
   publish(): Promise<void>;
   switchStage(): Promise<boolean>;
@@ -121,15 +149,7 @@ test("a reader polling flows_live while stages are published, committed and reti
   const units = Array.from({ length: rounds }, (_, k) => unitBatches(k * 1000));
   const perRound = units[0]!.rows;
   let appended = 0;
-  let polling = true;
-  const seen: { n: number; before: number; after: number }[] = [];
-  const poll = (async () => {
-    while (polling) {
-      const before = w.rowsAppended;
-      const n = Number((await one(reader, `SELECT count(*) FROM ${LIVE_VIEW}`))[0]);
-      seen.push({ n, before, after: w.rowsAppended });
-    }
-  })();
+  const stop = pollLive(w, reader);
   for (const u of units) {
     for (const b of u.batches) {
       w.consume(b);
@@ -141,20 +161,12 @@ test("a reader polling flows_live while stages are published, committed and reti
   await w.flush();
   // Long enough for every stage to be retired while the reader still polls.
   await sleep(RETIRE_AFTER_MS + 800);
-  polling = false;
-  await poll;
+  const seen = await stop();
   assert.equal(appended, rounds * perRound);
   assert.ok(seen.length > 20, `polls ${seen.length}`);
   assert.ok(w.stagesPublished >= 5, `stages published ${w.stagesPublished}`);
   assert.ok(w.flushes >= 2, `file commits ${w.flushes}`);
-  let prev = 0;
-  for (const s of seen) {
-    // Never more than was appended by the end of the query (a row counted twice), never fewer than before (a row lost).
-    assert.ok(s.n <= s.after, `poll saw ${s.n} rows, only ${s.after} appended`);
-    assert.ok(s.n >= prev, `poll saw ${s.n} rows after ${prev}`);
-    prev = s.n;
-  }
-  assert.equal(seen.at(-1)!.n, appended);
+  assertCountedOnce(seen, appended);
   assert.deepEqual(await one(reader, "SELECT count(*) FROM flows_raw"), [BigInt(appended)]);
   assert.deepEqual(await one(reader, "SELECT count(*) FROM nagare_stage.main.flows_hot"), [0n]);
   for (const u of units) for (const b of u.batches) b.release();
@@ -171,32 +183,18 @@ test("a reader polling flows_live while stages of more than a row group commit n
   await w.start();
   const reader = await w.database.connect();
   const u = unitBatches();
-  let polling = true;
-  const seen: { n: number; after: number }[] = [];
-  const poll = (async () => {
-    while (polling) {
-      const n = Number((await one(reader, `SELECT count(*) FROM ${LIVE_VIEW}`))[0]);
-      seen.push({ n, after: w.rowsAppended });
-    }
-  })();
+  const stop = pollLive(w, reader);
   const commits = 6;
   for (let k = 0; k < commits; k++) {
     for (let r = 0; r < 64; r++) for (const b of u.batches) w.consume(b);
     await (w as unknown as Inner).commitAll();
   }
   await sleep(RETIRE_AFTER_MS + 500);
-  polling = false;
-  await poll;
+  const seen = await stop();
   const appended = commits * 64 * u.rows;
   assert.equal(w.rowsAppended, appended);
   assert.ok(seen.length > 50, `polls ${seen.length}`);
-  let prev = 0;
-  for (const s of seen) {
-    assert.ok(s.n <= s.after, `poll saw ${s.n} rows, only ${s.after} appended`);
-    assert.ok(s.n >= prev, `poll saw ${s.n} rows after ${prev}`);
-    prev = s.n;
-  }
-  assert.equal(seen.at(-1)!.n, appended);
+  assertCountedOnce(seen, appended);
   assert.deepEqual(await one(reader, "SELECT count(*), count(DISTINCT seq) FROM flows_raw"), [
     BigInt(appended),
     BigInt(commits),
