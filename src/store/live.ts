@@ -66,7 +66,7 @@ export const LIVE_VIEW = `${LIVE_DB}.main.flows_live`;
 export const HOT_VIEW = `${LIVE_DB}.main.flows_hot`;
 /** An empty table of flows_raw's columns and types: flows_hot's first branch, so the view's types never depend on a stage. */
 export const HOT_NONE = `${LIVE_DB}.main.hot_none`;
-/** In the store's file: the newest stage sequence number copied into flows_raw (written in the same transaction). */
+/** In the store's file: the newest stage sequence number copied into flows_raw (written in the same transaction); the writer continues from it after a restart. */
 export const HOT_MARK_TABLE = "nagare_hot_mark";
 /** How long a durable stage stays in flows_hot after its COMMIT (see the header). */
 export const RETIRE_AFTER_MS = 1000;

@@ -264,6 +264,7 @@ export class StoreWriter implements FlowConsumer {
     await this.appendConn.run(`USE ${LIVE_DB}`);
     this.aggConn = await this.instance.connect();
     this.pubConn = await this.instance.connect();
+    // Likewise: its statements name the file only inside flows_live's definition.
     await this.pubConn.run(`USE ${LIVE_DB}`);
     this.stages = [];
     for (let s = 0; s < INITIAL_STAGES; s++) await this.newStage();
@@ -637,7 +638,6 @@ export class StoreWriter implements FlowConsumer {
     const due = (s: Stage): boolean =>
       (s.state === "durable" || s.state === "aggregated") &&
       (force || now - s.committedAt >= RETIRE_AFTER_MS);
-
     if (this.hot.some(due)) {
       try {
         await this.onPub(async (c) => {
@@ -671,10 +671,12 @@ export class StoreWriter implements FlowConsumer {
   }
 
   /**
-   * Copy published stages into flows_raw and move nagare_hot_mark to the
+   * Copy published stages into flows_raw, each row with its stage's
+   * number, and move nagare_hot_mark (the numbering after a restart) to the
    * newest of them, in one transaction of the file: from its COMMIT they
-   * are durable and flows_live reads them from flows_raw. Then their rollup
-   * aggregation is queued. False (rolled back, counted, retried) on failure.
+   * are durable; flows_live reads them from flows_raw once they have left
+   * flows_hot (retire()). Then their rollup aggregation is queued. False
+   * (rolled back, counted, retried) on failure.
    */
   private async commitStages(batch: readonly Stage[]): Promise<boolean> {
     const conn = this.connection;
@@ -686,7 +688,7 @@ export class StoreWriter implements FlowConsumer {
       try {
         // [layout] IPv4 rows, IPv6 rows, the rest: single-family compression groups (src/store/layout.ts).
         // Several stages: three statements over their UNION ALL, not three per stage. Each row gets
-        // its stage's number (flows_raw.seq: the commit window below).
+        // its stage's number (flows_raw.seq: src/store/live.ts, "Commit window").
         const [from, select] =
           batch.length === 1
             ? [batch[0]!.table, `${batch[0]!.shape.select}, ${batch[0]!.seq}`]
@@ -1112,8 +1114,7 @@ function pendingName(set: RollupSet): string {
 }
 
 const KINDS: readonly ColumnKind[] = FLOW_COLUMNS.map((c) => c.kind);
-/** By name, so a column added later (at the end of flows_raw) still lines up. */
-/** flows_raw's schema columns in order (the same list flows_live reads). */
+/** flows_raw's schema columns, by name (a column added later, at the end of flows_raw, still lines up); flows_live reads the same list. */
 const COLUMN_LIST = LIVE_COLUMNS;
 /** The columns every stage has (the rollups read only these). */
 const CORE_LIST = FLOW_COLUMNS.filter((c) => !ENRICHMENT_COLUMNS.has(c.name))
