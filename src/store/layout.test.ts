@@ -34,7 +34,13 @@ test("rawInsertStatements: every row once, IPv4 rows, then IPv6, then the rest, 
   // Families interleaved as received, ip_version 0 (no addresses) included.
   await conn.run(`INSERT INTO stage SELECT i, [4, 6, 4, 0, 6, 4][i % 6 + 1] FROM range(${N}) t(i)`);
   let n = 0;
-  for (const sql of rawInsertStatements("dest", "stage", "seq, ip_version"))
+  // Chunks of 70 000 rows: ranges across the stage's row groups, the last one open.
+  for (const sql of rawInsertStatements(
+    "dest",
+    [{ from: "stage", select: "seq, ip_version", rows: N }],
+    "seq, ip_version",
+    70_000,
+  ))
     n += Number((await rows(conn, sql))[0]?.[0]);
   assert.equal(n, N);
   const got = (await rows(conn, "SELECT seq, ip_version FROM dest ORDER BY rowid")).map(([s, v]) => [

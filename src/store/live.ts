@@ -27,21 +27,27 @@
 // flows_hot, and from flows_raw only after it left. Redefining them is an
 // in-memory catalog change, which no checkpoint of the file delays.
 //
-// Commit window: why not a mark. The first version decided "stage or
-// flows_raw" by a mark in the file (nagare_hot_mark: the newest stage
-// copied), updated in the same transaction as the copy. But DuckDB 1.5.6
-// does not make a COMMIT visible at once: an INSERT … SELECT of more than a
-// row group (122 880 rows) writes its row groups straight to the file, and a
-// reader that starts while the COMMIT runs can see those rows in flows_raw
-// before the rest of the transaction (the mark). The stage was counted
-// twice — up to 1.5 M rows too many at 100 k flows/s, and reproduced with
-// two plain tables and no Nagare code. INSERTs under a row group avoid it
-// but send every row through the WAL (+20 % CPU per flow, a worse
-// freshness tail). With the stage numbers as literals, whatever part of a
-// committing transaction a reader's file snapshot shows, those rows are
-// not read there. The literals cost nothing measurable: a range, which
-// DuckDB skips on every older row group by its seq statistics. The mark
-// remains to continue the numbering after a restart.
+// Commit window. DuckDB 1.5.6 does not make a COMMIT visible at once: an
+// INSERT … SELECT of more than a row group (122 880 rows) writes its row
+// groups straight to the file, and a reader that starts while the COMMIT
+// runs reads those row groups half-published — before the rest of the
+// transaction, and with statistics that do not cover their rows. The first
+// version decided "stage or flows_raw" by a mark in the file
+// (nagare_hot_mark, the newest stage copied) updated in the same
+// transaction, and a stage was counted twice (up to 1.5 M rows too many at
+// 100 k flows/s; reproduced with two plain tables and no Nagare code). The
+// stage numbers as a range on flows_raw.seq fixed the double count while
+// readers rarely met the window, but a loaded machine showed the range
+// skipped by those row groups' statistics (a stage counted twice again) and
+// a GROUP BY failing on them ("Perfect hash aggregate … statistics …
+// corrupt"). So the copy is made of statements under a row group each
+// (src/store/layout.ts): its rows go through the transaction's local
+// storage and the COMMIT publishes them atomically, through the WAL (at
+// 100 k flows/s: p99 visible 412–621 ms, 14.8–19.1 µs per flow; BENCHMARKS.md
+// §6 "Freshness"). The range stays: whatever a reader's file snapshot
+// shows of a committing stage, its rows are read from flows_hot only, and
+// it costs nothing (older row groups' seq statistics rule it out). The
+// mark remains to continue the numbering after a restart.
 //
 // Two databases, two snapshots: a statement's transaction in the in-memory
 // database and its transaction in the file start when it first touches
@@ -82,24 +88,16 @@ function quoteIdent(s: string): string {
 export const RAW_SEQ_COLUMN = "seq";
 
 /**
- * flows_live over the file `db` (its catalog name); `hot`: whether a writer
- * runs. `hotSeqs`: the stages in flows_hot; their rows are read there only,
- * never from flows_raw (see the header, "Commit window").
+ * flows_live over the file `db` (its catalog name) while a writer runs.
+ * `hotSeqs`: the stages in flows_hot; their rows are read there only, never
+ * from flows_raw (see the header, "Commit window").
  */
-export function liveViewSql(
-  db: string,
-  hot: boolean,
-  orReplace = true,
-  hotSeqs: readonly number[] = [],
-): string {
-  const q = `${quoteIdent(db)}.main`;
+function liveViewSql(db: string, hotSeqs: readonly number[]): string {
   const keep = hotRawFilter(hotSeqs);
-  // Without a writer, flows_raw as it is: a file of an older version may lack columns added since
-  // (a writer adds them at start: src/store/migrate.ts addMissingColumns).
-  const body = hot
-    ? `SELECT ${LIVE_COLUMNS} FROM ${q}.${RAW_TABLE}${keep ? ` WHERE ${keep}` : ""}\nUNION ALL\nSELECT ${LIVE_COLUMNS} FROM ${HOT_VIEW}`
-    : `SELECT * EXCLUDE (${RAW_SEQ_COLUMN}) FROM ${q}.${RAW_TABLE}`;
-  return `CREATE ${orReplace ? "OR REPLACE VIEW" : "VIEW IF NOT EXISTS"} ${LIVE_VIEW} AS\n${body}`;
+  return `CREATE OR REPLACE VIEW ${LIVE_VIEW} AS
+SELECT ${LIVE_COLUMNS} FROM ${quoteIdent(db)}.main.${RAW_TABLE}${keep ? ` WHERE ${keep}` : ""}
+UNION ALL
+SELECT ${LIVE_COLUMNS} FROM ${HOT_VIEW}`;
 }
 
 /**
@@ -138,8 +136,6 @@ export async function defineHot(
     await conn.run(
       liveViewSql(
         db,
-        true,
-        true,
         stages.map((s) => s.seq),
       ),
     );
@@ -210,10 +206,10 @@ export async function ensureLiveView(conn: DuckDBConnection): Promise<void> {
       `SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() AND table_name = '${RAW_TABLE}' AND column_name = '${RAW_SEQ_COLUMN}'`,
     )
   ).getRowsJS()[0]?.[0];
-  // A file from before migration 6 has no seq column: flows_raw as it is.
+  // flows_raw as it is: a file of an older version may lack columns added since (a writer adds them at
+  // start: src/store/migrate.ts addMissingColumns), and one from before migration 6 has no seq.
+  const except = Number(seq) > 0 ? ` EXCLUDE (${RAW_SEQ_COLUMN})` : "";
   await conn.run(
-    Number(seq) > 0
-      ? liveViewSql(db, false, false)
-      : liveViewSql(db, false, false).replace(` EXCLUDE (${RAW_SEQ_COLUMN})`, ""),
+    `CREATE VIEW IF NOT EXISTS ${LIVE_VIEW} AS SELECT *${except} FROM ${quoteIdent(db)}.main.${RAW_TABLE}`,
   );
 }

@@ -686,17 +686,15 @@ export class StoreWriter implements FlowConsumer {
     try {
       await conn.run("BEGIN TRANSACTION");
       try {
-        // [layout] IPv4 rows, IPv6 rows, the rest: single-family compression groups (src/store/layout.ts).
-        // Several stages: three statements over their UNION ALL, not three per stage. Each row gets
+        // [layout] IPv4 rows, IPv6 rows, the rest: single-family compression groups, in statements
+        // under a row group so the COMMIT is atomic for readers (src/store/layout.ts). Each row gets
         // its stage's number (flows_raw.seq: src/store/live.ts, "Commit window").
-        const [from, select] =
-          batch.length === 1
-            ? [batch[0]!.table, `${batch[0]!.shape.select}, ${batch[0]!.seq}`]
-            : [
-                `(${batch.map((st) => `SELECT ${st.shape.hot}, ${st.seq} AS ${RAW_SEQ_COLUMN} FROM ${st.table}`).join(" UNION ALL ")})`,
-                `${COLUMN_LIST}, ${RAW_SEQ_COLUMN}`,
-              ];
-        for (const sql of rawInsertStatements(RAW_TABLE, from, `${COLUMN_LIST}, ${RAW_SEQ_COLUMN}`, select))
+        const sources = batch.map((st) => ({
+          from: st.table,
+          select: `${st.shape.select}, ${st.seq}`,
+          rows: st.rows,
+        }));
+        for (const sql of rawInsertStatements(RAW_TABLE, sources, `${COLUMN_LIST}, ${RAW_SEQ_COLUMN}`))
           n += Number((await conn.runAndReadAll(sql)).getRowsJS()[0]?.[0] ?? 0);
         await conn.run(`UPDATE ${HOT_MARK_TABLE} SET seq = ${batch.at(-1)!.seq}`);
         insertedAt = performance.now();
