@@ -135,15 +135,31 @@ export function flowEntropyTerms(model: TrafficModel): EntropyTerm[] {
   return terms;
 }
 
-function isCustomerAs(a: number): boolean {
-  return (a >= 64512 && a < 65512) || a >= 4_200_000_000;
+/** Counts, over `n` flows drawn from `model`, of the three draws that can be read back and counted. */
+export function sampleDraws(
+  model: TrafficModel,
+  n: number,
+): { remoteAs: Map<number, number>; ephemeralPort: Map<number, number>; packets: Map<number, number> } {
+  const remoteAs = new Map<number, number>();
+  const ephemeralPort = new Map<number, number>();
+  const packets = new Map<number, number>();
+  const count = (m: Map<number, number>, k: number): void => void m.set(k, (m.get(k) ?? 0) + 1);
+  // Customer ASes are 64512 + i or 4 200 000 000 + i (model.ts); the other side is the remote.
+  const customer = (a: number): boolean => (a >= 64512 && a < 65512) || a >= 4_200_000_000;
+  const f = newFlow();
+  for (let i = 0; i < n; i++) {
+    model.regular(f, 1_800_000_000_000);
+    const download = !customer(f.srcAs);
+    count(remoteAs, download ? f.srcAs : f.dstAs);
+    count(packets, f.packets);
+    if (f.protocol !== 1 && f.protocol !== 58) count(ephemeralPort, download ? f.dstPort : f.srcPort);
+  }
+  return { remoteAs, ephemeralPort, packets };
 }
 
-/** Plug-in entropy of counted values. */
-function plugIn(counts: Map<number, number>, n: number): number {
-  let h = 0;
-  for (const c of counts.values()) h -= (c / n) * Math.log2(c / n);
-  return h;
+/** A bound term by the start of its name. */
+export function term(terms: readonly EntropyTerm[], prefix: string): number {
+  return terms.find((t) => t.name.startsWith(prefix))!.bits;
 }
 
 export async function runEntropyPart(argv: readonly string[]): Promise<void> {
@@ -161,29 +177,13 @@ export async function runEntropyPart(argv: readonly string[]): Promise<void> {
     `  ${bits.toFixed(1).padStart(6)} bits = ${(bits / 8).toFixed(2)} B per flow, before timestamps and rollups`,
   );
 
-  // Cross-check three terms against the model's own draws.
-  const f = newFlow();
-  const asCount = new Map<number, number>();
-  const portCount = new Map<number, number>();
-  const pktCount = new Map<number, number>();
-  let ports = 0;
-  for (let i = 0; i < samples; i++) {
-    model.regular(f, 1_800_000_000_000);
-    // Customer ASes are 64512 + i or 4 200 000 000 + i (model.ts); the other side is the remote.
-    const download = !isCustomerAs(f.srcAs);
-    const remoteAs = download ? f.srcAs : f.dstAs;
-    asCount.set(remoteAs, (asCount.get(remoteAs) ?? 0) + 1);
-    pktCount.set(f.packets, (pktCount.get(f.packets) ?? 0) + 1);
-    if (f.protocol !== 1 && f.protocol !== 58) {
-      const eph = download ? f.dstPort : f.srcPort;
-      portCount.set(eph, (portCount.get(eph) ?? 0) + 1);
-      ports++;
-    }
-  }
+  // Cross-check three terms against the model's own draws (plug-in estimates).
+  const drawn = sampleDraws(model, samples);
+  const plugIn = (m: Map<number, number>): number => entropyBits([...m.values()]);
   const check = {
-    remoteAs: { exact: terms[1]!.bits, sampled: plugIn(asCount, samples) },
-    ephemeralPort: { exact: Math.log2(28232), sampled: plugIn(portCount, ports) },
-    packets: { exact: terms.find((t) => t.name === "packets")!.bits, sampled: plugIn(pktCount, samples) },
+    remoteAs: { exact: term(terms, "remote AS"), sampled: plugIn(drawn.remoteAs) },
+    ephemeralPort: { exact: Math.log2(28232), sampled: plugIn(drawn.ephemeralPort) },
+    packets: { exact: term(terms, "packets"), sampled: plugIn(drawn.packets) },
   };
   console.log(
     `  check on ${samples} drawn flows (plug-in estimates run a little low): remote AS ${check.remoteAs.exact.toFixed(2)} vs ${check.remoteAs.sampled.toFixed(2)} bits; ` +

@@ -2,8 +2,8 @@
 // distributions; check them against the model's own draws.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { entropyBits, flowEntropyTerms, packetsDistribution } from "../bench/entropy.js";
-import { TrafficModel, newFlow } from "../src/gen/model.js";
+import { entropyBits, flowEntropyTerms, packetsDistribution, sampleDraws, term } from "../bench/entropy.js";
+import { TrafficModel } from "../src/gen/model.js";
 
 test("packets law: a distribution (sums to 1) with the model's mean", () => {
   for (const m of [1, 20, 40]) {
@@ -24,35 +24,22 @@ test("packets law: a distribution (sums to 1) with the model's mean", () => {
 test("the remote AS and ephemeral port terms agree with 200 000 flows drawn from the model", () => {
   const model = new TrafficModel({ seed: 7 });
   const terms = flowEntropyTerms(model);
-  const term = (prefix: string): number => terms.find((t) => t.name.startsWith(prefix))!.bits;
-  const f = newFlow();
-  const as = new Map<number, number>();
-  const ports = new Map<number, number>();
-  let nPorts = 0;
-  const n = 200_000;
-  for (let i = 0; i < n; i++) {
-    model.regular(f, 1_800_000_000_000);
-    const customer = (a: number): boolean => (a >= 64512 && a < 65512) || a >= 4_200_000_000;
-    const download = !customer(f.srcAs);
-    const remote = download ? f.srcAs : f.dstAs;
-    as.set(remote, (as.get(remote) ?? 0) + 1);
-    if (f.protocol !== 1 && f.protocol !== 58) {
-      const p = download ? f.dstPort : f.srcPort;
-      ports.set(p, (ports.get(p) ?? 0) + 1);
-      nPorts++;
-    }
-  }
+  const drawn = sampleDraws(model, 200_000);
   // Plug-in estimates run low by about (K − 1) / (2 N ln 2) bits (Miller–Madow): corrected.
   const plug = (m: Map<number, number>): number => {
     let total = 0;
     for (const c of m.values()) total += c;
     return entropyBits([...m.values()]) + (m.size - 1) / (2 * total * Math.LN2);
   };
-  assert.ok(Math.abs(plug(as) - term("remote AS")) < 0.05, `remote AS ${plug(as)} vs ${term("remote AS")}`);
+  const remote = term(terms, "remote AS");
+  assert.ok(Math.abs(plug(drawn.remoteAs) - remote) < 0.05, `remote AS ${plug(drawn.remoteAs)} vs ${remote}`);
   // The term is the port's entropy weighted by the share of non-ICMP flows.
-  const nonIcmp = nPorts / n;
+  let nPorts = 0;
+  for (const c of drawn.ephemeralPort.values()) nPorts += c;
+  const nonIcmp = nPorts / 200_000;
+  const port = term(terms, "ephemeral port");
   assert.ok(
-    Math.abs(plug(ports) * nonIcmp - term("ephemeral port")) < 0.05,
-    `ephemeral port ${plug(ports) * nonIcmp} vs ${term("ephemeral port")}`,
+    Math.abs(plug(drawn.ephemeralPort) * nonIcmp - port) < 0.05,
+    `ephemeral port ${plug(drawn.ephemeralPort) * nonIcmp} vs ${port}`,
   );
 });

@@ -62,7 +62,7 @@
 // earlier.
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { FLOW_COLUMNS } from "../schema.js";
-import { RAW_TABLE, SQL_TYPE } from "./schema.js";
+import { RAW_SEQ_COLUMN, RAW_TABLE, SQL_TYPE } from "./schema.js";
 
 /** The in-memory database of the store's instance: the writer's stages, the rollups' pending tables, the views below. */
 export const LIVE_DB = "nagare_stage";
@@ -83,9 +83,6 @@ export const LIVE_COLUMNS = FLOW_COLUMNS.map((c) => c.name).join(", ");
 function quoteIdent(s: string): string {
   return `"${s.replace(/"/g, '""')}"`;
 }
-
-/** flows_raw's column holding the sequence number of the stage a row was copied from (0: rows written otherwise). */
-export const RAW_SEQ_COLUMN = "seq";
 
 /**
  * flows_live over the file `db` (its catalog name) while a writer runs.

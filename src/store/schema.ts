@@ -40,6 +40,8 @@ export const SQL_TYPE: Record<ColumnKind, string> = {
 };
 
 export const RAW_TABLE = "flows_raw";
+/** flows_raw's column holding the sequence number of the stage a row was copied from (0: rows written otherwise; src/store/live.ts). */
+export const RAW_SEQ_COLUMN = "seq";
 
 /**
  * A point in time (epoch ms: a number, or SQL such as "?" or "$from") as a
@@ -280,8 +282,8 @@ export const MIGRATIONS: readonly Migration[] = [
     description:
       "flows_raw.seq: the stage a row was copied from, so readers can take a committing stage's rows from memory (src/store/live.ts)",
     statements: [
-      `ALTER TABLE ${RAW_TABLE} ADD COLUMN IF NOT EXISTS seq BIGINT DEFAULT 0`,
-      `ALTER TABLE ${RAW_TABLE} ALTER COLUMN seq SET NOT NULL`,
+      `ALTER TABLE ${RAW_TABLE} ADD COLUMN IF NOT EXISTS ${RAW_SEQ_COLUMN} BIGINT DEFAULT 0`,
+      `ALTER TABLE ${RAW_TABLE} ALTER COLUMN ${RAW_SEQ_COLUMN} SET NOT NULL`,
     ],
   },
 ];

@@ -76,7 +76,6 @@ import {
   hotNoneSql,
   hotSelect,
   defineHot,
-  RAW_SEQ_COLUMN,
   type HotStage,
 } from "./live.js";
 import { addMissingColumns, migrate } from "./migrate.js";
@@ -95,7 +94,7 @@ import {
   topKRefreshSql,
   type RollupSet,
 } from "./rollups.js";
-import { RAW_TABLE, STAGE_TABLE, flowColumnsDdl, rawTimeSql } from "./schema.js";
+import { RAW_SEQ_COLUMN, RAW_TABLE, STAGE_TABLE, flowColumnsDdl, rawTimeSql } from "./schema.js";
 
 export interface StoreWriterOptions {
   config?: Partial<StoreConfig>;
